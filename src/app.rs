@@ -1,0 +1,36 @@
+//! Wiring: builds the destinations and clients named by the configuration, once per process.
+
+use crate::config::Config;
+use crate::pipeline::Forwarder;
+use crate::sink::Sink;
+use crate::sink::log::LogSink;
+
+/// Everything that outlives an invocation: configuration and clients, nothing else.
+pub struct App {
+    pub config: Config,
+    pub forwarder: Forwarder,
+}
+
+/// Why the destinations could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{var}: {reason}")]
+    Destination { var: &'static str, reason: String },
+}
+
+impl App {
+    /// Builds the app. `default_to_stdout`: the CLI writes to stdout when no destination is set.
+    pub async fn build(config: Config, default_to_stdout: bool) -> Result<App, SetupError> {
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if config.log_records || (default_to_stdout && !config.has_destination()) {
+            sinks.push(Box::new(LogSink));
+        }
+        if sinks.is_empty() {
+            return Err(crate::config::ConfigError::NoDestination.into());
+        }
+        let forwarder = Forwarder::new(sinks, config.min_severity, config.output_schema);
+        Ok(App { config, forwarder })
+    }
+}

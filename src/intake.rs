@@ -1,0 +1,379 @@
+//! Intake: what arrives (a Lambda event, or documents in files for the CLI) and what it
+//! means: a finding to forward, a backfill to run, or something to ignore. Nothing here
+//! normalizes or delivers.
+
+use serde_json::Value;
+
+use crate::normalize::{NormalizeError, finding_id};
+
+pub const GUARDDUTY_SOURCE: &str = "aws.guardduty";
+pub const FINDING_DETAIL_TYPE: &str = "GuardDuty Finding";
+pub const SCHEDULE_SOURCE: &str = "aws.events";
+pub const SCHEDULE_DETAIL_TYPE: &str = "Scheduled Event";
+
+/// One finding to forward, with the EventBridge event id when it came in an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub event_id: Option<String>,
+    pub finding: Value,
+}
+
+/// What a Lambda event asks for.
+#[derive(Debug, PartialEq)]
+pub enum Routed {
+    Finding(Incoming),
+    Scheduled,
+    Ignored { source: String, detail_type: String },
+}
+
+/// Why an event or document cannot be read. The message names the problem.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IntakeError {
+    #[error("GuardDuty Finding event {event_id}: `detail` is missing")]
+    MissingDetail { event_id: String },
+    #[error("GuardDuty Finding event {event_id}: `detail` is {found}, expected the finding object")]
+    DetailNotAnObject {
+        event_id: String,
+        found: &'static str,
+    },
+    #[error("GuardDuty Finding event {event_id}: the finding in `detail` has no id")]
+    DetailWithoutId { event_id: String },
+    #[error("not a GuardDuty finding: {0}")]
+    NotAFinding(NormalizeError),
+    #[error("`{key}` is {found}, expected an array of findings")]
+    FindingsNotAnArray {
+        key: &'static str,
+        found: &'static str,
+    },
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// Routes one Lambda event per SPEC §2.
+pub fn route_event(mut event: Value) -> Result<Routed, IntakeError> {
+    let source = str_field(&event, "source").unwrap_or_default();
+    let detail_type = str_field(&event, "detail-type").unwrap_or_default();
+    match (source, detail_type) {
+        (GUARDDUTY_SOURCE, FINDING_DETAIL_TYPE) => {
+            let event_id = str_field(&event, "id").map(str::to_owned);
+            let shown = || event_id.clone().unwrap_or_else(|| "(no id)".into());
+            let finding = match event.get_mut("detail").map(Value::take) {
+                None | Some(Value::Null) => {
+                    return Err(IntakeError::MissingDetail { event_id: shown() });
+                }
+                Some(d) if !d.is_object() => {
+                    return Err(IntakeError::DetailNotAnObject {
+                        event_id: shown(),
+                        found: kind_of(&d),
+                    });
+                }
+                Some(d) => d,
+            };
+            if finding_id(&finding).is_err() {
+                return Err(IntakeError::DetailWithoutId { event_id: shown() });
+            }
+            Ok(Routed::Finding(Incoming { event_id, finding }))
+        }
+        (SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE) => Ok(Routed::Scheduled),
+        (source, detail_type) => Ok(Routed::Ignored {
+            source: source.to_string(),
+            detail_type: detail_type.to_string(),
+        }),
+    }
+}
+
+/// One item found in a CLI input document.
+#[derive(Debug, PartialEq)]
+pub enum Item {
+    Finding(Incoming),
+    /// An event that is not a finding (another detail-type, a schedule): reported, not forwarded.
+    Ignored {
+        source: String,
+        detail_type: String,
+    },
+    Invalid(IntakeError),
+}
+
+/// Splits one JSON document of the CLI's input into items: an EventBridge event, a bare
+/// finding, a GetFindings response (`findings` or the CLI's `Findings`), or an array of any
+/// of these.
+pub fn items_of_document(doc: Value, out: &mut Vec<Item>) {
+    match doc {
+        Value::Array(values) => {
+            for v in values {
+                items_of_document(v, out);
+            }
+        }
+        Value::Object(ref obj)
+            if obj.contains_key("detail-type")
+                || obj.contains_key("source")
+                || obj.contains_key("detail") =>
+        {
+            out.push(match route_event(doc) {
+                Ok(Routed::Finding(incoming)) => Item::Finding(incoming),
+                Ok(Routed::Scheduled) => Item::Ignored {
+                    source: SCHEDULE_SOURCE.into(),
+                    detail_type: SCHEDULE_DETAIL_TYPE.into(),
+                },
+                Ok(Routed::Ignored {
+                    source,
+                    detail_type,
+                }) => Item::Ignored {
+                    source,
+                    detail_type,
+                },
+                Err(e) => Item::Invalid(e),
+            })
+        }
+        Value::Object(mut obj) if obj.contains_key("findings") || obj.contains_key("Findings") => {
+            let key = if obj.contains_key("findings") {
+                "findings"
+            } else {
+                "Findings"
+            };
+            match obj.remove(key) {
+                Some(Value::Array(findings)) => {
+                    for f in findings {
+                        out.push(bare_finding(f));
+                    }
+                }
+                Some(other) => out.push(Item::Invalid(IntakeError::FindingsNotAnArray {
+                    key,
+                    found: kind_of(&other),
+                })),
+                None => {}
+            }
+        }
+        other => out.push(bare_finding(other)),
+    }
+}
+
+fn bare_finding(finding: Value) -> Item {
+    match finding_id(&finding) {
+        Ok(_) => Item::Finding(Incoming {
+            event_id: None,
+            finding,
+        }),
+        Err(e) => Item::Invalid(IntakeError::NotAFinding(e)),
+    }
+}
+
+/// Parses a byte buffer holding JSON, concatenated JSON or NDJSON into items, all at once.
+pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
+    out.extend(Items::new(input));
+}
+
+/// Items of a byte buffer holding JSON, concatenated JSON or NDJSON, one document parsed at
+/// a time so a large file is never held as values all at once. A syntax error is reported
+/// as an item and parsing resumes on the line after the one where the broken document
+/// began, so one bad line of an NDJSON file does not hide the rest.
+pub struct Items<'a> {
+    input: &'a [u8],
+    offset: usize,
+    pending: std::collections::VecDeque<Item>,
+}
+
+impl<'a> Items<'a> {
+    pub fn new(input: &'a [u8]) -> Self {
+        Items {
+            input,
+            offset: 0,
+            pending: Default::default(),
+        }
+    }
+
+    fn parse_next(&mut self) -> bool {
+        let rest = &self.input[self.offset.min(self.input.len())..];
+        let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+        match stream.next() {
+            None => {
+                self.offset = self.input.len();
+                false
+            }
+            Some(Ok(doc)) => {
+                self.offset += stream.byte_offset();
+                let mut items = Vec::new();
+                items_of_document(doc, &mut items);
+                self.pending.extend(items);
+                true
+            }
+            Some(Err(e)) => {
+                let line_base = count_lines(&self.input[..self.offset]);
+                self.pending.push_back(Item::Invalid(IntakeError::Json {
+                    line: line_base + e.line(),
+                    column: e.column(),
+                    message: e
+                        .to_string()
+                        .split(" at line")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                }));
+                let begin = rest
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .unwrap_or(rest.len());
+                let next = rest[begin..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |p| begin + p + 1);
+                self.offset += next.max(1);
+                true
+            }
+        }
+    }
+}
+
+impl Iterator for Items<'_> {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            if self.offset >= self.input.len() || !self.parse_next() {
+                return None;
+            }
+        }
+    }
+}
+
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(detail: Value) -> Value {
+        json!({"version": "0", "id": "ev-1", "detail-type": "GuardDuty Finding",
+               "source": "aws.guardduty", "account": "1", "region": "us-east-1", "detail": detail})
+    }
+
+    #[test]
+    fn a_finding_event_yields_its_detail_and_event_id() {
+        let routed = route_event(event(json!({"id": "f1"}))).unwrap();
+        assert_eq!(
+            routed,
+            Routed::Finding(Incoming {
+                event_id: Some("ev-1".into()),
+                finding: json!({"id": "f1"})
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_finding_events_are_errors_that_name_the_problem() {
+        let cases = [
+            (
+                json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "id": "e"}),
+                "`detail` is missing",
+            ),
+            (event(json!(null)), "`detail` is missing"),
+            (event(json!("text")), "`detail` is a string"),
+            (event(json!([1])), "`detail` is an array"),
+            (event(json!({})), "has no id"),
+            (event(json!({"id": ""})), "has no id"),
+        ];
+        for (ev, msg) in cases {
+            let err = route_event(ev.clone()).unwrap_err().to_string();
+            assert!(err.contains(msg), "{ev}: {err}");
+        }
+    }
+
+    #[test]
+    fn other_sources_and_detail_types_are_ignored() {
+        let cases = [
+            json!({"source": "aws.guardduty", "detail-type": "GuardDuty Malware Protection Object Scan Result", "detail": {}}),
+            json!({"source": "aws.guardduty", "detail-type": "AWS API Call via CloudTrail", "detail": {}}),
+            json!({"source": "aws.securityhub", "detail-type": "Security Hub Findings - Imported"}),
+            json!({"hello": "world"}),
+            json!([1, 2]),
+        ];
+        for ev in cases {
+            assert!(
+                matches!(route_event(ev.clone()).unwrap(), Routed::Ignored { .. }),
+                "{ev}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scheduled_event_asks_for_a_backfill() {
+        let ev = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(route_event(ev).unwrap(), Routed::Scheduled);
+    }
+
+    #[test]
+    fn documents_of_every_shape_are_split_into_findings() {
+        let input = br#"{"findings": [{"id": "a"}, {"id": "b"}]}
+{"Findings": [{"Id": "c"}]}
+[{"id": "d"}, {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "id": "e1", "detail": {"id": "e"}}]
+{"id": "f"}
+"#;
+        let mut items = Vec::new();
+        parse_documents(input, &mut items);
+        let ids: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Finding(f) => finding_id(&f.finding).unwrap().into_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[test]
+    fn a_bad_ndjson_line_is_reported_with_its_line_and_the_rest_is_read() {
+        let input = b"{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}\n";
+        let mut items = Vec::new();
+        parse_documents(input, &mut items);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            matches!(&items[1], Item::Invalid(IntakeError::Json { line: 3, .. })),
+            "{:?}",
+            items[1]
+        );
+        assert!(
+            matches!(&items[2], Item::Finding(f) if f.finding["id"] == "c"),
+            "{:?}",
+            items[2]
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_findings_are_invalid_items() {
+        let mut items = Vec::new();
+        parse_documents(
+            br#"{"findings": "x"} 42 {"name": "not a finding"}"#,
+            &mut items,
+        );
+        assert_eq!(items.len(), 3);
+        assert!(items.iter().all(|i| matches!(i, Item::Invalid(_))));
+        let mut items = Vec::new();
+        parse_documents(br#"{"findings": []}"#, &mut items);
+        assert!(items.is_empty());
+    }
+}

@@ -1,0 +1,149 @@
+//! Lambda mode: the `lambda_runtime` loop, the handler that routes each event (SPEC §2), and
+//! the report of a start-up failure to the Runtime API's `/init/error`.
+
+use std::time::Instant;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::intake::{IntakeError, Routed, route_event};
+use crate::normalize::Via;
+use crate::pipeline::Outcome;
+use crate::retry::Deadline;
+
+/// The handler's JSON result.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Response {
+    pub via: &'static str,
+    pub received: u64,
+    pub forwarded: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl Response {
+    fn from_outcome(via: Via, o: &Outcome) -> Self {
+        Response {
+            via: via.as_str(),
+            received: o.received,
+            forwarded: o.forwarded,
+            skipped: o.skipped,
+            failed: o.failed,
+        }
+    }
+}
+
+/// Why an invocation failed. Lambda then retries it and, in the end, hands the event to the
+/// on-failure destination.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("malformed event: {0}")]
+    Malformed(#[from] IntakeError),
+    #[error("{0}")]
+    Delivery(String),
+    #[error("backfill failed: {0}")]
+    Backfill(String),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        let error_type = match &e {
+            HandlerError::Malformed(_) => "MalformedEvent",
+            HandlerError::Delivery(_) => "DeliveryFailed",
+            HandlerError::Backfill(_) => "BackfillFailed",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+}
+
+/// Handles one event.
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+    let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
+    let started = Instant::now();
+    match route_event(event.payload)? {
+        Routed::Finding(incoming) => {
+            let received_at = now_rfc3339();
+            let outcome = app
+                .forwarder
+                .forward(vec![incoming], Via::Eventbridge, &received_at, deadline)
+                .await;
+            finish(Via::Eventbridge, outcome, started)
+        }
+        Routed::Scheduled => {
+            let outcome = crate::backfill::run_scheduled(app, deadline)
+                .await
+                .map_err(HandlerError::Backfill)?;
+            finish(Via::Backfill, outcome, started)
+        }
+        Routed::Ignored {
+            source,
+            detail_type,
+        } => {
+            warn!(message = "Event ignored: not a GuardDuty finding or schedule.", source = %source, detail_type = %detail_type);
+            Ok(Response::from_outcome(
+                Via::Eventbridge,
+                &Outcome::default(),
+            ))
+        }
+    }
+}
+
+fn finish(via: Via, outcome: Outcome, started: Instant) -> Result<Response, HandlerError> {
+    info!(
+        message = "Invocation done.",
+        via = via.as_str(),
+        received = outcome.received,
+        forwarded = outcome.forwarded,
+        skipped = outcome.skipped,
+        failed = outcome.failed,
+        duration_ms = started.elapsed().as_millis() as u64
+    );
+    if outcome.failed > 0 {
+        return Err(HandlerError::Delivery(outcome.failure_summary()));
+    }
+    Ok(Response::from_outcome(via, &outcome))
+}
+
+/// Runs the Lambda loop until the Runtime API goes away.
+pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(app, event).await
+    }))
+    .await
+}
+
+/// Tells Lambda that initialization failed, with the one-line reason, via `/init/error`.
+pub async fn report_init_error(api: &str, message: &str) {
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let body = serde_json::json!({"errorMessage": message, "errorType": "Runtime.ConfigError"})
+        .to_string();
+    let uri = format!("http://{api}/2018-06-01/runtime/init/error");
+    let request = hyper::Request::post(uri)
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.ConfigError")
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body)));
+    let Ok(request) = request else { return };
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    if let Err(e) = client.request(request).await {
+        eprintln!("could not report the start-up error to the Lambda Runtime API: {e}");
+    }
+}

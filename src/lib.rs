@@ -1,0 +1,28 @@
+//! guardduty-forwarder: every Amazon GuardDuty finding, normalized, delivered at least once.
+//!
+//! The modules follow the data's path:
+//!
+//! - [`config`]: every setting, read and validated once at start-up.
+//! - [`intake`]: what arrived (a Lambda event, CLI input) and what it asks for.
+//! - [`normalize`]: a finding into a record (pure); [`ocsf`]: the OCSF variant.
+//! - [`record`]: a record encoded once, as every destination sends it.
+//! - [`pipeline`]: normalize, filter, deliver, count.
+//! - [`sink`]: the destinations (log stream, SQS, HTTPS collector) behind one trait;
+//!   [`retry`]: the deadline, backoff and what is worth retrying.
+//! - [`backfill`]: the scheduled catch-up from the GuardDuty API.
+//! - [`lambda`] and [`cli`]: the two faces of the binary; [`app`] wires them.
+//! - [`logging`]: structured logs on stderr.
+
+pub mod app;
+pub mod backfill;
+pub mod cli;
+pub mod config;
+pub mod intake;
+pub mod lambda;
+pub mod logging;
+pub mod normalize;
+pub mod ocsf;
+pub mod pipeline;
+pub mod record;
+pub mod retry;
+pub mod sink;

@@ -1,0 +1,69 @@
+//! The binary: logging, configuration, then the Lambda loop or the CLI. All else is in the
+//! library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use guardduty_forwarder::{app::App, cli, config::Config, lambda, logging};
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        Ok(api) if !api.is_empty() => runtime.block_on(lambda_main(api)),
+        _ => runtime.block_on(cli_main()),
+    }
+}
+
+async fn lambda_main(api: String) -> ExitCode {
+    let started = async {
+        logging::init(true)?;
+        let config = Config::from_env().map_err(|e| e.to_string())?;
+        config.require_destination().map_err(|e| e.to_string())?;
+        App::build(config, false).await.map_err(|e| e.to_string())
+    };
+    match started.await {
+        Ok(app) => match lambda::run(app).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lambda runtime stopped: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(message) => {
+            eprintln!("guardduty-forwarder: {message}");
+            lambda::report_init_error(&api, &message).await;
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cli_main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(e) = logging::init(false) {
+        eprintln!("guardduty-forwarder: {e}");
+        return ExitCode::from(2);
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("guardduty-forwarder: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match App::build(config, true).await {
+        Ok(app) => cli::run(cli, app).await,
+        Err(e) => {
+            eprintln!("guardduty-forwarder: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

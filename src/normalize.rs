@@ -1,0 +1,560 @@
+//! Normalization: one GuardDuty finding (a `serde_json::Value`, never re-typed) into one
+//! record of SPEC §3. Pure: no I/O, no clock (the caller passes `Ingest`), no panics on any
+//! input. Accepts the API's camelCase JSON and the PascalCase shape the AWS CLI and boto3
+//! print, and the messy values found in the wild (numbers and booleans as strings, nulls).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::{Number, Value};
+
+/// The severity ladder of SPEC §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// info (< 1.0), low [1.0, 4.0), medium [4.0, 7.0), high [7.0, 9.0), critical (>= 9.0).
+    pub fn from_score(score: f64) -> Severity {
+        if score >= 9.0 {
+            Severity::Critical
+        } else if score >= 7.0 {
+            Severity::High
+        } else if score >= 4.0 {
+            Severity::Medium
+        } else if score >= 1.0 {
+            Severity::Low
+        } else {
+            Severity::Info
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "info" | "informational" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputSchema {
+    Native,
+    Ocsf,
+}
+
+/// How a finding reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Eventbridge,
+    Backfill,
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Eventbridge => "eventbridge",
+            Via::Backfill => "backfill",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+pub const FORWARDER: &str = concat!("guardduty-forwarder/", env!("CARGO_PKG_VERSION"));
+
+/// The `ingest` block of a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingest {
+    pub via: Via,
+    pub event_id: Option<String>,
+    pub forwarder: &'static str,
+    pub received_at: String,
+}
+
+impl Ingest {
+    pub fn new(via: Via, event_id: Option<String>, received_at: String) -> Self {
+        Ingest {
+            via,
+            event_id,
+            forwarder: FORWARDER,
+            received_at,
+        }
+    }
+}
+
+/// Why a value could not be normalized. Carries what identifies the input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NormalizeError {
+    #[error("finding is not a JSON object (found {found})")]
+    NotAnObject { found: &'static str },
+    #[error("finding has no id")]
+    MissingId,
+}
+
+/// A normalized record in the native schema, borrowing from the finding it describes.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    pub schema_version: &'static str,
+    pub source: &'static str,
+    pub id: Cow<'a, str>,
+    pub arn: Option<Cow<'a, str>>,
+    pub account_id: Option<Cow<'a, str>>,
+    pub region: Option<Cow<'a, str>>,
+    pub partition: Option<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    pub finding_type: Option<Cow<'a, str>>,
+    pub title: Option<Cow<'a, str>>,
+    pub description: Option<Cow<'a, str>>,
+    /// `None` only when the finding carries no readable severity; such a finding is never
+    /// dropped by `MIN_SEVERITY`.
+    pub severity: Option<Severity>,
+    pub severity_score: Option<Number>,
+    pub created_at: Option<&'a Value>,
+    pub updated_at: Option<&'a Value>,
+    pub first_seen: Option<&'a Value>,
+    pub last_seen: Option<&'a Value>,
+    pub count: Option<Number>,
+    pub archived: Option<bool>,
+    pub resource_type: Option<Cow<'a, str>>,
+    pub resource_id: Option<Cow<'a, str>>,
+    pub action_type: Option<Cow<'a, str>>,
+    pub remote_ip: Option<Cow<'a, str>>,
+    pub remote_country: Option<Cow<'a, str>>,
+    pub actor_principal: Option<Cow<'a, str>>,
+    pub sample: bool,
+    pub dedup_key: String,
+    pub ingest: &'a Ingest,
+    pub raw_event: &'a Value,
+}
+
+/// Looks a key up in its camelCase form, then in PascalCase (AWS CLI / boto3 output).
+/// JSON `null` counts as absent.
+fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    let found = match obj.get(camel) {
+        Some(x) => Some(x),
+        None => {
+            let mut chars = camel.chars();
+            let first = chars.next()?;
+            let mut pascal = String::with_capacity(camel.len());
+            pascal.push(first.to_ascii_uppercase());
+            pascal.push_str(chars.as_str());
+            obj.get(&pascal)
+        }
+    };
+    found.filter(|x| !x.is_null())
+}
+
+fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().try_fold(v, |cur, k| get(cur, k))
+}
+
+/// A scalar as text: strings borrowed, numbers and booleans printed; anything else absent.
+fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// A number, also from a numeric string ("8", " 8.0 ").
+fn number(v: Option<&Value>) -> Option<Number> {
+    match v? {
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(i) = s.parse::<u64>() {
+                Some(Number::from(i))
+            } else {
+                s.parse::<f64>().ok().and_then(Number::from_f64)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A boolean, also from "true"/"false" strings.
+fn boolean(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The first element of an array, or the value itself when it is not an array.
+fn first(v: Option<&Value>) -> Option<&Value> {
+    match v? {
+        Value::Array(items) => items.first(),
+        other => Some(other),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The finding's id, the one thing without which a finding cannot be forwarded.
+pub fn finding_id(finding: &Value) -> Result<Cow<'_, str>, NormalizeError> {
+    if !finding.is_object() {
+        return Err(NormalizeError::NotAnObject {
+            found: kind_of(finding),
+        });
+    }
+    match get(finding, "id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Cow::Borrowed(s.as_str())),
+        Some(Value::Number(n)) => Ok(Cow::Owned(n.to_string())),
+        _ => Err(NormalizeError::MissingId),
+    }
+}
+
+/// Normalizes one finding. Fails only when the value is not an object or has no id.
+pub fn normalize<'a>(finding: &'a Value, ingest: &'a Ingest) -> Result<Record<'a>, NormalizeError> {
+    let id = finding_id(finding)?;
+    let service = get(finding, "service");
+    let resource = get(finding, "resource");
+    let action = service.and_then(|s| get(s, "action"));
+    let severity_score = number(get(finding, "severity"));
+    let severity = severity_score
+        .as_ref()
+        .and_then(Number::as_f64)
+        .filter(|f| f.is_finite())
+        .map(Severity::from_score);
+    let updated_at = get(finding, "updatedAt");
+    let dedup_key = match text(updated_at) {
+        Some(u) => format!("{id}:{u}"),
+        None => format!("{id}:"),
+    };
+    let remote = action.and_then(remote_ip_details);
+    let resource_type = resource.and_then(|r| text(get(r, "resourceType")));
+    Ok(Record {
+        schema_version: "1",
+        source: "aws_guardduty",
+        arn: text(get(finding, "arn")),
+        account_id: text(get(finding, "accountId")),
+        region: text(get(finding, "region")),
+        partition: text(get(finding, "partition")),
+        finding_type: text(get(finding, "type")),
+        title: text(get(finding, "title")),
+        description: text(get(finding, "description")),
+        severity,
+        severity_score,
+        created_at: get(finding, "createdAt"),
+        updated_at,
+        first_seen: service.and_then(|s| get(s, "eventFirstSeen")),
+        last_seen: service.and_then(|s| get(s, "eventLastSeen")),
+        count: number(service.and_then(|s| get(s, "count"))),
+        archived: boolean(service.and_then(|s| get(s, "archived"))),
+        resource_id: resource.and_then(|r| resource_id(r, resource_type.as_deref())),
+        resource_type,
+        action_type: text(action.and_then(|a| get(a, "actionType"))),
+        remote_ip: remote
+            .and_then(|r| text(get(r, "ipAddressV4")).or_else(|| text(get(r, "ipAddressV6")))),
+        remote_country: remote.and_then(|r| text(path(r, &["country", "countryName"]))),
+        actor_principal: actor_principal(resource, action),
+        sample: service
+            .and_then(|s| boolean(path(s, &["additionalInfo", "sample"])))
+            .unwrap_or(false),
+        dedup_key,
+        id,
+        ingest,
+        raw_event: finding,
+    })
+}
+
+/// The identifier of the affected resource, chosen by `resourceType`, falling back to the
+/// first detail block present.
+fn resource_id<'a>(resource: &'a Value, resource_type: Option<&str>) -> Option<Cow<'a, str>> {
+    let instance = || text(path(resource, &["instanceDetails", "instanceId"]));
+    let access_key = || {
+        let d = get(resource, "accessKeyDetails")?;
+        text(get(d, "accessKeyId")).or_else(|| text(get(d, "userName")))
+    };
+    let bucket = || text(first(get(resource, "s3BucketDetails")).and_then(|b| get(b, "name")));
+    let eks = || text(path(resource, &["eksClusterDetails", "name"]));
+    let ecs = || text(path(resource, &["ecsClusterDetails", "name"]));
+    let rds = || {
+        text(path(
+            resource,
+            &["rdsDbInstanceDetails", "dbInstanceIdentifier"],
+        ))
+    };
+    let rds_limitless = || {
+        text(path(
+            resource,
+            &["rdsLimitlessDbDetails", "dbShardGroupIdentifier"],
+        ))
+    };
+    let lambda = || text(path(resource, &["lambdaDetails", "functionName"]));
+    let container = || {
+        let c = get(resource, "containerDetails")?;
+        text(get(c, "id")).or_else(|| text(get(c, "name")))
+    };
+    let ebs = || {
+        let vols = path(resource, &["ebsVolumeDetails", "scannedVolumeDetails"]);
+        text(first(vols).and_then(|v| get(v, "volumeArn")))
+    };
+    match resource_type.unwrap_or_default() {
+        "Instance" => instance(),
+        "AccessKey" => access_key(),
+        "S3Bucket" | "S3Object" => bucket(),
+        "EKSCluster" => eks(),
+        "ECSCluster" => ecs(),
+        "RDSDBInstance" => rds(),
+        "RDSLimitlessDB" => rds_limitless(),
+        "Lambda" => lambda(),
+        "Container" => container(),
+        "EBSVolume" => ebs(),
+        _ => None,
+    }
+    .or_else(instance)
+    .or_else(bucket)
+    .or_else(eks)
+    .or_else(ecs)
+    .or_else(rds)
+    .or_else(lambda)
+    .or_else(container)
+    .or_else(access_key)
+}
+
+/// `remoteIpDetails` of whichever action the finding carries.
+fn remote_ip_details(action: &Value) -> Option<&Value> {
+    for kind in [
+        "awsApiCallAction",
+        "networkConnectionAction",
+        "kubernetesApiCallAction",
+        "rdsLoginAttemptAction",
+    ] {
+        if let Some(r) = get(action, kind).and_then(|a| get(a, "remoteIpDetails")) {
+            return Some(r);
+        }
+    }
+    let probe = first(path(action, &["portProbeAction", "portProbeDetails"]));
+    probe.and_then(|p| get(p, "remoteIpDetails"))
+}
+
+/// Who acted: the IAM user, the Kubernetes user or the database user.
+fn actor_principal<'a>(
+    resource: Option<&'a Value>,
+    action: Option<&'a Value>,
+) -> Option<Cow<'a, str>> {
+    let resource = resource?;
+    let k8s_user = text(path(
+        resource,
+        &["kubernetesDetails", "kubernetesUserDetails", "username"],
+    ));
+    let is_k8s_call = action.is_some_and(|a| get(a, "kubernetesApiCallAction").is_some());
+    let iam = || {
+        let d = get(resource, "accessKeyDetails")?;
+        text(get(d, "userName")).or_else(|| text(get(d, "principalId")))
+    };
+    let rds = || text(path(resource, &["rdsDbUserDetails", "user"]));
+    if is_k8s_call {
+        k8s_user.or_else(iam)
+    } else {
+        iam().or(k8s_user).or_else(rds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ingest() -> Ingest {
+        Ingest::new(Via::Cli, None, "2026-01-01T00:00:00Z".into())
+    }
+
+    fn record(finding: &Value) -> Value {
+        let ingest = ingest();
+        serde_json::to_value(normalize(finding, &ingest).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn severity_boundaries_follow_the_ladder() {
+        let cases = [
+            (-1.0, Severity::Info),
+            (0.0, Severity::Info),
+            (0.99, Severity::Info),
+            (1.0, Severity::Low),
+            (3.99, Severity::Low),
+            (4.0, Severity::Medium),
+            (6.9, Severity::Medium),
+            (7.0, Severity::High),
+            (8.99, Severity::High),
+            (9.0, Severity::Critical),
+            (10.0, Severity::Critical),
+        ];
+        for (score, expected) in cases {
+            assert_eq!(Severity::from_score(score), expected, "score {score}");
+        }
+    }
+
+    #[test]
+    fn severity_score_is_kept_unchanged_and_strings_are_read_as_numbers() {
+        let r = record(&json!({"id": "a", "severity": 8}));
+        assert_eq!(r["severity_score"], json!(8));
+        assert_eq!(r["severity"], "high");
+        let r = record(&json!({"id": "a", "severity": 5.5}));
+        assert_eq!(r["severity_score"], json!(5.5));
+        let r = record(&json!({"id": "a", "severity": "9"}));
+        assert_eq!(
+            (r["severity"].as_str(), r["severity_score"].clone()),
+            (Some("critical"), json!(9))
+        );
+    }
+
+    #[test]
+    fn a_finding_without_a_readable_severity_has_null_severity() {
+        for sev in [json!(null), json!("high-ish"), json!({})] {
+            let r = record(&json!({"id": "a", "severity": sev}));
+            assert_eq!(r["severity"], Value::Null);
+            assert_eq!(r["severity_score"], Value::Null);
+        }
+    }
+
+    #[test]
+    fn pascal_case_keys_from_the_aws_cli_are_read() {
+        let r = record(&json!({
+            "Id": "abc", "AccountId": "123", "Severity": 2, "Type": "Recon:IAMUser/UserPermissions",
+            "UpdatedAt": "2020-05-26T22:33:55Z",
+            "Service": {"Count": "5", "Archived": "false", "Action": {"ActionType": "AWS_API_CALL",
+                "AwsApiCallAction": {"RemoteIpDetails": {"IpAddressV4": "52.94.36.7",
+                "Country": {"CountryName": "United Kingdom"}}}}},
+            "Resource": {"ResourceType": "AccessKey", "AccessKeyDetails": {"AccessKeyId": "ASIA1", "UserName": "bob"}}
+        }));
+        assert_eq!(r["id"], "abc");
+        assert_eq!(r["count"], json!(5));
+        assert_eq!(r["archived"], json!(false));
+        assert_eq!(r["resource_id"], "ASIA1");
+        assert_eq!(r["actor_principal"], "bob");
+        assert_eq!(r["remote_ip"], "52.94.36.7");
+        assert_eq!(r["remote_country"], "United Kingdom");
+        assert_eq!(r["dedup_key"], "abc:2020-05-26T22:33:55Z");
+    }
+
+    #[test]
+    fn unknown_fields_and_unicode_survive_in_raw_event() {
+        let f = json!({"id": "ü-1", "title": "Zugriff über Tor 🚨", "futureField": {"x": [1, 2]}});
+        let r = record(&f);
+        assert_eq!(r["raw_event"], f);
+        assert_eq!(r["title"], "Zugriff über Tor 🚨");
+    }
+
+    #[test]
+    fn null_sub_objects_and_a_missing_resource_normalize_to_nulls() {
+        let r = record(&json!({"id": "a", "resource": null, "service": null}));
+        for k in [
+            "resource_type",
+            "resource_id",
+            "action_type",
+            "remote_ip",
+            "first_seen",
+            "count",
+            "archived",
+        ] {
+            assert_eq!(r[k], Value::Null, "{k}");
+        }
+        assert_eq!(r["sample"], json!(false));
+    }
+
+    #[test]
+    fn inputs_without_an_id_are_rejected_with_the_reason() {
+        let ingest = ingest();
+        let cases = [
+            (json!([]), NormalizeError::NotAnObject { found: "an array" }),
+            (
+                json!("x"),
+                NormalizeError::NotAnObject { found: "a string" },
+            ),
+            (json!({}), NormalizeError::MissingId),
+            (json!({"id": ""}), NormalizeError::MissingId),
+            (json!({"id": {"x": 1}}), NormalizeError::MissingId),
+        ];
+        for (input, err) in cases {
+            assert_eq!(normalize(&input, &ingest).unwrap_err(), err, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_sample_flag_reads_strings_and_booleans() {
+        let r = record(&json!({"id": "a", "service": {"additionalInfo": {"sample": "true"}}}));
+        assert_eq!(r["sample"], json!(true));
+        let r = record(&json!({"id": "a", "service": {"additionalInfo": {"sample": true}}}));
+        assert_eq!(r["sample"], json!(true));
+    }
+
+    #[test]
+    fn resource_ids_are_taken_from_the_block_the_resource_type_names() {
+        let cases = [
+            (
+                json!({"resourceType": "Instance", "instanceDetails": {"instanceId": "i-1"}}),
+                "i-1",
+            ),
+            (
+                json!({"resourceType": "S3Bucket", "instanceDetails": {"instanceId": "i-1"},
+                    "s3BucketDetails": [{"name": "bucket-1"}]}),
+                "bucket-1",
+            ),
+            (
+                json!({"resourceType": "EKSCluster", "eksClusterDetails": {"name": "prod"}}),
+                "prod",
+            ),
+            (
+                json!({"resourceType": "RDSDBInstance", "rdsDbInstanceDetails": {"dbInstanceIdentifier": "db-1"}}),
+                "db-1",
+            ),
+            (
+                json!({"resourceType": "Lambda", "lambdaDetails": {"functionName": "fn"}}),
+                "fn",
+            ),
+            (
+                json!({"resourceType": "ECSCluster", "ecsClusterDetails": {"name": "ecs"}}),
+                "ecs",
+            ),
+            (
+                json!({"resourceType": "Container", "containerDetails": {"id": "c-1"}}),
+                "c-1",
+            ),
+        ];
+        for (resource, id) in cases {
+            let r = record(&json!({"id": "a", "resource": resource}));
+            assert_eq!(r["resource_id"], id, "{resource}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The path every finding takes, whatever brought it: normalize and encode, apply
+//! `MIN_SEVERITY`, deliver to every destination, and count the outcome. Holds no state
+//! between calls: only the destinations' clients and the configuration outlive a call.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tracing::{debug, error};
+
+use crate::intake::Incoming;
+use crate::normalize::{Ingest, OutputSchema, Severity, Via};
+use crate::record::{EncodedRecord, encode};
+use crate::retry::Deadline;
+use crate::sink::{DeliveryError, Sink};
+
+/// A finding that could not be delivered, to one or more destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub finding_id: String,
+    pub sink: &'static str,
+    pub error: String,
+}
+
+/// Counts of one run, per SPEC §2, plus what failed.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Outcome {
+    pub received: u64,
+    pub forwarded: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    #[serde(skip)]
+    pub failures: Vec<Failure>,
+    /// Per destination: records delivered and records failed.
+    #[serde(skip)]
+    pub per_sink: BTreeMap<&'static str, (u64, u64)>,
+    #[serde(skip)]
+    pub retries: u64,
+    #[serde(skip)]
+    pub oversize: u64,
+}
+
+impl Outcome {
+    pub fn add(&mut self, other: Outcome) {
+        self.received += other.received;
+        self.forwarded += other.forwarded;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.failures.extend(other.failures);
+        for (k, (ok, bad)) in other.per_sink {
+            let e = self.per_sink.entry(k).or_default();
+            e.0 += ok;
+            e.1 += bad;
+        }
+        self.retries += other.retries;
+        self.oversize += other.oversize;
+    }
+
+    /// One line naming how many failed and the first reasons, for errors and summaries.
+    pub fn failure_summary(&self) -> String {
+        let mut s = format!(
+            "{} of {} finding(s) could not be delivered",
+            self.failed, self.received
+        );
+        for f in self.failures.iter().take(3) {
+            s.push_str(&format!("; {} to {}: {}", f.finding_id, f.sink, f.error));
+        }
+        if self.failures.len() > 3 {
+            s.push_str(&format!("; and {} more", self.failures.len() - 3));
+        }
+        s
+    }
+}
+
+pub struct Forwarder {
+    sinks: Vec<Box<dyn Sink>>,
+    min_severity: Severity,
+    schema: OutputSchema,
+}
+
+impl Forwarder {
+    pub fn new(sinks: Vec<Box<dyn Sink>>, min_severity: Severity, schema: OutputSchema) -> Self {
+        Forwarder {
+            sinks,
+            min_severity,
+            schema,
+        }
+    }
+
+    pub fn sink_names(&self) -> Vec<&'static str> {
+        self.sinks.iter().map(|s| s.name()).collect()
+    }
+
+    /// Whether a record passes `MIN_SEVERITY`. A record without a readable severity passes:
+    /// nothing is dropped on a guess.
+    fn wanted(&self, severity: Option<Severity>) -> bool {
+        severity.is_none_or(|s| s >= self.min_severity)
+    }
+
+    /// Forwards a batch of findings to every destination.
+    pub async fn forward(
+        &self,
+        findings: Vec<Incoming>,
+        via: Via,
+        received_at: &str,
+        deadline: Deadline,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            received: findings.len() as u64,
+            ..Outcome::default()
+        };
+        let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
+        for incoming in findings {
+            let ingest = Ingest::new(via, incoming.event_id, received_at.to_string());
+            match encode(&incoming.finding, &ingest, self.schema) {
+                Ok(r) if self.wanted(r.severity) => records.push(r),
+                Ok(r) => {
+                    debug!(message = "Finding below MIN_SEVERITY skipped.", finding_id = %r.id, severity = r.severity_str());
+                    outcome.skipped += 1;
+                }
+                Err(e) => {
+                    // Intake checks ids first, so this is rare: count it, never drop it quietly.
+                    outcome.failed += 1;
+                    outcome.failures.push(Failure {
+                        finding_id: "(unknown)".into(),
+                        sink: "normalize",
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        if records.is_empty() {
+            return outcome;
+        }
+        let mut failed_by_index: Vec<bool> = vec![false; records.len()];
+        let deliveries = futures_util::future::join_all(
+            self.sinks.iter().map(|s| s.deliver(&records, deadline)),
+        )
+        .await;
+        for (sink, delivery) in self.sinks.iter().zip(deliveries) {
+            let name = sink.name();
+            outcome.retries += delivery.retries;
+            let failed_here = delivery.failed.len() as u64;
+            let entry = outcome.per_sink.entry(name).or_default();
+            entry.0 += records.len() as u64 - failed_here.min(records.len() as u64);
+            entry.1 += failed_here;
+            for (i, err) in delivery.failed {
+                let Some(record) = records.get(i) else {
+                    continue;
+                };
+                if matches!(err, DeliveryError::Oversize { .. }) {
+                    outcome.oversize += 1;
+                }
+                error!(message = "Delivery failed.", sink = name, finding_id = %record.id,
+                       severity = record.severity_str(), error = %err);
+                if let Some(flag) = failed_by_index.get_mut(i) {
+                    *flag = true;
+                }
+                outcome.failures.push(Failure {
+                    finding_id: record.id.clone(),
+                    sink: name,
+                    error: err.to_string(),
+                });
+            }
+        }
+        let failed = failed_by_index.iter().filter(|f| **f).count() as u64;
+        outcome.failed += failed;
+        outcome.forwarded += records.len() as u64 - failed;
+        outcome
+    }
+}
