@@ -1,1 +1,63 @@
-fn main() {}
+//! Normalization and encoding over the fixture corpus (criterion).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use guardduty_forwarder::intake::{Item, parse_documents};
+use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::record::encode;
+
+fn fixture_findings() -> Vec<serde_json::Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let mut items = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("fixtures") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        parse_documents(&bytes, &mut items);
+    }
+    items
+        .into_iter()
+        .filter_map(|i| match i {
+            Item::Finding(f) => Some(f.finding),
+            _ => None,
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let findings = fixture_findings();
+    let ingest = Ingest::new(Via::Cli, None, "2026-11-22T00:00:00.000Z".into());
+    let mut group = c.benchmark_group("encode");
+    group.throughput(Throughput::Elements(findings.len() as u64));
+    for (name, schema) in [
+        ("native", OutputSchema::Native),
+        ("ocsf", OutputSchema::Ocsf),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for f in &findings {
+                    std::hint::black_box(encode(f, &ingest, schema).expect("encode"));
+                }
+            })
+        });
+    }
+    group.finish();
+    let ndjson: Vec<u8> = findings
+        .iter()
+        .flat_map(|f| {
+            let mut line = serde_json::to_vec(f).expect("json");
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    let mut group = c.benchmark_group("parse");
+    group.throughput(Throughput::Bytes(ndjson.len() as u64));
+    group.bench_function("intake_ndjson", |b| {
+        b.iter(|| {
+            let mut items = Vec::new();
+            parse_documents(&ndjson, &mut items);
+            std::hint::black_box(items)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

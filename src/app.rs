@@ -1,14 +1,19 @@
 //! Wiring: builds the destinations and clients named by the configuration, once per process.
 
+use std::sync::Arc;
+
+use crate::aws::Aws;
 use crate::config::Config;
 use crate::pipeline::Forwarder;
 use crate::sink::Sink;
 use crate::sink::log::LogSink;
+use crate::sink::sqs::SqsSink;
 
 /// Everything that outlives an invocation: configuration and clients, nothing else.
 pub struct App {
     pub config: Config,
     pub forwarder: Forwarder,
+    pub aws: Arc<Aws>,
 }
 
 /// Why the destinations could not be set up.
@@ -23,14 +28,22 @@ pub enum SetupError {
 impl App {
     /// Builds the app. `default_to_stdout`: the CLI writes to stdout when no destination is set.
     pub async fn build(config: Config, default_to_stdout: bool) -> Result<App, SetupError> {
+        let aws = Arc::new(Aws::new());
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         if config.log_records || (default_to_stdout && !config.has_destination()) {
             sinks.push(Box::new(LogSink));
+        }
+        if let Some(url) = &config.sqs_queue_url {
+            sinks.push(Box::new(SqsSink::new(aws.clone(), url.clone())));
         }
         if sinks.is_empty() {
             return Err(crate::config::ConfigError::NoDestination.into());
         }
         let forwarder = Forwarder::new(sinks, config.min_severity, config.output_schema);
-        Ok(App { config, forwarder })
+        Ok(App {
+            config,
+            forwarder,
+            aws,
+        })
     }
 }

@@ -109,13 +109,14 @@ impl Config {
             "COLLECTOR_AUTH_VALUE",
             "COLLECTOR_CA_FILE",
         ];
-        if collector.is_none() {
-            if let Some(var) = collector_only_vars.iter().find(|v| env.string(v).is_some()) {
-                return Err(ConfigError::Rejected {
-                    var,
-                    reason: "is set but COLLECTOR_URL is not".into(),
-                });
-            }
+        if let (None, Some(var)) = (
+            &collector,
+            collector_only_vars.iter().find(|v| env.string(v).is_some()),
+        ) {
+            return Err(ConfigError::Rejected {
+                var,
+                reason: "is set but COLLECTOR_URL is not".into(),
+            });
         }
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
@@ -137,14 +138,14 @@ impl Config {
             }
         };
         let assume_role_arn = env.string("ASSUME_ROLE_ARN");
-        if let Some(arn) = &assume_role_arn {
-            if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/")) {
-                return Err(ConfigError::Invalid {
-                    var: "ASSUME_ROLE_ARN",
-                    value: arn.clone(),
-                    reason: "expected an IAM role ARN (arn:aws:iam::123456789012:role/NAME)".into(),
-                });
-            }
+        if let Some(arn) = &assume_role_arn
+            && !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "ASSUME_ROLE_ARN",
+                value: arn.clone(),
+                reason: "expected an IAM role ARN (arn:aws:iam::123456789012:role/NAME)".into(),
+            });
         }
         let assume_role_external_id = env.string("ASSUME_ROLE_EXTERNAL_ID");
         if assume_role_external_id.is_some() && assume_role_arn.is_none() {
@@ -176,14 +177,14 @@ impl Config {
         let max_findings = env.number("BACKFILL_MAX_FINDINGS", 500, 1, 100_000)?;
         let lookback = env.number("BACKFILL_LOOKBACK_MINUTES", 15, 1, 60 * 24 * 90)?;
         let checkpoint_parameter = env.string("CHECKPOINT_PARAMETER");
-        if let Some(p) = &checkpoint_parameter {
-            if p.len() > 2048 || p.chars().any(char::is_whitespace) {
-                return Err(ConfigError::Invalid {
-                    var: "CHECKPOINT_PARAMETER",
-                    value: p.clone(),
-                    reason: "not an SSM parameter name".into(),
-                });
-            }
+        if let Some(p) = &checkpoint_parameter
+            && (p.len() > 2048 || p.chars().any(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid {
+                var: "CHECKPOINT_PARAMETER",
+                value: p.clone(),
+                reason: "not an SSM parameter name".into(),
+            });
         }
         let metrics_namespace = env
             .string("METRICS_NAMESPACE")

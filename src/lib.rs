@@ -14,6 +14,7 @@
 //! - [`logging`]: structured logs on stderr.
 
 pub mod app;
+pub mod aws;
 pub mod backfill;
 pub mod cli;
 pub mod config;

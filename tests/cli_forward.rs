@@ -11,10 +11,17 @@ use support::process::command;
 fn forward(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, String)]) -> Output {
     let mut cmd = command(env);
     cmd.arg("forward").args(args);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("wait")
@@ -23,7 +30,9 @@ fn forward(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, String)]) -> Outpu
 fn records(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON: {l}: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON: {l}: {e}"))
+        })
         .collect()
 }
 
@@ -32,14 +41,20 @@ fn findings_in(doc: &Value) -> Vec<Value> {
     match doc {
         Value::Array(items) => items.iter().flat_map(findings_in).collect(),
         Value::Object(o) if o.contains_key("detail") => vec![o["detail"].clone()],
-        Value::Object(o) if o.contains_key("findings") => o["findings"].as_array().cloned().unwrap_or_default(),
-        Value::Object(o) if o.contains_key("Findings") => o["Findings"].as_array().cloned().unwrap_or_default(),
+        Value::Object(o) if o.contains_key("findings") => {
+            o["findings"].as_array().cloned().unwrap_or_default()
+        }
+        Value::Object(o) if o.contains_key("Findings") => {
+            o["Findings"].as_array().cloned().unwrap_or_default()
+        }
         other => vec![other.clone()],
     }
 }
 
 fn is_not_a_finding(name: &str) -> bool {
-    name.starts_with("edge__") || name.starts_with("malware-s3-scanresult") || name.starts_with("runtime__")
+    name.starts_with("edge__")
+        || name.starts_with("malware-s3-scanresult")
+        || name.starts_with("runtime__")
 }
 
 #[test]
@@ -53,25 +68,57 @@ fn every_real_finding_in_the_fixtures_becomes_one_record_with_its_source_verbati
             continue;
         }
         let out = forward(&[path.to_str().unwrap()], None, &[]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let expected = findings_in(&support::read_json(&path));
         let got = records(&out);
         assert_eq!(got.len(), expected.len(), "{name}");
         for (record, finding) in got.iter().zip(&expected) {
-            assert_eq!(&record["raw_event"], finding, "{name}: raw_event differs from the source");
+            assert_eq!(
+                &record["raw_event"], finding,
+                "{name}: raw_event differs from the source"
+            );
             assert_eq!(record["schema_version"], "1");
             assert_eq!(record["source"], "aws_guardduty");
             assert_eq!(record["ingest"]["via"], "cli");
             let id = record["id"].as_str().unwrap();
-            assert!(record["dedup_key"].as_str().unwrap().starts_with(&format!("{id}:")), "{name}");
             assert!(
-                ["info", "low", "medium", "high", "critical"].contains(&record["severity"].as_str().unwrap()),
+                record["dedup_key"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{id}:")),
+                "{name}"
+            );
+            assert!(
+                ["info", "low", "medium", "high", "critical"]
+                    .contains(&record["severity"].as_str().unwrap()),
                 "{name}"
             );
             for key in [
-                "arn", "account_id", "region", "partition", "type", "title", "description", "severity_score",
-                "created_at", "updated_at", "first_seen", "last_seen", "count", "archived", "resource_type",
-                "resource_id", "action_type", "remote_ip", "remote_country", "actor_principal", "sample",
+                "arn",
+                "account_id",
+                "region",
+                "partition",
+                "type",
+                "title",
+                "description",
+                "severity_score",
+                "created_at",
+                "updated_at",
+                "first_seen",
+                "last_seen",
+                "count",
+                "archived",
+                "resource_type",
+                "resource_id",
+                "action_type",
+                "remote_ip",
+                "remote_country",
+                "actor_principal",
+                "sample",
             ] {
                 assert!(record.get(key).is_some(), "{name}: {key} missing");
             }
@@ -83,7 +130,8 @@ fn every_real_finding_in_the_fixtures_becomes_one_record_with_its_source_verbati
 
 #[test]
 fn record_fields_are_derived_from_a_known_finding() {
-    let path = support::fixtures().join("corpus/iam__Recon-UserPermissions__awscli-get-findings.json");
+    let path =
+        support::fixtures().join("corpus/iam__Recon-UserPermissions__awscli-get-findings.json");
     let out = forward(&[path.to_str().unwrap()], None, &[]);
     let r = &records(&out)[0];
     assert_eq!(r["severity"], "medium");
@@ -100,12 +148,16 @@ fn record_fields_are_derived_from_a_known_finding() {
 
 #[test]
 fn attack_sequences_are_critical_and_sample_findings_are_flagged() {
-    let path = support::fixtures().join("corpus/attackseq__AttackSequence-S3-CompromisedData__panther-critical.json");
+    let path = support::fixtures()
+        .join("corpus/attackseq__AttackSequence-S3-CompromisedData__panther-critical.json");
     let out = forward(&[path.to_str().unwrap()], None, &[]);
     let r = &records(&out)[0];
     assert_eq!(r["severity"], "critical");
     assert_eq!(r["sample"], true);
-    assert_eq!(r["created_at"], "2025-02-25 20:40:06.765", "timestamps are kept verbatim");
+    assert_eq!(
+        r["created_at"], "2025-02-25 20:40:06.765",
+        "timestamps are kept verbatim"
+    );
 }
 
 #[test]
@@ -113,18 +165,30 @@ fn malformed_inputs_are_named_on_stderr_and_fail_the_run_while_good_ones_still_g
     let corpus = support::fixtures().join("corpus");
     let good = support::events_dir().join("guardduty-finding.json");
     let empty_detail = corpus.join("edge__EmptyDetail__streamalert.json");
-    let fragment = corpus.join("runtime__PrivilegeEscalation-CGroupsReleaseAgentModified__stixshifter-translation.json");
+    let fragment = corpus.join(
+        "runtime__PrivilegeEscalation-CGroupsReleaseAgentModified__stixshifter-translation.json",
+    );
     let out = forward(
-        &[empty_detail.to_str().unwrap(), good.to_str().unwrap(), fragment.to_str().unwrap()],
+        &[
+            empty_detail.to_str().unwrap(),
+            good.to_str().unwrap(),
+            fragment.to_str().unwrap(),
+        ],
         None,
         &[],
     );
     assert!(!out.status.success());
     assert_eq!(records(&out).len(), 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("the finding in `detail` has no id"), "{stderr}");
+    assert!(
+        stderr.contains("the finding in `detail` has no id"),
+        "{stderr}"
+    );
     assert!(stderr.contains("finding has no id"), "{stderr}");
-    assert!(stderr.lines().last().unwrap().contains("1 forwarded"), "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().contains("1 forwarded"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -168,8 +232,15 @@ fn a_bad_setting_stops_the_cli_naming_the_variable() {
 #[test]
 fn ocsf_output_is_a_detection_finding_with_the_raw_finding_kept() {
     let good = support::events_dir().join("guardduty-finding.json");
-    let out = forward(&[good.to_str().unwrap()], None, &[("OUTPUT_SCHEMA", "ocsf".into())]);
+    let out = forward(
+        &[good.to_str().unwrap()],
+        None,
+        &[("OUTPUT_SCHEMA", "ocsf".into())],
+    );
     let r = &records(&out)[0];
     assert_eq!(r["class_uid"], 2004);
-    assert_eq!(r["unmapped"]["raw_event"], support::read_json(&good)["detail"]);
+    assert_eq!(
+        r["unmapped"]["raw_event"],
+        support::read_json(&good)["detail"]
+    );
 }

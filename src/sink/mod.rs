@@ -3,6 +3,7 @@
 //! it dropped; retrying is its own business (see `crate::retry`).
 
 pub mod log;
+pub mod sqs;
 
 use std::future::Future;
 use std::pin::Pin;

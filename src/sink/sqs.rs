@@ -1,0 +1,391 @@
+//! The SQS destination: one message per record, body = the record, attributes `severity`,
+//! `finding_type`, `account_id`. SendMessageBatch of at most 10 entries within the queue's
+//! `MaximumMessageSize` (read once, on first use), batches sent concurrently (bounded).
+//! Every response's `Failed` list is read: entries that can succeed are retried with
+//! backoff, the others reported. FIFO queues get `MessageGroupId` = finding id and
+//! `MessageDeduplicationId` = `dedup_key`.
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+use tracing::{debug, warn};
+
+use super::{BoxFuture, Delivery, DeliveryError, Sink};
+use crate::aws::Aws;
+use crate::record::EncodedRecord;
+use crate::retry::{Backoff, Deadline};
+
+/// SQS's limit on entries per SendMessageBatch.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+/// Batches in flight at once.
+const CONCURRENCY: usize = 4;
+/// Codes of whole-request failures that another attempt will not fix.
+const PERMANENT_CODES: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidParameterValue",
+    "InvalidAddress",
+    "InvalidSecurity",
+    "UnsupportedOperation",
+    "KmsAccessDenied",
+    "KmsDisabled",
+    "KmsNotFound",
+    "KmsInvalidState",
+    "KmsInvalidKeyUsage",
+    "BatchRequestTooLong",
+    "InvalidBatchEntryId",
+    "TooManyEntriesInBatchRequest",
+];
+
+struct Ready {
+    client: Client,
+    max_message_bytes: usize,
+}
+
+pub struct SqsSink {
+    queue_url: String,
+    fifo: bool,
+    aws: Option<Arc<Aws>>,
+    ready: OnceCell<Ready>,
+    backoff: Backoff,
+}
+
+impl SqsSink {
+    pub fn new(aws: Arc<Aws>, queue_url: String) -> Self {
+        SqsSink {
+            fifo: queue_url.ends_with(".fifo"),
+            queue_url,
+            aws: Some(aws),
+            ready: OnceCell::new(),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// A sink over a ready client and a known size limit (tests, or callers that know it).
+    pub fn with_client(
+        client: Client,
+        queue_url: String,
+        max_message_bytes: usize,
+        backoff: Backoff,
+    ) -> Self {
+        SqsSink {
+            fifo: queue_url.ends_with(".fifo"),
+            queue_url,
+            aws: None,
+            ready: OnceCell::new_with(Some(Ready {
+                client,
+                max_message_bytes,
+            })),
+            backoff,
+        }
+    }
+
+    /// The client and the queue's size limit, fetched on first use.
+    async fn ready(&self) -> Result<&Ready, DeliveryError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let aws = self
+                    .aws
+                    .as_ref()
+                    .ok_or_else(|| DeliveryError::Unavailable("no AWS configuration".into()))?;
+                let client = Client::new(aws.config().await);
+                let max = queue_max_message_size(&client, &self.queue_url).await?;
+                debug!(message = "SQS queue ready.", queue_url = %self.queue_url, max_message_bytes = max);
+                Ok(Ready {
+                    client,
+                    max_message_bytes: max,
+                })
+            })
+            .await
+    }
+
+    /// Checks the queue is reachable; returns its `MaximumMessageSize` (for `check`).
+    pub async fn probe(&self) -> Result<usize, DeliveryError> {
+        self.ready().await.map(|r| r.max_message_bytes)
+    }
+
+    fn attributes(record: &EncodedRecord) -> Vec<(&'static str, String)> {
+        let mut attrs = vec![("severity", record.severity_str().to_string())];
+        if let Some(t) = record.finding_type.as_deref().filter(|t| !t.is_empty()) {
+            attrs.push(("finding_type", t.to_string()));
+        }
+        if let Some(a) = record.account_id.as_deref().filter(|a| !a.is_empty()) {
+            attrs.push(("account_id", a.to_string()));
+        }
+        attrs
+    }
+
+    /// The size SQS counts for a message: body plus each attribute's name, type and value.
+    pub fn message_size(record: &EncodedRecord) -> usize {
+        record.json.len()
+            + Self::attributes(record)
+                .iter()
+                .map(|(k, v)| k.len() + "String".len() + v.len())
+                .sum::<usize>()
+    }
+
+    fn entry(
+        &self,
+        entry_id: usize,
+        record: &EncodedRecord,
+    ) -> Result<SendMessageBatchRequestEntry, String> {
+        let mut b = SendMessageBatchRequestEntry::builder()
+            .id(entry_id.to_string())
+            .message_body(record.json.clone());
+        for (name, value) in Self::attributes(record) {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| e.to_string())?;
+            b = b.message_attributes(name, attr);
+        }
+        if self.fifo {
+            b = b
+                .message_group_id(truncate(&record.id, 128))
+                .message_deduplication_id(truncate(&record.dedup_key, 128));
+        }
+        b.build().map_err(|e| e.to_string())
+    }
+
+    /// Sends one batch (indices into `records`) until every entry is delivered or has
+    /// failed for good.
+    async fn send_batch(
+        &self,
+        ready: &Ready,
+        records: &[EncodedRecord],
+        batch: Vec<usize>,
+        deadline: Deadline,
+    ) -> Delivery {
+        let mut delivery = Delivery::default();
+        let mut pending = batch;
+        let mut attempt = 0u32;
+        let mut last_error = String::new();
+        while !pending.is_empty() {
+            attempt += 1;
+            let mut entries = Vec::with_capacity(pending.len());
+            for (slot, &i) in pending.iter().enumerate() {
+                match self.entry(slot, &records[i]) {
+                    Ok(e) => entries.push(e),
+                    Err(e) => {
+                        delivery.failed.push((i, DeliveryError::Rejected(e)));
+                    }
+                }
+            }
+            if entries.len() < pending.len() {
+                let failed: Vec<usize> = delivery.failed.iter().map(|(i, _)| *i).collect();
+                pending.retain(|i| !failed.contains(i));
+                continue;
+            }
+            let sent = ready
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            let mut retry: Vec<usize> = Vec::new();
+            match sent {
+                Ok(out) => {
+                    for f in out.failed() {
+                        let Some(&i) = f
+                            .id()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|slot| pending.get(slot))
+                        else {
+                            continue;
+                        };
+                        let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
+                        if f.sender_fault() {
+                            delivery.failed.push((i, DeliveryError::Rejected(why)));
+                        } else {
+                            last_error = why;
+                            retry.push(i);
+                        }
+                    }
+                    // Entries neither successful nor failed would be a protocol breach: retry them.
+                    let answered: Vec<usize> = out
+                        .successful()
+                        .iter()
+                        .map(|s| s.id())
+                        .chain(out.failed().iter().map(|f| f.id()))
+                        .filter_map(|id| id.parse::<usize>().ok())
+                        .collect();
+                    for (slot, &i) in pending.iter().enumerate() {
+                        if !answered.contains(&slot) {
+                            retry.push(i);
+                        }
+                    }
+                }
+                Err(e) => {
+                    let code = e.code().unwrap_or_default().to_string();
+                    let why = format!("{}", DisplayErrorContext(&e));
+                    if PERMANENT_CODES.contains(&code.as_str()) {
+                        for &i in &pending {
+                            delivery
+                                .failed
+                                .push((i, DeliveryError::Rejected(why.clone())));
+                        }
+                        return delivery;
+                    }
+                    last_error = why;
+                    retry = pending.clone();
+                }
+            }
+            if retry.is_empty() {
+                break;
+            }
+            let wait = self.backoff.delay(attempt);
+            if attempt >= self.backoff.max_attempts
+                || !deadline.allows(wait, std::time::Duration::from_millis(200))
+            {
+                let err = if attempt >= self.backoff.max_attempts {
+                    DeliveryError::Exhausted {
+                        attempts: attempt,
+                        last: last_error.clone(),
+                    }
+                } else {
+                    DeliveryError::DeadlineReached {
+                        attempts: attempt,
+                        last: last_error.clone(),
+                    }
+                };
+                for i in retry {
+                    delivery.failed.push((i, err.clone()));
+                }
+                break;
+            }
+            warn!(message = "Retrying SQS entries.", entries = retry.len(), attempt, error = %last_error);
+            delivery.retries += retry.len() as u64;
+            tokio::time::sleep(wait).await;
+            pending = retry;
+        }
+        delivery
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+async fn queue_max_message_size(client: &Client, queue_url: &str) -> Result<usize, DeliveryError> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::MaximumMessageSize)
+        .send()
+        .await
+        .map_err(|e| {
+            DeliveryError::Unavailable(format!(
+                "SQS queue {queue_url}: GetQueueAttributes failed: {}",
+                DisplayErrorContext(&e)
+            ))
+        })?;
+    Ok(out
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(262_144))
+}
+
+/// Groups record indices into batches of at most 10 entries and `max_bytes` in total;
+/// records over `max_bytes` on their own are returned apart.
+pub fn plan_batches(sizes: &[usize], max_bytes: usize) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut batches = Vec::new();
+    let mut oversize = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_bytes = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        if size > max_bytes {
+            oversize.push(i);
+            continue;
+        }
+        if current.len() == MAX_BATCH_ENTRIES || current_bytes + size > max_bytes {
+            batches.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current.push(i);
+        current_bytes += size;
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    (batches, oversize)
+}
+
+impl Sink for SqsSink {
+    fn name(&self) -> &'static str {
+        "sqs"
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        records: &'a [EncodedRecord],
+        deadline: Deadline,
+    ) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            let ready = match self.ready().await {
+                Ok(r) => r,
+                Err(e) => return Delivery::all_failed(records.len(), e),
+            };
+            let sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
+            let (batches, oversize) = plan_batches(&sizes, ready.max_message_bytes);
+            let mut delivery = Delivery::default();
+            for i in oversize {
+                delivery.failed.push((
+                    i,
+                    DeliveryError::Oversize {
+                        size: sizes[i],
+                        limit: ready.max_message_bytes,
+                    },
+                ));
+            }
+            let mut results = futures_util::stream::iter(batches)
+                .map(|batch| self.send_batch(ready, records, batch, deadline))
+                .buffer_unordered(CONCURRENCY);
+            while let Some(d) = results.next().await {
+                delivery.failed.extend(d.failed);
+                delivery.retries += d.retries;
+            }
+            delivery
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_at_most_ten_entries_and_stay_under_the_size_limit() {
+        let (batches, oversize) = plan_batches(&[1; 25], 1000);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [10, 10, 5]
+        );
+        assert!(oversize.is_empty());
+        let (batches, _) = plan_batches(&[400, 400, 400, 100], 1000);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3]]);
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_set_apart_and_its_neighbours_still_batch() {
+        let (batches, oversize) = plan_batches(&[10, 5000, 10], 1000);
+        assert_eq!(batches, vec![vec![0, 2]]);
+        assert_eq!(oversize, vec![1]);
+    }
+}

@@ -1,0 +1,258 @@
+//! The SQS destination against the local AWS emulator, through the built binary.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
+use support::moto;
+use support::process::{Running, command, lambda_env};
+use support::runtime_api::{Reply, RuntimeApi};
+
+async fn queue(client: &Client, fifo: bool, max_size: Option<u32>) -> String {
+    let mut name = moto::unique("findings");
+    let mut req = client.create_queue();
+    if fifo {
+        name.push_str(".fifo");
+        req = req.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    if let Some(m) = max_size {
+        req = req.attributes(QueueAttributeName::MaximumMessageSize, m.to_string());
+    }
+    req.queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("url")
+        .to_string()
+}
+
+/// Every message now in the queue: (body, attributes).
+async fn drain(client: &Client, url: &str) -> Vec<(Value, HashMap<String, String>)> {
+    let mut out = Vec::new();
+    let mut empty_polls = 0;
+    while empty_polls < 2 {
+        let got = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        let msgs = got.messages();
+        if msgs.is_empty() {
+            empty_polls += 1;
+            continue;
+        }
+        for m in msgs {
+            let body: Value =
+                serde_json::from_str(m.body().unwrap_or_default()).expect("body is JSON");
+            let attrs = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((body, attrs));
+            client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    out
+}
+
+async fn start_lambda(queue_url: &str) -> (RuntimeApi, Running) {
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend(moto::aws_env());
+    env.push(("SQS_QUEUE_URL", queue_url.to_string()));
+    let running = Running::spawn(command(&env));
+    (api, running)
+}
+
+fn fixture_findings() -> Vec<Value> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(support::fixtures().join("corpus")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("edge__")
+            || name.starts_with("malware-s3")
+            || name.starts_with("runtime__")
+            || name.starts_with("asff")
+        {
+            continue;
+        }
+        let doc = support::read_json(&path);
+        let findings = if let Some(d) = doc.get("detail") {
+            vec![d.clone()]
+        } else if let Some(f) = doc.get("findings").or(doc.get("Findings")) {
+            f.as_array().cloned().unwrap_or_default()
+        } else {
+            vec![doc]
+        };
+        out.extend(findings);
+    }
+    out
+}
+
+fn event_of(finding: &Value, n: usize) -> Value {
+    json!({"version": "0", "id": format!("event-{n}"), "detail-type": "GuardDuty Finding",
+           "source": "aws.guardduty", "account": "123456789012", "time": "2026-11-22T00:00:00Z",
+           "region": "us-east-1", "resources": [], "detail": finding})
+}
+
+#[tokio::test]
+async fn every_fixture_finding_arrives_in_a_standard_queue_with_its_attributes() {
+    let client = Client::new(&moto::sdk_config("us-east-1"));
+    let url = queue(&client, false, None).await;
+    let (api, proc_) = start_lambda(&url).await;
+    let findings = fixture_findings();
+    for (n, f) in findings.iter().enumerate() {
+        let reply = api.invoke(event_of(f, n)).await;
+        assert!(
+            matches!(&reply, Reply::Response(r) if r["forwarded"] == 1),
+            "{reply:?}\n{}",
+            proc_.all_output()
+        );
+    }
+    let got = drain(&client, &url).await;
+    assert_eq!(got.len(), findings.len());
+    for f in &findings {
+        let (body, attrs) = got
+            .iter()
+            .find(|(b, _)| &b["raw_event"] == f)
+            .unwrap_or_else(|| {
+                panic!(
+                    "finding not delivered: {}",
+                    f.get("id").or(f.get("Id")).unwrap()
+                )
+            });
+        assert_eq!(body["ingest"]["via"], "eventbridge");
+        assert_eq!(
+            attrs.get("severity").map(String::as_str),
+            body["severity"].as_str()
+        );
+        assert_eq!(
+            attrs.get("finding_type").map(String::as_str),
+            body["type"].as_str()
+        );
+        assert_eq!(
+            attrs.get("account_id").map(String::as_str),
+            body["account_id"].as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fifo_queue_gets_one_message_for_a_finding_delivered_twice() {
+    let client = Client::new(&moto::sdk_config("us-east-1"));
+    let url = queue(&client, true, None).await;
+    let (api, _proc) = start_lambda(&url).await;
+    let event = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    for _ in 0..2 {
+        let reply = api.invoke(event.clone()).await;
+        assert!(
+            matches!(&reply, Reply::Response(r) if r["forwarded"] == 1),
+            "{reply:?}"
+        );
+    }
+    let got = drain(&client, &url).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0["raw_event"], event["detail"]);
+}
+
+#[tokio::test]
+async fn an_oversize_record_fails_clearly_while_its_neighbours_arrive() {
+    let client = Client::new(&moto::sdk_config("us-east-1"));
+    let url = queue(&client, false, Some(4096)).await;
+    let small = |id: &str| json!({"id": id, "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
+    let mut big = small("big-one");
+    big["description"] = json!("x".repeat(8000));
+    let input: String = [small("small-1"), big, small("small-2")]
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("findings.ndjson");
+    std::fs::write(&file, input).unwrap();
+    let mut env = moto::aws_env();
+    env.push(("SQS_QUEUE_URL", url.clone()));
+    let out = command(&env).arg("forward").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("big-one") && stderr.contains("over the destination's limit of 4096 bytes"),
+        "{stderr}"
+    );
+    let ids: Vec<Value> = drain(&client, &url)
+        .await
+        .into_iter()
+        .map(|(b, _)| b["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&json!("small-1")) && ids.contains(&json!("small-2")));
+
+    // In Lambda mode the invocation fails, so Lambda's retries and DLQ keep the event.
+    let (api, _proc) = start_lambda(&url).await;
+    let mut big = small("big-two");
+    big["description"] = json!("y".repeat(8000));
+    match api.invoke(event_of(&big, 1)).await {
+        Reply::Error(e) => {
+            assert_eq!(e["errorType"], "DeliveryFailed");
+            let msg = e["errorMessage"].as_str().unwrap();
+            assert!(msg.contains("big-two") && msg.contains("bytes"), "{msg}");
+        }
+        other => panic!("expected a failed invocation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_queue_that_does_not_exist_fails_the_delivery_with_one_clear_line() {
+    let url = format!("{}/{}/no-such-queue", moto::endpoint(), moto::ACCOUNT);
+    let (api, _proc) = start_lambda(&url).await;
+    let event = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    let reply = tokio::time::timeout(Duration::from_secs(60), api.invoke(event))
+        .await
+        .unwrap();
+    match reply {
+        Reply::Error(e) => {
+            let msg = e["errorMessage"].as_str().unwrap();
+            assert!(
+                msg.contains("no-such-queue") && msg.contains("GetQueueAttributes"),
+                "{msg}"
+            );
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_bad_queue_url_fails_start_up_naming_the_variable() {
+    let (api, mut proc_) = start_lambda("not-a-url").await;
+    let err = api
+        .init_error(Duration::from_secs(20))
+        .await
+        .expect("init error");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("SQS_QUEUE_URL:"),
+        "{err}"
+    );
+    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+}

@@ -1,0 +1,40 @@
+//! The local AWS emulator (moto's server), started by `scripts/test` and found through
+//! `MOTO_ENDPOINT`; the binary reaches it through the SDK's standard `AWS_ENDPOINT_URL`.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub fn endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
+}
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// What the forwarder needs in its environment to use the emulator as AWS.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
+
+/// SDK configuration for the tests' own calls to the emulator.
+pub fn sdk_config(region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
+        .http_client(guardduty_forwarder::aws::http_client())
+        .build()
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:x}", fastrand::u64(..))
+}
