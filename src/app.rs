@@ -6,6 +6,7 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::pipeline::Forwarder;
 use crate::sink::Sink;
+use crate::sink::https::{CollectorSetupError, HttpsSink};
 use crate::sink::log::LogSink;
 use crate::sink::sqs::SqsSink;
 
@@ -21,8 +22,8 @@ pub struct App {
 pub enum SetupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{var}: {reason}")]
-    Destination { var: &'static str, reason: String },
+    #[error(transparent)]
+    Collector(#[from] CollectorSetupError),
 }
 
 impl App {
@@ -35,6 +36,9 @@ impl App {
         }
         if let Some(url) = &config.sqs_queue_url {
             sinks.push(Box::new(SqsSink::new(aws.clone(), url.clone())));
+        }
+        if let Some(collector) = &config.collector {
+            sinks.push(Box::new(HttpsSink::new(collector.clone(), aws.clone())?));
         }
         if sinks.is_empty() {
             return Err(crate::config::ConfigError::NoDestination.into());

@@ -2,6 +2,7 @@
 //! record, which could not be delivered and why. A sink never reports success for a record
 //! it dropped; retrying is its own business (see `crate::retry`).
 
+pub mod https;
 pub mod log;
 pub mod sqs;
 

@@ -1,6 +1,7 @@
 //! Test support: local stand-ins for what the forwarder talks to, and the built binary.
 #![allow(dead_code)]
 
+pub mod collector;
 pub mod moto;
 pub mod process;
 pub mod runtime_api;
