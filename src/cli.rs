@@ -34,6 +34,21 @@ pub enum Command {
         /// Files to read; `-` or none reads stdin.
         files: Vec<PathBuf>,
     },
+    /// Run one backfill now from the GuardDuty API with this machine's AWS credentials
+    /// (initial import, catch-up), delivering to the configured destinations (stdout by
+    /// default). With --since the window is fixed and the checkpoint is left alone.
+    Backfill {
+        /// How far back to look, e.g. 90m, 3h, 7d (default: the checkpoint, else
+        /// BACKFILL_LOOKBACK_MINUTES).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Region to read (repeatable; default GUARDDUTY_REGIONS, else the SDK's region).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Detector to read (repeatable; default DETECTOR_IDS, else ListDetectors).
+        #[arg(long = "detector", value_name = "ID")]
+        detectors: Vec<String>,
+    },
 }
 
 /// Findings handed to the pipeline at a time, so memory stays flat on large inputs.
@@ -50,6 +65,51 @@ struct Tally {
 pub async fn run(cli: Cli, app: App) -> ExitCode {
     match cli.command {
         Command::Forward { files } => forward(&app, files).await,
+        Command::Backfill {
+            since,
+            regions,
+            detectors,
+        } => backfill(&app, since, regions, detectors).await,
+    }
+}
+
+async fn backfill(
+    app: &App,
+    since: Option<std::time::Duration>,
+    regions: Vec<String>,
+    detectors: Vec<String>,
+) -> ExitCode {
+    let request = crate::backfill::Request {
+        regions,
+        detectors,
+        since,
+        via: Some(Via::Backfill),
+        progress: true,
+    };
+    match crate::backfill::run(app, &request, Deadline::none()).await {
+        Ok(o) => {
+            let ok = o.failed == 0;
+            eprintln!(
+                "{}: {} received, {} forwarded, {} skipped, {} failed",
+                if ok { "backfill ok" } else { "backfill FAILED" },
+                o.received,
+                o.forwarded,
+                o.skipped,
+                o.failed
+            );
+            if !ok {
+                eprintln!("{}", o.failure_summary());
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("backfill FAILED: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Outcome {
     pub retries: u64,
     #[serde(skip)]
     pub oversize: u64,
+    /// Backfill: now − the newest `updatedAt` reached, in seconds.
+    #[serde(skip)]
+    pub backfill_lag_seconds: Option<u64>,
 }
 
 impl Outcome {
@@ -53,6 +56,10 @@ impl Outcome {
         }
         self.retries += other.retries;
         self.oversize += other.oversize;
+        self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// One line naming how many failed and the first reasons, for errors and summaries.

@@ -1,0 +1,382 @@
+//! A local GuardDuty that follows the service model (restJson1): `GET /detector`,
+//! `POST /detector/{id}/findings` (ListFindings), `POST /detector/{id}/findings/get`
+//! (GetFindings); camelCase JSON; `updatedAt` and `service.archived` criteria; sort;
+//! `maxResults` 1-50 and at most 50 ids (400 `BadRequestException` otherwise); `nextToken`;
+//! injectable throttling (429 `TooManyRequestsException`) and a repeating `nextToken`.
+//! The region comes from the request's SigV4 credential scope, like the real endpoint's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// One request as the stand-in saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub region: String,
+    pub access_key: String,
+    pub path: String,
+    pub body: Value,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    /// region → detector id → findings
+    data: HashMap<String, BTreeMap<String, Vec<Value>>>,
+    throttle_next: u32,
+    repeat_tokens: bool,
+    seen: Vec<Seen>,
+}
+
+#[derive(Clone)]
+pub struct GuardDuty {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+pub fn iso(ms: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).expect("time");
+    t.format(&time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .expect("format")
+}
+
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A realistic finding (the shape of AWS's sample EC2 finding) with the given identity.
+pub fn finding(
+    region: &str,
+    detector: &str,
+    id: &str,
+    updated_ms: i64,
+    archived: bool,
+    severity: f64,
+) -> Value {
+    json!({
+        "accountId": "123456789012",
+        "arn": format!("arn:aws:guardduty:{region}:123456789012:detector/{detector}/finding/{id}"),
+        "createdAt": iso(updated_ms - 60_000),
+        "description": "EC2 instance i-99999999 is communicating with a remote host on a known Tor exit node.",
+        "id": id,
+        "partition": "aws",
+        "region": region,
+        "resource": {
+            "instanceDetails": {"instanceId": "i-99999999", "instanceType": "m3.xlarge",
+                "networkInterfaces": [{"privateIpAddress": "10.0.0.1", "publicIp": "198.51.100.0"}],
+                "tags": [{"key": "Name", "value": "web"}]},
+            "resourceType": "Instance"
+        },
+        "schemaVersion": "2.0",
+        "service": {
+            "action": {"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {
+                "blocked": false, "connectionDirection": "OUTBOUND", "protocol": "TCP",
+                "remoteIpDetails": {"ipAddressV4": "198.51.100.7", "country": {"countryName": "Ütopia"}}}},
+            "archived": archived,
+            "count": 3,
+            "detectorId": detector,
+            "eventFirstSeen": iso(updated_ms - 3_600_000),
+            "eventLastSeen": iso(updated_ms),
+            "resourceRole": "TARGET",
+            "serviceName": "guardduty",
+            "additionalInfo": {"value": "{}", "type": "default"}
+        },
+        "severity": severity,
+        "title": "Tor exit node traffic",
+        "type": "UnauthorizedAccess:EC2/TorClient",
+        "updatedAt": iso(updated_ms)
+    })
+}
+
+fn error(status: u16, kind: &str, message: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(
+        json!({"message": message, "__type": kind}).to_string(),
+    )));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+    r.headers_mut()
+        .insert("x-amzn-errortype", kind.parse().expect("header"));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
+    r
+}
+
+fn ok(body: Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
+    r
+}
+
+fn updated_ms(f: &Value) -> i64 {
+    let s = f["updatedAt"].as_str().unwrap_or_default();
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(0)
+}
+
+/// Whether a finding meets one criterion condition.
+fn meets(finding: &Value, field: &str, cond: &Value) -> bool {
+    let value = match field {
+        "updatedAt" => json!(updated_ms(finding)),
+        "service.archived" => json!(
+            finding["service"]["archived"]
+                .as_bool()
+                .unwrap_or(false)
+                .to_string()
+        ),
+        "severity" => finding["severity"].clone(),
+        other => finding
+            .pointer(&format!("/{}", other.replace('.', "/")))
+            .cloned()
+            .unwrap_or(Value::Null),
+    };
+    let num = value.as_f64();
+    let Some(c) = cond.as_object() else {
+        return true;
+    };
+    c.iter().all(|(op, arg)| match op.as_str() {
+        "equals" | "eq" => arg.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x == &value || x.as_str() == value.as_str())
+        }),
+        "notEquals" | "neq" => arg.as_array().is_some_and(|a| !a.contains(&value)),
+        "greaterThanOrEqual" => num >= arg.as_f64(),
+        "greaterThan" => num > arg.as_f64(),
+        "lessThanOrEqual" => num <= arg.as_f64(),
+        "lessThan" => num < arg.as_f64(),
+        // The deprecated 32-bit forms.
+        "gte" => num >= arg.as_f64(),
+        "gt" => num > arg.as_f64(),
+        "lte" => num <= arg.as_f64(),
+        "lt" => num < arg.as_f64(),
+        _ => true,
+    })
+}
+
+impl GuardDuty {
+    pub async fn start() -> GuardDuty {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let gd = GuardDuty {
+            addr: listener.local_addr().expect("addr"),
+            state: Default::default(),
+        };
+        let server = gd.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        gd
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn add(&self, region: &str, detector: &str, findings: Vec<Value>) {
+        let mut st = self.state.lock().unwrap();
+        st.data
+            .entry(region.into())
+            .or_default()
+            .entry(detector.into())
+            .or_default()
+            .extend(findings);
+    }
+
+    /// Adds an (empty) detector.
+    pub fn detector(&self, region: &str, detector: &str) {
+        self.add(region, detector, Vec::new());
+    }
+
+    pub fn throttle_next(&self, n: u32) {
+        self.state.lock().unwrap().throttle_next = n;
+    }
+
+    pub fn repeat_tokens(&self, on: bool) {
+        self.state.lock().unwrap().repeat_tokens = on;
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        // "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/guardduty/aws4_request, ..."
+        let scope: Vec<&str> = auth
+            .split("Credential=")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .map(|s| s.split('/').collect())
+            .unwrap_or_default();
+        let (access_key, region) = (
+            scope.first().copied().unwrap_or_default(),
+            scope.get(2).copied().unwrap_or_default(),
+        );
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or_default().to_string();
+        let raw = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        let response = self.route(method.as_str(), &path, &query, region, &body);
+        self.state.lock().unwrap().seen.push(Seen {
+            region: region.into(),
+            access_key: access_key.into(),
+            path,
+            body,
+            status: response.status().as_u16(),
+        });
+        response
+    }
+
+    fn route(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        region: &str,
+        body: &Value,
+    ) -> Response<Full<Bytes>> {
+        let mut st = self.state.lock().unwrap();
+        if region.is_empty() {
+            return error(
+                403,
+                "AccessDeniedException",
+                "missing SigV4 credential scope",
+            );
+        }
+        if st.throttle_next > 0 {
+            st.throttle_next -= 1;
+            return error(429, "TooManyRequestsException", "Rate exceeded");
+        }
+        let repeat = st.repeat_tokens;
+        let detectors = st.data.entry(region.to_string()).or_default();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (method, parts.as_slice()) {
+            ("GET", ["detector"]) => {
+                let params: HashMap<&str, &str> = query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .collect();
+                let max: usize = params
+                    .get("maxResults")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(50);
+                if !(1..=50).contains(&max) {
+                    return error(400, "BadRequestException", "maxResults must be 1-50");
+                }
+                let offset: usize = params
+                    .get("nextToken")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let ids: Vec<&String> = detectors.keys().collect();
+                let page: Vec<&String> = ids.iter().skip(offset).take(max).copied().collect();
+                let next = (offset + max < ids.len()).then(|| (offset + max).to_string());
+                ok(json!({"detectorIds": page, "nextToken": next.unwrap_or_default()}))
+            }
+            ("POST", ["detector", id, "findings"]) => {
+                let Some(findings) = detectors.get(*id) else {
+                    return error(
+                        400,
+                        "BadRequestException",
+                        "The request is rejected because the input detectorId is not owned by the current account.",
+                    );
+                };
+                let max = body["maxResults"].as_u64().unwrap_or(50) as usize;
+                if !(1..=50).contains(&max) {
+                    return error(400, "BadRequestException", "maxResults must be 1-50");
+                }
+                let criterion = body["findingCriteria"]["criterion"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut matching: Vec<&Value> = findings
+                    .iter()
+                    .filter(|f| criterion.iter().all(|(field, c)| meets(f, field, c)))
+                    .collect();
+                if body["sortCriteria"]["attributeName"] == "updatedAt" {
+                    matching.sort_by_key(|f| updated_ms(f));
+                    if body["sortCriteria"]["orderBy"] == "DESC" {
+                        matching.reverse();
+                    }
+                }
+                let offset: usize = body["nextToken"]
+                    .as_str()
+                    .and_then(|t| t.strip_prefix("page-"))
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let page: Vec<&Value> = matching.iter().skip(offset).take(max).copied().collect();
+                let next = if offset + max < matching.len() {
+                    // A broken service would hand out the same token again.
+                    if repeat && offset > 0 {
+                        format!("page-{offset}")
+                    } else {
+                        format!("page-{}", offset + max)
+                    }
+                } else {
+                    String::new()
+                };
+                ok(
+                    json!({"findingIds": page.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(), "nextToken": next}),
+                )
+            }
+            ("POST", ["detector", id, "findings", "get"]) => {
+                let Some(findings) = detectors.get(*id) else {
+                    return error(400, "BadRequestException", "unknown detector");
+                };
+                let ids: Vec<&str> = body["findingIds"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if ids.is_empty() || ids.len() > 50 {
+                    return error(
+                        400,
+                        "BadRequestException",
+                        "findingIds must have 1-50 items",
+                    );
+                }
+                // The real API does not promise the request's order: answer in reverse.
+                let found: Vec<&Value> = ids
+                    .iter()
+                    .rev()
+                    .filter_map(|id| findings.iter().find(|f| f["id"] == *id))
+                    .collect();
+                ok(json!({"findings": found}))
+            }
+            _ => error(404, "NotFoundException", "no such route"),
+        }
+    }
+}
