@@ -170,7 +170,8 @@ impl Reader {
             .clone()
     }
 
-    async fn client(&self, app: &App, region: &str) -> aws_sdk_guardduty::Client {
+    /// A GuardDuty client for `region`, with retries for throttling.
+    pub async fn client(&self, app: &App, region: &str) -> aws_sdk_guardduty::Client {
         let config: SdkConfig = app.aws.config_for(region).await;
         let mut b = aws_sdk_guardduty::config::Builder::from(&config).retry_config(
             RetryConfig::standard()

@@ -49,6 +49,38 @@ pub enum Command {
         #[arg(long = "detector", value_name = "ID")]
         detectors: Vec<String>,
     },
+    /// Verify configuration and reach: credentials, GuardDuty per region, the queue, the
+    /// collector, the checkpoint parameter. One line per check; exit 0 only if all pass.
+    Check {
+        /// Print the results as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints check results and gives the exit code.
+pub fn report_checks(results: &[crate::check::CheckResult], json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(results).unwrap_or_default()
+        );
+    } else {
+        for r in results {
+            println!("{}", crate::check::line(r));
+        }
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed == 0 {
+        eprintln!("check ok: {} check(s) passed", results.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "check FAILED: {failed} of {} check(s) failed",
+            results.len()
+        );
+        ExitCode::FAILURE
+    }
 }
 
 /// Findings handed to the pipeline at a time, so memory stays flat on large inputs.
@@ -70,6 +102,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             regions,
             detectors,
         } => backfill(&app, since, regions, detectors).await,
+        Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
     }
 }
 

@@ -38,7 +38,7 @@ impl Response {
 
 /// Why an invocation failed. Lambda then retries it and, in the end, hands the event to the
 /// on-failure destination.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     #[error("malformed event: {0}")]
     Malformed(#[from] IntakeError),
@@ -46,6 +46,13 @@ pub enum HandlerError {
     Delivery(String),
     #[error("backfill failed: {0}")]
     Backfill(String),
+}
+
+/// The runtime logs a failed invocation's error with `{:?}`: show the message itself.
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -75,6 +82,7 @@ pub fn now_rfc3339() -> String {
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
     let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
     let started = Instant::now();
+    let namespace = &app.config.metrics_namespace;
     match route_event(event.payload)? {
         Routed::Finding(incoming) => {
             let received_at = now_rfc3339();
@@ -82,14 +90,24 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, Ha
                 .forwarder
                 .forward(vec![incoming], Via::Eventbridge, &received_at, deadline)
                 .await;
+            crate::metrics::emit(namespace, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
         }
-        Routed::Scheduled => {
-            let outcome = crate::backfill::run_scheduled(app, deadline)
-                .await
-                .map_err(HandlerError::Backfill)?;
-            finish(Via::Backfill, outcome, started)
-        }
+        Routed::Scheduled => match crate::backfill::run_scheduled(app, deadline).await {
+            Ok(outcome) => {
+                crate::metrics::emit(
+                    namespace,
+                    Via::Backfill,
+                    &outcome,
+                    Some(outcome.failed == 0),
+                );
+                finish(Via::Backfill, outcome, started)
+            }
+            Err(e) => {
+                crate::metrics::emit(namespace, Via::Backfill, &Outcome::default(), Some(false));
+                Err(HandlerError::Backfill(e))
+            }
+        },
         Routed::Ignored {
             source,
             detail_type,

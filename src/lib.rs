@@ -16,11 +16,13 @@
 pub mod app;
 pub mod aws;
 pub mod backfill;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod intake;
 pub mod lambda;
 pub mod logging;
+pub mod metrics;
 pub mod normalize;
 pub mod ocsf;
 pub mod pipeline;

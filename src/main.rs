@@ -52,16 +52,22 @@ async fn cli_main() -> ExitCode {
         eprintln!("guardduty-forwarder: {e}");
         return ExitCode::from(2);
     }
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("guardduty-forwarder: {e}");
-            return ExitCode::from(2);
-        }
+    let app = match Config::from_env() {
+        Ok(config) => App::build(config, true).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
-    match App::build(config, true).await {
-        Ok(app) => cli::run(cli, app).await,
-        Err(e) => {
+    match (app, &cli.command) {
+        (Ok(app), _) => cli::run(cli, app).await,
+        // `check` reports a bad configuration as its first failed check.
+        (Err(e), cli::Command::Check { json }) => {
+            let failed = guardduty_forwarder::check::CheckResult {
+                check: "configuration".into(),
+                ok: false,
+                detail: e,
+            };
+            cli::report_checks(&[failed], *json)
+        }
+        (Err(e), _) => {
             eprintln!("guardduty-forwarder: {e}");
             ExitCode::from(2)
         }

@@ -1,0 +1,176 @@
+//! `guardduty-forwarder check`: is this deployment able to work? Configuration, credentials,
+//! GuardDuty per region, the queue, the collector, the checkpoint parameter: one line each,
+//! ✔ or ✘ with the reason. Exit code 0 only when every check passes.
+
+use std::sync::Arc;
+
+use aws_sdk_sts::error::DisplayErrorContext;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::sink::https::HttpsSink;
+use crate::sink::sqs::SqsSink;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckResult {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn pass(check: impl Into<String>, detail: impl Into<String>) -> CheckResult {
+    CheckResult {
+        check: check.into(),
+        ok: true,
+        detail: detail.into(),
+    }
+}
+
+fn fail(check: impl Into<String>, detail: impl Into<String>) -> CheckResult {
+    CheckResult {
+        check: check.into(),
+        ok: false,
+        detail: detail.into(),
+    }
+}
+
+/// The line printed for one result.
+pub fn line(r: &CheckResult) -> String {
+    format!("{} {}: {}", if r.ok { "✔" } else { "✘" }, r.check, r.detail)
+}
+
+/// Runs every check that applies to the configuration.
+pub async fn run(app: &App) -> Vec<CheckResult> {
+    let mut results = vec![pass("configuration", describe(app))];
+    let config = app.aws.config().await;
+
+    // Credentials and who they belong to.
+    let sts = aws_sdk_sts::Client::new(config);
+    match sts.get_caller_identity().send().await {
+        Ok(id) => results.push(pass(
+            "credentials",
+            format!(
+                "{} (account {})",
+                id.arn().unwrap_or("?"),
+                id.account().unwrap_or("?")
+            ),
+        )),
+        Err(e) => results.push(fail(
+            "credentials",
+            format!("GetCallerIdentity failed: {}", DisplayErrorContext(&e)),
+        )),
+    }
+
+    // GuardDuty in every region the backfill reads.
+    let regions: Vec<String> = if app.config.backfill.regions.is_empty() {
+        config
+            .region()
+            .map(|r| vec![r.to_string()])
+            .unwrap_or_default()
+    } else {
+        app.config.backfill.regions.clone()
+    };
+    if regions.is_empty() {
+        results.push(fail(
+            "guardduty",
+            "no region: set GUARDDUTY_REGIONS or AWS_REGION",
+        ));
+    }
+    let reader = crate::backfill::Reader::default();
+    for region in regions {
+        let name = format!("guardduty {region}");
+        let client = reader.client(app, &region).await;
+        let mut count = 0usize;
+        let mut error = None;
+        let mut pages = client.list_detectors().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(p) => count += p.detector_ids().len(),
+                Err(e) => {
+                    error = Some(format!("ListDetectors failed: {}", DisplayErrorContext(&e)));
+                    break;
+                }
+            }
+        }
+        results.push(match (error, count) {
+            (Some(e), _) => fail(name, e),
+            (None, 0) => fail(
+                name,
+                format!("GuardDuty is not enabled in {region} (no detector)"),
+            ),
+            (None, n) => pass(name, format!("{n} detector(s)")),
+        });
+    }
+
+    if let Some(url) = &app.config.sqs_queue_url {
+        let sink = SqsSink::new(app.aws.clone(), url.clone());
+        results.push(match sink.probe().await {
+            Ok(max) => pass(
+                "sqs",
+                format!("{url}: reachable, messages up to {max} bytes"),
+            ),
+            Err(e) => fail("sqs", e.to_string()),
+        });
+    }
+
+    if let Some(collector) = &app.config.collector {
+        let shown = crate::config::redact_url(&collector.url);
+        results.push(
+            match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
+                Err(e) => fail("collector", e.to_string()),
+                Ok(sink) => match sink.probe().await {
+                    Ok(status) => pass(
+                        "collector",
+                        format!(
+                            "{shown}: TLS verified, authenticated probe answered HTTP {status}"
+                        ),
+                    ),
+                    Err(e) => fail("collector", format!("{shown}: {e}")),
+                },
+            },
+        );
+    }
+
+    if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
+        results.push(check_checkpoint(app, prefix).await);
+    }
+    results
+}
+
+fn describe(app: &App) -> String {
+    let mut parts = app.forwarder.sink_names().join(", ");
+    if parts.is_empty() {
+        parts = "no destination".into();
+    }
+    format!("destinations: {parts}")
+}
+
+async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {
+    let name = format!("{}/check", prefix.trim_end_matches('/'));
+    let ssm = aws_sdk_ssm::Client::new(app.aws.config().await);
+    let value = crate::lambda::now_rfc3339();
+    let write = ssm
+        .put_parameter()
+        .name(&name)
+        .value(&value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await;
+    if let Err(e) = write {
+        return fail(
+            "checkpoint",
+            format!("{name}: PutParameter failed: {}", DisplayErrorContext(&e)),
+        );
+    }
+    match ssm.get_parameter().name(&name).send().await {
+        Ok(out) if out.parameter().and_then(|p| p.value()) == Some(value.as_str()) => {
+            pass("checkpoint", format!("{prefix}: readable and writable"))
+        }
+        Ok(_) => fail("checkpoint", format!("{name}: read back a different value")),
+        Err(e) => fail(
+            "checkpoint",
+            format!("{name}: GetParameter failed: {}", DisplayErrorContext(&e)),
+        ),
+    }
+}

@@ -1,0 +1,142 @@
+//! Operability through the built binary: every output line is JSON, EMF metrics carry the
+//! right values for a known mix, and a configured secret never appears.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::guardduty::{GuardDuty, finding, now_ms};
+use support::moto;
+use support::process::{Running, command, lambda_env};
+use support::runtime_api::RuntimeApi;
+
+fn event(detail: Value, n: usize) -> Value {
+    json!({"version": "0", "id": format!("ev-{n}"), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+           "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1", "resources": [], "detail": detail})
+}
+
+/// EMF documents printed so far, by their dimensions.
+fn emf(proc_: &Running) -> Vec<Value> {
+    proc_
+        .stdout()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks_the_secret() {
+    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"));
+    let url = sqs
+        .create_queue()
+        .queue_name(moto::unique("metrics"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
+            "4096",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let gd = GuardDuty::start().await;
+    gd.add(
+        "us-east-1",
+        "det1",
+        vec![finding(
+            "us-east-1",
+            "det1",
+            "bf-1",
+            now_ms() - 90_000,
+            false,
+            8.0,
+        )],
+    );
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend(moto::aws_env());
+    env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
+    env.push(("SQS_QUEUE_URL", url));
+    env.push(("MIN_SEVERITY", "medium".into()));
+    env.push(("METRICS_NAMESPACE", "TestNS".into()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL", "DEBUG".into()));
+    let proc_ = Running::spawn(command(&env));
+
+    let medium = json!({"id": "m-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
+    let low = json!({"id": "l-1", "severity": 2, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
+    let big = json!({"id": "big-1", "severity": 8, "type": "Recon:EC2/Portscan", "description": "x".repeat(8000)});
+    for (n, f) in [medium, low, big].into_iter().enumerate() {
+        api.invoke(event(f, n)).await;
+    }
+    api.invoke(support::read_json(
+        support::events_dir().join("scheduled.json"),
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let docs = emf(&proc_);
+    let by_trigger: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d.get("Destination").is_none())
+        .collect();
+    assert_eq!(by_trigger.len(), 4, "{docs:?}");
+    let sum = |name: &str, trigger: &str| -> u64 {
+        by_trigger
+            .iter()
+            .filter(|d| d["Trigger"] == trigger)
+            .map(|d| d[name].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(sum("FindingsReceived", "eventbridge"), 3);
+    assert_eq!(sum("FindingsForwarded", "eventbridge"), 1);
+    assert_eq!(sum("FindingsSkipped", "eventbridge"), 1);
+    assert_eq!(sum("FindingsFailed", "eventbridge"), 1);
+    assert_eq!(sum("OversizeRecords", "eventbridge"), 1);
+    assert_eq!(sum("FindingsForwarded", "backfill"), 1);
+    assert_eq!(sum("BackfillRunsSucceeded", "backfill"), 1);
+    let lag = by_trigger
+        .iter()
+        .find(|d| d["Trigger"] == "backfill")
+        .unwrap()["BackfillLagSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!((85..200).contains(&lag), "lag {lag}");
+    for d in &by_trigger {
+        assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "TestNS");
+    }
+    let per_dest: Vec<&Value> = docs.iter().filter(|d| d["Destination"] == "sqs").collect();
+    let failed: u64 = per_dest
+        .iter()
+        .map(|d| d["FindingsFailed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failed, 1);
+
+    for line in proc_.stdout().iter().chain(proc_.stderr().iter()) {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        assert!(
+            v.get("raw_event").is_none(),
+            "a whole finding was logged: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_collector_secret_never_appears_even_at_trace_level() {
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.push(("COLLECTOR_URL", "https://127.0.0.1:1/ingest".into()));
+    env.push(("COLLECTOR_AUTH_VALUE", "Bearer trace-secret-987".into()));
+    env.push(("COLLECTOR_TIMEOUT_SECONDS", "1".into()));
+    env.push(("LOG_LEVEL", "trace".into()));
+    let proc_ = Running::spawn(command(&env));
+    let ev = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    let _ = api.invoke_with_timeout(ev, Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = proc_.all_output();
+    assert!(!out.is_empty());
+    assert!(!out.contains("trace-secret-987"), "secret leaked:\n{out}");
+}
