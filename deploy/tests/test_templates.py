@@ -1,0 +1,233 @@
+"""Deployment tests, run by scripts/test with the moto venv's Python (unittest):
+
+- the function role's permissions are exactly the least-privilege list, no `*` action;
+- stackset.yaml deploys through CloudFormation StackSets (moto, in process) into two regions,
+  each getting the function, both rules, the log group with its retention, the DLQ and the role.
+"""
+
+import io
+import json
+import os
+import re
+import unittest
+import uuid
+import zipfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ACCOUNT = "123456789012"
+REGIONS = ["us-east-1", "eu-west-1"]
+
+# Every action the function's role may have, and why.
+ALLOWED_ACTIONS = {
+    "guardduty:ListDetectors", "guardduty:ListFindings", "guardduty:GetFindings",  # backfill
+    "sqs:SendMessage", "sqs:GetQueueAttributes",  # findings queue; SendMessage also to the DLQ
+    "secretsmanager:GetSecretValue",  # collector credential
+    "ssm:GetParameter", "ssm:PutParameter",  # backfill checkpoint
+    "sts:AssumeRole",  # reading GuardDuty through another role
+    "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue encrypted with a given key
+    "logs:CreateLogStream", "logs:PutLogEvents",  # the function's own log group
+}
+
+
+def load(name):
+    with open(os.path.join(ROOT, name)) as f:
+        return yaml.safe_load(f)
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def role_statements(template):
+    """Statements of the function role's inline policies and of every AWS::IAM::Policy on it."""
+    out = []
+    for logical, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            for p in props.get("Policies", []):
+                out += [(logical, p["PolicyName"], s) for s in as_list(p["PolicyDocument"]["Statement"])]
+        elif res["Type"] == "AWS::IAM::Policy":
+            out += [(logical, props["PolicyName"], s) for s in as_list(props["PolicyDocument"]["Statement"])]
+    return out
+
+
+class RolePolicyTest(unittest.TestCase):
+    def test_the_role_grants_only_the_listed_actions_and_no_wildcard_action(self):
+        template = load("stackset.yaml")
+        statements = role_statements(template)
+        self.assertTrue(statements)
+        for logical, name, st in statements:
+            self.assertEqual(st["Effect"], "Allow", f"{logical}/{name}")
+            for action in as_list(st["Action"]):
+                self.assertNotIn("*", action, f"wildcard action {action} in {logical}/{name}")
+                self.assertIn(action, ALLOWED_ACTIONS, f"unexpected action {action} in {logical}/{name}")
+
+    def test_only_list_detectors_has_an_unscoped_resource(self):
+        for logical, name, st in role_statements(load("stackset.yaml")):
+            if st["Resource"] == "*":
+                self.assertEqual(as_list(st["Action"]), ["guardduty:ListDetectors"], f"{logical}/{name}")
+
+    def test_optional_permissions_exist_only_under_their_condition(self):
+        resources = load("stackset.yaml")["Resources"]
+        for logical, res in resources.items():
+            if res["Type"] == "AWS::IAM::Policy":
+                self.assertIn("Condition", res, f"{logical} must be conditional")
+
+    def test_the_sam_template_and_the_stackset_template_have_the_same_role(self):
+        sam = load_sam()
+        ss = load("stackset.yaml")["Resources"]
+        self.assertEqual(sam["FunctionRole"]["Properties"]["Policies"], ss["FunctionRole"]["Properties"]["Policies"])
+
+
+def load_sam():
+    """template.yaml's resources (CloudFormation short tags read as plain values)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {name: value}
+
+    Loader.add_multi_constructor("!", tag)
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        return yaml.load(f, Loader=Loader)["Resources"]
+
+
+def patch_moto_stackset_names():
+    """moto names stack-set stacks `StackSet:<name>` (AWS: `StackSet-<name>-<uuid>`) and does not
+    shorten generated resource names as CloudFormation does; make both look like AWS's."""
+    from moto.cloudformation import models, parsing
+
+    generate = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type, stack_name, logical_id):
+        return generate(resource_type, re.sub(r"[^A-Za-z0-9-]", "-", stack_name)[:40], logical_id)
+
+    parsing.generate_resource_name = generate_resource_name
+    create = models.CloudFormationBackend.create_stack
+
+    def create_stack(self, name, *args, **kwargs):
+        if name.startswith("StackSet:"):
+            name = f"StackSet-{name[len('StackSet:'):]}-{uuid.uuid4().hex[:8]}"
+        return create(self, name, *args, **kwargs)
+
+    models.CloudFormationBackend.create_stack = create_stack
+
+
+def function_zip():
+    """The zip `cargo lambda build` made when CI built it, else a stand-in with a bootstrap."""
+    path = os.environ.get("GDF_LAMBDA_ZIP")
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
+    return buf.getvalue()
+
+
+class StackSetDeploymentTest(unittest.TestCase):
+    def test_the_stack_set_deploys_every_part_into_two_regions(self):
+        os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+        for k in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+            del os.environ[k]
+        import boto3
+        from moto import mock_aws
+
+        patch_moto_stackset_names()
+        params = [
+            {"ParameterKey": "ArtifactBucketPrefix", "ParameterValue": "gdf-artifacts"},
+            {"ParameterKey": "ArtifactKey", "ParameterValue": "guardduty-forwarder/bootstrap.zip"},
+            {"ParameterKey": "LogRetentionInDays", "ParameterValue": "90"},
+            {"ParameterKey": "QueueMode", "ParameterValue": "create"},
+            # CI builds the x86_64 zip (arm64 needs a Rust target this machine may not have).
+            {"ParameterKey": "Architecture", "ParameterValue": "x86_64"},
+        ]
+        with mock_aws():
+            code = function_zip()
+            for region in REGIONS:
+                s3 = boto3.client("s3", region_name=region)
+                bucket = f"gdf-artifacts-{region}"
+                if region == "us-east-1":
+                    s3.create_bucket(Bucket=bucket)
+                else:
+                    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+                s3.put_object(Bucket=bucket, Key="guardduty-forwarder/bootstrap.zip", Body=code)
+            cf = boto3.client("cloudformation", region_name="us-east-1")
+            with open(os.path.join(ROOT, "stackset.yaml")) as f:
+                body = f.read()
+            cf.create_stack_set(
+                StackSetName="guardduty-forwarder",
+                TemplateBody=body,
+                Capabilities=["CAPABILITY_IAM"],
+                Parameters=params,
+                # moto deploys resources only for self-managed stack sets; the template is the same.
+                PermissionModel="SELF_MANAGED",
+            )
+            cf.create_stack_instances(
+                StackSetName="guardduty-forwarder", Accounts=[ACCOUNT], Regions=REGIONS, ParameterOverrides=params
+            )
+            instances = cf.list_stack_instances(StackSetName="guardduty-forwarder")["Summaries"]
+            self.assertEqual(sorted(i["Region"] for i in instances), sorted(REGIONS))
+            for region in REGIONS:
+                with self.subTest(region=region):
+                    self.check_region(boto3, region)
+
+    def check_region(self, boto3, region):
+        cf = boto3.client("cloudformation", region_name=region)
+        stacks = [s for s in cf.list_stacks()["StackSummaries"] if s["StackName"].startswith("StackSet-")]
+        self.assertEqual(len(stacks), 1)
+        self.assertEqual(stacks[0]["StackStatus"], "CREATE_COMPLETE")
+        resources = {
+            r["LogicalResourceId"]: r
+            for r in cf.list_stack_resources(StackName=stacks[0]["StackName"])["StackResourceSummaries"]
+        }
+        for logical in ["Function", "FunctionRole", "LogGroup", "DeadLetterQueue", "FindingsQueue",
+                        "FunctionFinding", "FunctionBackfill"]:
+            self.assertIn(logical, resources)
+
+        fn = boto3.client("lambda", region_name=region).get_function(
+            FunctionName=resources["Function"]["PhysicalResourceId"]
+        )["Configuration"]
+        self.assertEqual(fn["Runtime"], "provided.al2023")
+        self.assertEqual(fn["Handler"], "bootstrap")
+        self.assertEqual(fn["Architectures"], ["x86_64"])
+        self.assertEqual(fn["MemorySize"], 128)
+        env = fn["Environment"]["Variables"]
+        self.assertTrue(env["SQS_QUEUE_URL"].endswith(resources["FindingsQueue"]["PhysicalResourceId"].rsplit("/", 1)[-1]))
+        self.assertIn("CHECKPOINT_PARAMETER", env)
+
+        rules = {r["Name"]: r for r in boto3.client("events", region_name=region).list_rules()["Rules"]}
+        finding_rule = rules[resources["FunctionFinding"]["PhysicalResourceId"]]
+        pattern = json.loads(finding_rule["EventPattern"])
+        self.assertEqual(pattern["source"], ["aws.guardduty"])
+        self.assertEqual(pattern["detail-type"], ["GuardDuty Finding"])
+        schedule = rules[resources["FunctionBackfill"]["PhysicalResourceId"]]
+        self.assertEqual(schedule["ScheduleExpression"], "rate(5 minutes)")
+        self.assertEqual(schedule["State"], "ENABLED")
+
+        groups = boto3.client("logs", region_name=region).describe_log_groups()["logGroups"]
+        group = [g for g in groups if g["logGroupName"] == resources["LogGroup"]["PhysicalResourceId"]]
+        self.assertEqual(group[0]["retentionInDays"], 90)
+
+        dlq_url = resources["DeadLetterQueue"]["PhysicalResourceId"]
+        attrs = boto3.client("sqs", region_name=region).get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])
+        self.assertEqual(attrs["Attributes"].get("SqsManagedSseEnabled"), "true")
+
+        role = boto3.client("iam").get_role(RoleName=resources["FunctionRole"]["PhysicalResourceId"])["Role"]
+        self.assertIn("lambda.amazonaws.com", json.dumps(role["AssumeRolePolicyDocument"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
