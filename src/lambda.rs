@@ -6,7 +6,7 @@ use std::time::Instant;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::app::App;
 use crate::intake::{IntakeError, Routed, route_event};
@@ -80,10 +80,28 @@ pub fn now_rfc3339() -> String {
 
 /// Handles one event.
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+    let span = tracing::info_span!("handler", trigger = tracing::field::Empty);
+    handle_in(app, event, &span).instrument(span.clone()).await
+}
+
+async fn handle_in(
+    app: &App,
+    event: LambdaEvent<Value>,
+    span: &tracing::Span,
+) -> Result<Response, HandlerError> {
     let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
     let started = Instant::now();
     let namespace = &app.config.metrics_namespace;
-    match route_event(event.payload)? {
+    let routed = route_event(event.payload)?;
+    span.record(
+        "trigger",
+        match &routed {
+            Routed::Finding(_) => "eventbridge",
+            Routed::Scheduled => "backfill",
+            Routed::Ignored { .. } => "ignored",
+        },
+    );
+    match routed {
         Routed::Finding(incoming) => {
             let received_at = now_rfc3339();
             let outcome = app

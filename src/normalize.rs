@@ -111,6 +111,8 @@ pub enum NormalizeError {
     NotAnObject { found: &'static str },
     #[error("finding has no id")]
     MissingId,
+    #[error("record could not be serialized: {0}")]
+    Serialize(String),
 }
 
 /// A normalized record in the native schema, borrowing from the finding it describes.

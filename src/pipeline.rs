@@ -116,8 +116,8 @@ impl Forwarder {
             ..Outcome::default()
         };
         let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
-        for incoming in findings {
-            let ingest = Ingest::new(via, incoming.event_id, received_at.to_string());
+        for mut incoming in findings {
+            let ingest = Ingest::new(via, incoming.event_id.take(), received_at.to_string());
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => records.push(r),
                 Ok(r) => {
@@ -127,8 +127,12 @@ impl Forwarder {
                 Err(e) => {
                     // Intake checks ids first, so this is rare: count it, never drop it quietly.
                     outcome.failed += 1;
+                    let finding_id = crate::normalize::finding_id(&incoming.finding)
+                        .map(|id| id.into_owned())
+                        .unwrap_or_else(|_| "(no id)".into());
+                    error!(message = "Finding could not be normalized.", finding_id = %finding_id, error = %e);
                     outcome.failures.push(Failure {
-                        finding_id: "(unknown)".into(),
+                        finding_id,
                         sink: "normalize",
                         error: e.to_string(),
                     });

@@ -35,8 +35,7 @@ pub fn encode(
         OutputSchema::Native => serde_json::to_string(&record),
         OutputSchema::Ocsf => serde_json::to_string(&ocsf::detection_finding(&record)),
     }
-    // Serializing a tree of JSON values and strings cannot fail; keep the error path anyway.
-    .unwrap_or_else(|e| format!("{{\"error\":\"record could not be serialized: {e}\"}}"));
+    .map_err(|e| NormalizeError::Serialize(e.to_string()))?;
     Ok(EncodedRecord {
         id: record.id.into_owned(),
         dedup_key: record.dedup_key,
