@@ -1,6 +1,7 @@
 //! OCSF output (`OUTPUT_SCHEMA=ocsf`): a normalized record as an OCSF 1.1 Detection Finding
 //! (class_uid 2004), the raw finding kept in `unmapped.raw_event`. Pure, like `normalize`.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -25,7 +26,23 @@ fn epoch_ms(v: Option<&Value>) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-pub fn detection_finding(r: &Record<'_>) -> Value {
+/// An OCSF Detection Finding. The raw finding is borrowed, not copied, into `unmapped`.
+#[derive(Debug, Serialize)]
+pub struct DetectionFinding<'a> {
+    #[serde(flatten)]
+    pub body: Map<String, Value>,
+    pub unmapped: Unmapped<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Unmapped<'a> {
+    pub severity_score: Option<&'a serde_json::Number>,
+    pub sample: bool,
+    pub ingest: &'a crate::normalize::Ingest,
+    pub raw_event: &'a Value,
+}
+
+pub fn detection_finding<'a>(r: &'a Record<'a>) -> DetectionFinding<'a> {
     let (sev_id, sev_name) = severity_id(r.severity);
     let modified = epoch_ms(r.updated_at);
     let created = epoch_ms(r.created_at);
@@ -76,12 +93,6 @@ pub fn detection_finding(r: &Record<'_>) -> Value {
         },
         "cloud": {"provider": "AWS", "account": {"uid": r.account_id}, "region": r.region},
         "resources": [Value::Object(resource)],
-        "unmapped": {
-            "severity_score": r.severity_score,
-            "sample": r.sample,
-            "ingest": r.ingest,
-            "raw_event": r.raw_event,
-        },
     });
     if let Some(ip) = &r.remote_ip {
         out["src_endpoint"] = json!({"ip": ip, "location": {"country": r.remote_country}});
@@ -89,7 +100,19 @@ pub fn detection_finding(r: &Record<'_>) -> Value {
     if let Some(actor) = &r.actor_principal {
         out["actor"] = json!({"user": {"name": actor}});
     }
-    out
+    let body = match out {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    DetectionFinding {
+        body,
+        unmapped: Unmapped {
+            severity_score: r.severity_score.as_ref(),
+            sample: r.sample,
+            ingest: r.ingest,
+            raw_event: r.raw_event,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +127,7 @@ mod tests {
             "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-02T00:00:00.000Z"});
         let ingest = Ingest::new(Via::Cli, None, "2024-01-03T00:00:00Z".into());
         let r = normalize(&f, &ingest).unwrap();
-        let o = detection_finding(&r);
+        let o = serde_json::to_value(detection_finding(&r)).unwrap();
         assert_eq!(o["class_uid"], 2004);
         assert_eq!(o["type_uid"], 200402);
         assert_eq!(o["severity_id"], 4);
