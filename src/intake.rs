@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::normalize::{NormalizeError, finding_id};
+use crate::normalize::{NormalizeError, finding_id, kind_of};
 
 pub const GUARDDUTY_SOURCE: &str = "aws.guardduty";
 pub const FINDING_DETAIL_TYPE: &str = "GuardDuty Finding";
@@ -51,17 +51,6 @@ pub enum IntakeError {
         column: usize,
         message: String,
     },
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -220,7 +220,8 @@ fn first(v: Option<&Value>) -> Option<&Value> {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// What kind of JSON value this is, for error messages.
+pub fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
