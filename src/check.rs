@@ -119,10 +119,14 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
             match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
                 Err(e) => fail("collector", e.to_string()),
                 Ok(sink) => match sink.probe().await {
+                    Ok(status) if (200..300).contains(&status) => pass(
+                        "collector",
+                        format!("{shown}: TLS verified, authenticated probe answered HTTP {status}"),
+                    ),
                     Ok(status) => pass(
                         "collector",
                         format!(
-                            "{shown}: TLS verified, authenticated probe answered HTTP {status}"
+                            "{shown}: TLS verified, credential accepted (HTTP {status} to an empty probe)"
                         ),
                     ),
                     Err(e) => fail("collector", format!("{shown}: {e}")),

@@ -172,3 +172,19 @@ async fn json_output_lists_every_check_for_machines() {
             .all(|c| c["ok"] == true && c["check"].is_string() && c["detail"].is_string())
     );
 }
+
+#[tokio::test]
+async fn a_collector_refusing_an_empty_batch_with_400_still_passes_the_probe() {
+    // Splunk HEC answers an empty body with 400 "No data": TLS and the token were fine.
+    let w = world(vec![Action::StatusWithBody(
+        400,
+        "{\"text\":\"No data\",\"code\":5}".into(),
+    )])
+    .await;
+    let (code, stdout, stderr) = check(w.env(), false).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("✔ collector:") && stdout.contains("credential accepted (HTTP 400"),
+        "{stdout}"
+    );
+}

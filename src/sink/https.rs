@@ -209,10 +209,13 @@ impl HttpsSink {
     }
 
     /// Checks TLS, reach and auth with an empty batch (for `check`); the status on success.
+    /// Some collectors (Splunk HEC among them) answer an empty batch with 400 "no data":
+    /// the connection, TLS and credential were fine, so such an answer passes too.
     pub async fn probe(&self) -> Result<u16, DeliveryError> {
         let body = self.encode_body(&[]);
         match self.send_once(&body, Deadline::none()).await? {
             (Attempt::Delivered, status) => Ok(status),
+            (Attempt::Permanent(_), status @ (400 | 411 | 413 | 415 | 422)) => Ok(status),
             (
                 Attempt::Retry { why, .. }
                 | Attempt::Unauthorized { why }
