@@ -113,6 +113,7 @@ pub fn epoch_ms(s: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// RFC 3339 UTC with milliseconds, the shape GuardDuty gives `updatedAt`.
 pub fn format_ms(ms: i64) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
@@ -123,7 +124,8 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
-fn now_ms() -> i64 {
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 

@@ -69,13 +69,9 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
+/// Now, as RFC 3339 UTC with milliseconds (the records' `received_at`).
 pub fn now_rfc3339() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+    crate::backfill::format_ms(crate::backfill::now_ms())
 }
 
 /// Handles one event.

@@ -212,7 +212,9 @@ impl HttpsSink {
     /// Some collectors (Splunk HEC among them) answer an empty batch with 400 "no data":
     /// the connection, TLS and credential were fine, so such an answer passes too.
     pub async fn probe(&self) -> Result<u16, DeliveryError> {
-        let body = self.encode_body(&[]);
+        let body = self
+            .encode_body(&[])
+            .map_err(|e| DeliveryError::Io(format!("gzip: {e}")))?;
         match self.send_once(&body, Deadline::none()).await? {
             (Attempt::Delivered, status) => Ok(status),
             (Attempt::Permanent(_), status @ (400 | 411 | 413 | 415 | 422)) => Ok(status),
@@ -225,7 +227,7 @@ impl HttpsSink {
         }
     }
 
-    fn encode_body(&self, records: &[&EncodedRecord]) -> Bytes {
+    fn encode_body(&self, records: &[&EncodedRecord]) -> std::io::Result<Bytes> {
         let mut raw =
             Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum::<usize>() + 2);
         match self.cfg.format {
@@ -247,15 +249,14 @@ impl HttpsSink {
             }
         }
         if !self.cfg.gzip {
-            return Bytes::from(raw);
+            return Ok(Bytes::from(raw));
         }
         let mut gz = flate2::write::GzEncoder::new(
             Vec::with_capacity(raw.len() / 4),
             flate2::Compression::fast(),
         );
-        // Writing to a Vec cannot fail.
-        let _ = gz.write_all(&raw);
-        Bytes::from(gz.finish().unwrap_or_default())
+        gz.write_all(&raw)?;
+        Ok(Bytes::from(gz.finish()?))
     }
 
     /// Size one record adds to an uncompressed body.
@@ -529,7 +530,16 @@ impl Sink for HttpsSink {
                 }
                 let refs: Vec<&EncodedRecord> =
                     batch.iter().filter_map(|&i| records.get(i)).collect();
-                let body = self.encode_body(&refs);
+                let body = match self.encode_body(&refs) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let e = DeliveryError::Io(format!("gzip: {e}"));
+                        delivery
+                            .failed
+                            .extend(batch.iter().map(|&i| (i, e.clone())));
+                        continue;
+                    }
+                };
                 match self.send_batch(body, deadline).await {
                     Ok(retries) => delivery.retries += retries,
                     Err((e, retries)) => {
