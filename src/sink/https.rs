@@ -23,7 +23,7 @@ use rustls_pki_types::pem::PemObject;
 use tokio::sync::{Mutex, OnceCell};
 use tracing::{debug, warn};
 
-use super::{BoxFuture, Delivery, DeliveryError, Sink};
+use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
 use crate::config::{AuthSource, CollectorConfig, CollectorFormat, redact_url};
 use crate::normalize::FORWARDER;
@@ -273,29 +273,13 @@ impl HttpsSink {
 
     /// Splits records into batches within both bounds; records too large alone are set apart.
     pub fn plan(&self, records: &[EncodedRecord]) -> (Vec<Vec<usize>>, Vec<usize>) {
-        let max_bytes = self.cfg.max_batch_bytes;
-        let max_records = self.cfg.max_batch_records;
-        let mut batches = Vec::new();
-        let mut oversize = Vec::new();
-        let mut current = Vec::new();
-        let mut bytes = self.body_overhead();
-        for (i, r) in records.iter().enumerate() {
-            let cost = self.record_cost(r);
-            if cost + self.body_overhead() > max_bytes {
-                oversize.push(i);
-                continue;
-            }
-            if current.len() == max_records || bytes + cost > max_bytes {
-                batches.push(std::mem::take(&mut current));
-                bytes = self.body_overhead();
-            }
-            current.push(i);
-            bytes += cost;
-        }
-        if !current.is_empty() {
-            batches.push(current);
-        }
-        (batches, oversize)
+        let costs: Vec<usize> = records.iter().map(|r| self.record_cost(r)).collect();
+        plan_batches(
+            &costs,
+            self.body_overhead(),
+            self.cfg.max_batch_bytes,
+            self.cfg.max_batch_records,
+        )
     }
 
     async fn send_once(

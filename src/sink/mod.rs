@@ -59,3 +59,63 @@ pub trait Sink: Send + Sync {
         deadline: Deadline,
     ) -> BoxFuture<'a, Delivery>;
 }
+
+/// Groups items (by index) into batches of at most `max_items` whose costs plus `overhead`
+/// stay within `max_bytes`, in order; items too large on their own are returned apart.
+pub fn plan_batches(
+    costs: &[usize],
+    overhead: usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut batches = Vec::new();
+    let mut oversize = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut bytes = overhead;
+    for (i, &cost) in costs.iter().enumerate() {
+        if cost + overhead > max_bytes {
+            oversize.push(i);
+            continue;
+        }
+        if !current.is_empty() && (current.len() >= max_items || bytes + cost > max_bytes) {
+            batches.push(std::mem::take(&mut current));
+            bytes = overhead;
+        }
+        current.push(i);
+        bytes += cost;
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    (batches, oversize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_at_most_max_items_and_stay_under_the_size_limit() {
+        let (batches, oversize) = plan_batches(&[1; 25], 0, 1000, 10);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [10, 10, 5]
+        );
+        assert!(oversize.is_empty());
+        let (batches, _) = plan_batches(&[400, 400, 400, 100], 0, 1000, 10);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3]]);
+    }
+
+    #[test]
+    fn the_overhead_counts_once_per_batch() {
+        let (batches, _) = plan_batches(&[4, 4, 4], 2, 10, 100);
+        assert_eq!(batches, vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn an_item_over_the_limit_is_set_apart_and_its_neighbours_still_batch() {
+        let (batches, oversize) = plan_batches(&[10, 5000, 10], 0, 1000, 10);
+        assert_eq!(batches, vec![vec![0, 2]]);
+        assert_eq!(oversize, vec![1]);
+    }
+}

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
-use super::{BoxFuture, Delivery, DeliveryError, Sink};
+use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline};
@@ -302,31 +302,6 @@ async fn queue_max_message_size(client: &Client, queue_url: &str) -> Result<usiz
         .unwrap_or(262_144))
 }
 
-/// Groups record indices into batches of at most 10 entries and `max_bytes` in total;
-/// records over `max_bytes` on their own are returned apart.
-pub fn plan_batches(sizes: &[usize], max_bytes: usize) -> (Vec<Vec<usize>>, Vec<usize>) {
-    let mut batches = Vec::new();
-    let mut oversize = Vec::new();
-    let mut current: Vec<usize> = Vec::new();
-    let mut current_bytes = 0;
-    for (i, &size) in sizes.iter().enumerate() {
-        if size > max_bytes {
-            oversize.push(i);
-            continue;
-        }
-        if current.len() == MAX_BATCH_ENTRIES || current_bytes + size > max_bytes {
-            batches.push(std::mem::take(&mut current));
-            current_bytes = 0;
-        }
-        current.push(i);
-        current_bytes += size;
-    }
-    if !current.is_empty() {
-        batches.push(current);
-    }
-    (batches, oversize)
-}
-
 impl Sink for SqsSink {
     fn name(&self) -> &'static str {
         "sqs"
@@ -343,7 +318,8 @@ impl Sink for SqsSink {
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };
             let sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
-            let (batches, oversize) = plan_batches(&sizes, ready.max_message_bytes);
+            let (batches, oversize) =
+                plan_batches(&sizes, 0, ready.max_message_bytes, MAX_BATCH_ENTRIES);
             let mut delivery = Delivery::default();
             for i in oversize {
                 delivery.failed.push((
@@ -363,29 +339,5 @@ impl Sink for SqsSink {
             }
             delivery
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_hold_at_most_ten_entries_and_stay_under_the_size_limit() {
-        let (batches, oversize) = plan_batches(&[1; 25], 1000);
-        assert_eq!(
-            batches.iter().map(Vec::len).collect::<Vec<_>>(),
-            [10, 10, 5]
-        );
-        assert!(oversize.is_empty());
-        let (batches, _) = plan_batches(&[400, 400, 400, 100], 1000);
-        assert_eq!(batches, vec![vec![0, 1], vec![2, 3]]);
-    }
-
-    #[test]
-    fn a_record_over_the_limit_is_set_apart_and_its_neighbours_still_batch() {
-        let (batches, oversize) = plan_batches(&[10, 5000, 10], 1000);
-        assert_eq!(batches, vec![vec![0, 2]]);
-        assert_eq!(oversize, vec![1]);
     }
 }
