@@ -47,6 +47,8 @@ pub const PAGE: usize = 50;
 const CONCURRENCY: usize = 4;
 /// Whatever the cap, one detector's run never takes more than this many findings.
 const HARD_LIMIT_FACTOR: usize = 20;
+/// Findings handed to the destinations at a time, so memory stays flat on long runs.
+const DELIVERY_CHUNK: usize = 500;
 /// Ids remembered at the checkpoint's millisecond (keeps the parameter under 4 KB).
 const MAX_IDS_AT_CHECKPOINT: usize = 80;
 
@@ -62,6 +64,8 @@ pub struct Request {
     pub via: Option<Via>,
     /// Print a progress line on stderr per page (CLI).
     pub progress: bool,
+    /// Findings per detector in this run; `None`: `BACKFILL_MAX_FINDINGS`.
+    pub max_findings: Option<usize>,
 }
 
 /// Why a backfill could not run at all (per-detector problems are reported in the outcome).
@@ -421,9 +425,14 @@ async fn run_detector(
         .order_by(OrderBy::Asc)
         .build();
 
-    let cap = cfg.max_findings;
+    let cap = req.max_findings.unwrap_or(cfg.max_findings);
     let hard_limit = cap.saturating_mul(HARD_LIMIT_FACTOR);
-    let mut findings: Vec<Value> = Vec::new();
+    let via = req.via.unwrap_or(Via::Backfill);
+    let received_at = crate::lambda::now_rfc3339();
+    // Findings waiting for delivery; (id, updatedAt) of every finding taken, in order.
+    let mut pending: Vec<Value> = Vec::new();
+    let mut order: Vec<(Option<String>, Option<i64>)> = Vec::new();
+    let mut outcome = Outcome::default();
     let mut counted = 0usize;
     let mut seen_tokens: HashSet<String> = HashSet::new();
     let mut token: Option<String> = None;
@@ -484,8 +493,9 @@ async fn run_detector(
                 if ts != Some(start_ms) {
                     counted += 1;
                 }
-                findings.push(f);
-                if findings.len() >= hard_limit {
+                order.push((finding_id(&f).map(str::to_owned), ts));
+                pending.push(f);
+                if order.len() >= hard_limit {
                     break 'pages;
                 }
                 if counted >= cap && finishing_ms.is_none() {
@@ -497,8 +507,12 @@ async fn run_detector(
         if req.progress {
             eprintln!(
                 "backfill: {region}/{detector}: {} finding(s) fetched",
-                findings.len()
+                order.len()
             );
+        }
+        if pending.len() >= DELIVERY_CHUNK {
+            let chunk = std::mem::take(&mut pending);
+            outcome.add(deliver(app, chunk, via, &received_at, deadline).await);
         }
         match page.next_token().filter(|t| !t.is_empty()) {
             None => break,
@@ -513,28 +527,9 @@ async fn run_detector(
         }
     }
 
-    // Deliver, in updatedAt order.
-    let order: Vec<(Option<String>, Option<i64>)> = findings
-        .iter()
-        .map(|f| (finding_id(f).map(str::to_owned), updated_ms(f)))
-        .collect();
-    let received_at = crate::lambda::now_rfc3339();
-    let incoming: Vec<Incoming> = findings
-        .into_iter()
-        .map(|finding| Incoming {
-            event_id: None,
-            finding,
-        })
-        .collect();
-    let outcome = app
-        .forwarder
-        .forward(
-            incoming,
-            req.via.unwrap_or(Via::Backfill),
-            &received_at,
-            deadline,
-        )
-        .await;
+    if !pending.is_empty() {
+        outcome.add(deliver(app, pending, via, &received_at, deadline).await);
+    }
     run.newest_ms = order.iter().filter_map(|(_, ts)| *ts).max();
 
     if let Some(name) = &checkpoint_name {
@@ -561,6 +556,26 @@ async fn run_detector(
     );
     run.outcome = outcome;
     run
+}
+
+/// Delivers fetched findings, in the order given (updatedAt ascending).
+async fn deliver(
+    app: &App,
+    findings: Vec<Value>,
+    via: Via,
+    received_at: &str,
+    deadline: Deadline,
+) -> Outcome {
+    let incoming: Vec<Incoming> = findings
+        .into_iter()
+        .map(|finding| Incoming {
+            event_id: None,
+            finding,
+        })
+        .collect();
+    app.forwarder
+        .forward(incoming, via, received_at, deadline)
+        .await
 }
 
 /// The next checkpoint: the newest `updatedAt` up to which every finding was delivered,

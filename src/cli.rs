@@ -48,6 +48,10 @@ pub enum Command {
         /// Detector to read (repeatable; default DETECTOR_IDS, else ListDetectors).
         #[arg(long = "detector", value_name = "ID")]
         detectors: Vec<String>,
+        /// Stop after this many findings per detector (default: no limit; findings are
+        /// delivered as they are fetched).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max_findings: Option<u64>,
     },
     /// Verify configuration and reach: credentials, GuardDuty per region, the queue, the
     /// collector, the checkpoint parameter. One line per check; exit 0 only if all pass.
@@ -101,24 +105,23 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             since,
             regions,
             detectors,
-        } => backfill(&app, since, regions, detectors).await,
+            max_findings,
+        } => {
+            let request = crate::backfill::Request {
+                regions,
+                detectors,
+                since,
+                via: Some(Via::Backfill),
+                progress: true,
+                max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
+            };
+            backfill(&app, request).await
+        }
         Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
     }
 }
 
-async fn backfill(
-    app: &App,
-    since: Option<std::time::Duration>,
-    regions: Vec<String>,
-    detectors: Vec<String>,
-) -> ExitCode {
-    let request = crate::backfill::Request {
-        regions,
-        detectors,
-        since,
-        via: Some(Via::Backfill),
-        progress: true,
-    };
+async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
     match crate::backfill::run(app, &request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;
