@@ -15,6 +15,8 @@ pub struct App {
     pub config: Config,
     pub forwarder: Forwarder,
     pub aws: Arc<Aws>,
+    /// GuardDuty clients and the backfill's credentials.
+    pub reader: crate::backfill::Reader,
 }
 
 /// Why the destinations could not be set up.
@@ -48,6 +50,7 @@ impl App {
             config,
             forwarder,
             aws,
+            reader: Default::default(),
         })
     }
 }

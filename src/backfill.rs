@@ -145,16 +145,12 @@ fn finding_id(finding: &Value) -> Option<&str> {
 }
 
 /// Credentials for reading GuardDuty: the assumed role's when `ASSUME_ROLE_ARN` is set.
+/// Kept in the app for the life of the process, so the assumed role's credentials and the
+/// per-region clients (and their connections) serve every scheduled run.
+#[derive(Default)]
 pub struct Reader {
     role: OnceCell<Option<SharedCredentialsProvider>>,
-}
-
-impl Default for Reader {
-    fn default() -> Self {
-        Reader {
-            role: OnceCell::new(),
-        }
-    }
+    clients: tokio::sync::Mutex<std::collections::HashMap<String, aws_sdk_guardduty::Client>>,
 }
 
 impl Reader {
@@ -176,8 +172,18 @@ impl Reader {
             .clone()
     }
 
-    /// A GuardDuty client for `region`, with retries for throttling.
+    /// A GuardDuty client for `region`, with retries for throttling; built once per region.
     pub async fn client(&self, app: &App, region: &str) -> aws_sdk_guardduty::Client {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(region) {
+            return c.clone();
+        }
+        let client = self.build_client(app, region).await;
+        clients.insert(region.to_string(), client.clone());
+        client
+    }
+
+    async fn build_client(&self, app: &App, region: &str) -> aws_sdk_guardduty::Client {
         let config: SdkConfig = app.aws.config_for(region).await;
         let mut b = aws_sdk_guardduty::config::Builder::from(&config).retry_config(
             RetryConfig::standard()
@@ -224,10 +230,9 @@ pub async fn run(app: &App, req: &Request, deadline: Deadline) -> Result<Outcome
         let region = app.aws.config().await.region().map(|r| r.to_string());
         vec![region.ok_or(BackfillError::NoRegion)?]
     };
-    let reader = Reader::default();
+    let reader = &app.reader;
     let runs: Vec<(String, DetectorRun)> = futures_util::stream::iter(regions)
         .map(|region| {
-            let reader = &reader;
             async move {
                 let client = reader.client(app, &region).await;
                 let detectors = match detectors(app, req, &client).await {

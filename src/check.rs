@@ -76,7 +76,7 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
             "no region: set GUARDDUTY_REGIONS or AWS_REGION",
         ));
     }
-    let reader = crate::backfill::Reader::default();
+    let reader = &app.reader;
     for region in regions {
         let name = format!("guardduty {region}");
         let client = reader.client(app, &region).await;

@@ -409,20 +409,38 @@ async fn cli_backfill(gd: &GuardDuty, args: &[&str]) -> (bool, usize, String) {
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
     let mut cmd = command(&env);
     cmd.arg("backfill").args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
     let records = String::from_utf8_lossy(&out.stdout).lines().count();
-    (out.status.success(), records, String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.success(),
+        records,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[tokio::test]
 async fn an_initial_import_from_the_cli_takes_the_whole_window_unless_capped() {
     let gd = GuardDuty::start().await;
-    gd.add("us-east-1", "det1", recent("us-east-1", "det1", "f", 700, now_ms() - 2 * 3_600_000));
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 700, now_ms() - 2 * 3_600_000),
+    );
     let (ok, records, stderr) = cli_backfill(&gd, &["--since", "3h"]).await;
     assert!(ok, "{stderr}");
-    assert_eq!(records, 700, "BACKFILL_MAX_FINDINGS is the scheduled run's cap, not the import's");
-    assert!(stderr.contains("backfill ok: 700 received, 700 forwarded"), "{stderr}");
-    let (ok, records, stderr) = cli_backfill(&gd, &["--since", "3h", "--max-findings", "120"]).await;
+    assert_eq!(
+        records, 700,
+        "BACKFILL_MAX_FINDINGS is the scheduled run's cap, not the import's"
+    );
+    assert!(
+        stderr.contains("backfill ok: 700 received, 700 forwarded"),
+        "{stderr}"
+    );
+    let (ok, records, stderr) =
+        cli_backfill(&gd, &["--since", "3h", "--max-findings", "120"]).await;
     assert!(ok, "{stderr}");
     assert_eq!(records, 120);
 }
