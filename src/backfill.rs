@@ -151,6 +151,7 @@ fn finding_id(finding: &Value) -> Option<&str> {
 pub struct Reader {
     role: OnceCell<Option<SharedCredentialsProvider>>,
     clients: tokio::sync::Mutex<std::collections::HashMap<String, aws_sdk_guardduty::Client>>,
+    ssm: OnceCell<aws_sdk_ssm::Client>,
 }
 
 impl Reader {
@@ -170,6 +171,13 @@ impl Reader {
             })
             .await
             .clone()
+    }
+
+    /// The SSM client of the function's own region (checkpoints).
+    pub async fn ssm(&self, app: &App) -> &aws_sdk_ssm::Client {
+        self.ssm
+            .get_or_init(|| async { aws_sdk_ssm::Client::new(app.aws.config().await) })
+            .await
     }
 
     /// A GuardDuty client for `region`, with retries for throttling; built once per region.
@@ -305,7 +313,7 @@ fn parameter_name(prefix: &str, region: &str, detector: &str) -> String {
 }
 
 async fn read_checkpoint(app: &App, name: &str) -> Result<Option<Checkpoint>, String> {
-    let ssm = aws_sdk_ssm::Client::new(app.aws.config().await);
+    let ssm = app.reader.ssm(app).await;
     match ssm.get_parameter().name(name).send().await {
         Ok(out) => {
             let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
@@ -329,7 +337,7 @@ async fn read_checkpoint(app: &App, name: &str) -> Result<Option<Checkpoint>, St
 }
 
 async fn write_checkpoint(app: &App, name: &str, cp: &Checkpoint) -> Result<(), String> {
-    let ssm = aws_sdk_ssm::Client::new(app.aws.config().await);
+    let ssm = app.reader.ssm(app).await;
     let value = serde_json::to_string(cp).map_err(|e| e.to_string())?;
     ssm.put_parameter()
         .name(name)

@@ -151,7 +151,7 @@ fn describe(app: &App) -> String {
 
 async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {
     let name = format!("{}/check", prefix.trim_end_matches('/'));
-    let ssm = aws_sdk_ssm::Client::new(app.aws.config().await);
+    let ssm = app.reader.ssm(app).await;
     let value = crate::lambda::now_rfc3339();
     let write = ssm
         .put_parameter()
