@@ -121,7 +121,9 @@ impl Forwarder {
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => records.push(r),
                 Ok(r) => {
-                    debug!(message = "Finding below MIN_SEVERITY skipped.", finding_id = %r.id, severity = r.severity_str());
+                    debug!(message = "Finding below MIN_SEVERITY skipped.", finding_id = %r.id,
+                           finding_type = r.finding_type.as_deref().unwrap_or_default(),
+                           severity = r.severity_str());
                     outcome.skipped += 1;
                 }
                 Err(e) => {
@@ -162,6 +164,7 @@ impl Forwarder {
                     outcome.oversize += 1;
                 }
                 error!(message = "Delivery failed.", sink = name, finding_id = %record.id,
+                       finding_type = record.finding_type.as_deref().unwrap_or_default(),
                        severity = record.severity_str(), error = %err);
                 if let Some(flag) = failed_by_index.get_mut(i) {
                     *flag = true;
