@@ -44,8 +44,9 @@ fn delivered(proc_: &Running) -> HashMap<String, usize> {
     out
 }
 
+/// Lets the reader threads take in what the process printed before it answered.
 async fn settle() {
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 /// `n` findings updated in the last few minutes, ids `<prefix>-<i>`, one millisecond apart.

@@ -157,7 +157,7 @@ async fn the_auth_header_arrives_and_the_secret_never_appears_in_output() {
     for r in collector.received() {
         assert_eq!(r.header("x-collector-token"), Some(secret.as_str()));
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let output = s.proc_.all_output();
     let token = secret.split_once(' ').unwrap().1;
     assert!(
@@ -216,7 +216,7 @@ async fn the_secret_comes_from_secrets_manager_and_is_fetched_again_after_a_401(
         [old.clone(), old.clone(), new.clone()],
         "cached, then fetched again once after the 401"
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let output = s.proc_.all_output();
     for v in [&old, &new] {
         assert!(

@@ -32,7 +32,7 @@ async fn a_finding_event_is_forwarded_and_the_result_counts_it() {
             json!({"via": "eventbridge", "received": 1, "forwarded": 1, "skipped": 0, "failed": 0})
         )
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let records = proc_.records();
     assert_eq!(records.len(), 1, "{}", proc_.all_output());
     assert_eq!(records[0]["raw_event"], event["detail"]);
@@ -150,7 +150,7 @@ async fn every_log_line_is_json_and_no_record_is_logged_at_info() {
     api.invoke(finding_event()).await;
     api.invoke(json!({"source": "aws.s3", "detail-type": "x"}))
         .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let stderr = proc_.stderr();
     assert!(!stderr.is_empty());
     for line in &stderr {

@@ -75,7 +75,14 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
         support::events_dir().join("scheduled.json"),
     ))
     .await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Four invocations: one trigger-level EMF line each, plus the per-destination ones.
+    proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
+        lines
+            .iter()
+            .filter(|l| l.contains("\"_aws\"") && !l.contains("\"Destination\""))
+            .count()
+            >= 4
+    });
 
     let docs = emf(&proc_);
     let by_trigger: Vec<&Value> = docs
@@ -135,7 +142,7 @@ async fn the_collector_secret_never_appears_even_at_trace_level() {
     let proc_ = Running::spawn(command(&env));
     let ev = support::read_json(support::events_dir().join("guardduty-finding.json"));
     let _ = api.invoke_with_timeout(ev, Duration::from_secs(4)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let out = proc_.all_output();
     assert!(!out.is_empty());
     assert!(!out.contains("trace-secret-987"), "secret leaked:\n{out}");

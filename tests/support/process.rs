@@ -109,6 +109,14 @@ impl Running {
         None
     }
 
+    /// Waits until `ready` holds for the stdout lines collected so far (or `within` passes).
+    pub fn wait_for_stdout(&self, within: Duration, ready: impl Fn(&[String]) -> bool) {
+        let end = std::time::Instant::now() + within;
+        while std::time::Instant::now() < end && !ready(&self.stdout()) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Records the forwarder wrote on stdout (lines with `"source":"aws_guardduty"`).
     pub fn records(&self) -> Vec<serde_json::Value> {
         self.stdout()
