@@ -23,7 +23,7 @@ fn fixture_findings() -> Vec<serde_json::Value> {
 
 fn bench(c: &mut Criterion) {
     let findings = fixture_findings();
-    let ingest = Ingest::new(Via::Cli, None, "2026-11-22T00:00:00.000Z".into());
+    let ingest = Ingest::new(Via::Cli, None, "2026-11-22T00:00:00.000Z");
     let mut group = c.benchmark_group("encode");
     group.throughput(Throughput::Elements(findings.len() as u64));
     for (name, schema) in [

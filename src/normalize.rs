@@ -84,17 +84,17 @@ impl Via {
 
 pub const FORWARDER: &str = concat!("guardduty-forwarder/", env!("CARGO_PKG_VERSION"));
 
-/// The `ingest` block of a record.
+/// The `ingest` block of a record. `received_at` is shared by every finding of a call.
 #[derive(Debug, Clone, Serialize)]
-pub struct Ingest {
+pub struct Ingest<'a> {
     pub via: Via,
     pub event_id: Option<String>,
     pub forwarder: &'static str,
-    pub received_at: String,
+    pub received_at: &'a str,
 }
 
-impl Ingest {
-    pub fn new(via: Via, event_id: Option<String>, received_at: String) -> Self {
+impl<'a> Ingest<'a> {
+    pub fn new(via: Via, event_id: Option<String>, received_at: &'a str) -> Self {
         Ingest {
             via,
             event_id,
@@ -147,7 +147,7 @@ pub struct Record<'a> {
     pub actor_principal: Option<Cow<'a, str>>,
     pub sample: bool,
     pub dedup_key: String,
-    pub ingest: &'a Ingest,
+    pub ingest: &'a Ingest<'a>,
     pub raw_event: &'a Value,
 }
 
@@ -157,13 +157,14 @@ fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
     let found = match obj.get(camel) {
         Some(x) => Some(x),
+        // Most lookups miss (optional fields): spell the PascalCase key on the stack.
         None => {
-            let mut chars = camel.chars();
-            let first = chars.next()?;
-            let mut pascal = String::with_capacity(camel.len());
-            pascal.push(first.to_ascii_uppercase());
-            pascal.push_str(chars.as_str());
-            obj.get(&pascal)
+            let mut buf = [0u8; 64];
+            let bytes = camel.as_bytes();
+            let key = buf.get_mut(..bytes.len())?;
+            key.copy_from_slice(bytes);
+            key.first_mut()?.make_ascii_uppercase();
+            obj.get(std::str::from_utf8(key).ok()?)
         }
     };
     found.filter(|x| !x.is_null())
@@ -247,7 +248,10 @@ pub fn finding_id(finding: &Value) -> Result<Cow<'_, str>, NormalizeError> {
 }
 
 /// Normalizes one finding. Fails only when the value is not an object or has no id.
-pub fn normalize<'a>(finding: &'a Value, ingest: &'a Ingest) -> Result<Record<'a>, NormalizeError> {
+pub fn normalize<'a>(
+    finding: &'a Value,
+    ingest: &'a Ingest<'a>,
+) -> Result<Record<'a>, NormalizeError> {
     let id = finding_id(finding)?;
     let service = get(finding, "service");
     let resource = get(finding, "resource");
@@ -399,8 +403,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ingest() -> Ingest {
-        Ingest::new(Via::Cli, None, "2026-01-01T00:00:00Z".into())
+    fn ingest() -> Ingest<'static> {
+        Ingest::new(Via::Cli, None, "2026-01-01T00:00:00Z")
     }
 
     fn record(finding: &Value) -> Value {

@@ -38,7 +38,7 @@ pub struct DetectionFinding<'a> {
 pub struct Unmapped<'a> {
     pub severity_score: Option<&'a serde_json::Number>,
     pub sample: bool,
-    pub ingest: &'a crate::normalize::Ingest,
+    pub ingest: &'a crate::normalize::Ingest<'a>,
     pub raw_event: &'a Value,
 }
 
@@ -77,7 +77,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>) -> DetectionFinding<'a> {
             "product": {"name": "Amazon GuardDuty", "vendor_name": "AWS", "feature": {"name": r.ingest.forwarder}},
             "uid": r.dedup_key,
             "original_time": r.updated_at,
-            "logged_time": OffsetDateTime::parse(&r.ingest.received_at, &Rfc3339).ok()
+            "logged_time": OffsetDateTime::parse(r.ingest.received_at, &Rfc3339).ok()
                 .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()),
         },
         "finding_info": {
@@ -125,7 +125,7 @@ mod tests {
         let f = json!({"id": "f1", "arn": "arn:aws:guardduty:us-east-1:1:detector/d/finding/f1",
             "accountId": "111122223333", "severity": 8, "type": "Recon:EC2/Portscan",
             "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-02T00:00:00.000Z"});
-        let ingest = Ingest::new(Via::Cli, None, "2024-01-03T00:00:00Z".into());
+        let ingest = Ingest::new(Via::Cli, None, "2024-01-03T00:00:00Z");
         let r = normalize(&f, &ingest).unwrap();
         let o = serde_json::to_value(detection_finding(&r)).unwrap();
         assert_eq!(o["class_uid"], 2004);

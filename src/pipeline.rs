@@ -117,7 +117,7 @@ impl Forwarder {
         };
         let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
         for mut incoming in findings {
-            let ingest = Ingest::new(via, incoming.event_id.take(), received_at.to_string());
+            let ingest = Ingest::new(via, incoming.event_id.take(), received_at);
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => records.push(r),
                 Ok(r) => {

@@ -27,7 +27,7 @@ impl EncodedRecord {
 /// Normalizes and serializes one finding in the configured schema.
 pub fn encode(
     finding: &Value,
-    ingest: &Ingest,
+    ingest: &Ingest<'_>,
     schema: OutputSchema,
 ) -> Result<EncodedRecord, NormalizeError> {
     let record = normalize(finding, ingest)?;

@@ -22,16 +22,7 @@ async fn world(collector_script: Vec<Action>) -> World {
     gd.detector("us-east-1", "det1");
     let ca = Ca::new("check ca");
     let collector = Collector::start(&ca, collector_script).await;
-    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"));
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(moto::unique("check"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = moto::create_queue("check", &[]).await;
     World {
         gd,
         collector,

@@ -28,20 +28,14 @@ fn emf(proc_: &Running) -> Vec<Value> {
 
 #[tokio::test]
 async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks_the_secret() {
-    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"));
-    let url = sqs
-        .create_queue()
-        .queue_name(moto::unique("metrics"))
-        .attributes(
+    let url = moto::create_queue(
+        "metrics",
+        &[(
             aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
             "4096",
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+        )],
+    )
+    .await;
     let gd = GuardDuty::start().await;
     gd.add(
         "us-east-1",

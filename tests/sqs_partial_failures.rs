@@ -46,6 +46,34 @@ fn failed(id: &str, code: &str, sender_fault: bool) -> BatchResultErrorEntry {
         .unwrap()
 }
 
+/// A SendMessageBatch answer: these entry ids succeeded, these failed.
+fn answer(successful: &[&str], failed: Vec<BatchResultErrorEntry>) -> SendMessageBatchOutput {
+    SendMessageBatchOutput::builder()
+        .set_successful(Some(successful.iter().map(|id| ok(id)).collect()))
+        .set_failed(Some(failed))
+        .build()
+        .unwrap()
+}
+
+/// Records each request's message bodies into `seen`; matches every request.
+fn recording(
+    seen: &Arc<Mutex<Vec<Vec<String>>>>,
+) -> impl Fn(&aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput) -> bool
++ Send
++ Sync
++ 'static {
+    let seen = seen.clone();
+    move |r| {
+        let bodies = r
+            .entries()
+            .iter()
+            .map(|e| e.message_body().to_string())
+            .collect();
+        seen.lock().unwrap().push(bodies);
+        true
+    }
+}
+
 fn fast() -> Backoff {
     Backoff {
         base: Duration::from_millis(1),
@@ -59,42 +87,12 @@ const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/findings";
 #[tokio::test]
 async fn failed_entries_are_retried_and_only_those() {
     let seen: Arc<Mutex<Vec<Vec<String>>>> = Default::default();
-    let log = seen.clone();
     let first = mock!(Client::send_message_batch)
-        .match_requests(move |r| {
-            log.lock().unwrap().push(
-                r.entries()
-                    .iter()
-                    .map(|e| e.message_body().to_string())
-                    .collect(),
-            );
-            true
-        })
-        .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![ok("0"), ok("2")]))
-                .set_failed(Some(vec![failed("1", "InternalError", false)]))
-                .build()
-                .unwrap()
-        });
-    let log = seen.clone();
+        .match_requests(recording(&seen))
+        .then_output(|| answer(&["0", "2"], vec![failed("1", "InternalError", false)]));
     let second = mock!(Client::send_message_batch)
-        .match_requests(move |r| {
-            log.lock().unwrap().push(
-                r.entries()
-                    .iter()
-                    .map(|e| e.message_body().to_string())
-                    .collect(),
-            );
-            true
-        })
-        .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![ok("0")]))
-                .set_failed(Some(vec![]))
-                .build()
-                .unwrap()
-        });
+        .match_requests(recording(&seen))
+        .then_output(|| answer(&["0"], vec![]));
     let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &second]);
     let sink = SqsSink::with_client(client, QUEUE.into(), 262_144, fast());
     let recs = records(3);
@@ -113,13 +111,8 @@ async fn failed_entries_are_retried_and_only_those() {
 
 #[tokio::test]
 async fn sender_faults_are_reported_not_retried() {
-    let rule = mock!(Client::send_message_batch).then_output(|| {
-        SendMessageBatchOutput::builder()
-            .set_successful(Some(vec![ok("0")]))
-            .set_failed(Some(vec![failed("1", "InvalidMessageContents", true)]))
-            .build()
-            .unwrap()
-    });
+    let rule = mock!(Client::send_message_batch)
+        .then_output(|| answer(&["0"], vec![failed("1", "InvalidMessageContents", true)]));
     let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&rule]);
     let sink = SqsSink::with_client(client, QUEUE.into(), 262_144, fast());
     let recs = records(2);
@@ -134,13 +127,8 @@ async fn sender_faults_are_reported_not_retried() {
 
 #[tokio::test]
 async fn entries_failing_every_attempt_are_reported_after_the_last_one() {
-    let rule = mock!(Client::send_message_batch).then_output(|| {
-        SendMessageBatchOutput::builder()
-            .set_successful(Some(vec![]))
-            .set_failed(Some(vec![failed("0", "ServiceUnavailable", false)]))
-            .build()
-            .unwrap()
-    });
+    let rule = mock!(Client::send_message_batch)
+        .then_output(|| answer(&[], vec![failed("0", "ServiceUnavailable", false)]));
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&rule]);
     let sink = SqsSink::with_client(client, QUEUE.into(), 262_144, fast());
     let recs = records(1);
@@ -159,13 +147,7 @@ async fn entries_failing_every_attempt_are_reported_after_the_last_one() {
 
 #[tokio::test]
 async fn a_record_over_the_queue_limit_fails_alone_and_its_neighbours_are_sent() {
-    let rule = mock!(Client::send_message_batch).then_output(|| {
-        SendMessageBatchOutput::builder()
-            .set_successful(Some(vec![ok("0"), ok("1")]))
-            .set_failed(Some(vec![]))
-            .build()
-            .unwrap()
-    });
+    let rule = mock!(Client::send_message_batch).then_output(|| answer(&["0", "1"], vec![]));
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&rule]);
     let sink = SqsSink::with_client(client, QUEUE.into(), 1024, fast());
     let mut recs = records(3);

@@ -39,8 +39,11 @@ pub enum CollectorSetupError {
     CaFile(String),
     #[error("COLLECTOR_URL: {0}")]
     Url(String),
-    #[error("COLLECTOR_AUTH_SECRET_ARN: {0}")]
-    Secret(String),
+    #[error("{var}: {reason}")]
+    Setting {
+        var: &'static str,
+        reason: &'static str,
+    },
     #[error("TLS set-up failed: {0}")]
     Tls(String),
 }
@@ -102,15 +105,20 @@ impl HttpsSink {
                 certs
             }
         };
-        let header = HeaderName::from_bytes(cfg.auth_header.as_bytes())
-            .map_err(|_| CollectorSetupError::Url("bad COLLECTOR_AUTH_HEADER".into()))?;
+        let header = HeaderName::from_bytes(cfg.auth_header.as_bytes()).map_err(|_| {
+            CollectorSetupError::Setting {
+                var: "COLLECTOR_AUTH_HEADER",
+                reason: "not a valid HTTP header name",
+            }
+        })?;
         let auth = match &cfg.auth {
             AuthSource::None => Auth::None,
-            AuthSource::Value(v) => Auth::Static(sensitive(v).map_err(|_| {
-                CollectorSetupError::Secret(
-                    "COLLECTOR_AUTH_VALUE is not a valid header value".into(),
-                )
-            })?),
+            AuthSource::Value(v) => {
+                Auth::Static(sensitive(v).map_err(|_| CollectorSetupError::Setting {
+                    var: "COLLECTOR_AUTH_VALUE",
+                    reason: "not a valid HTTP header value (value not shown)",
+                })?)
+            }
             AuthSource::Secret(arn) => Auth::Secret {
                 arn: arn.clone(),
                 aws,

@@ -38,3 +38,21 @@ pub fn sdk_config(region: &str) -> SdkConfig {
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:x}", fastrand::u64(..))
 }
+
+/// Creates a standard queue named `<prefix>-<random>` with these attributes; its URL.
+pub async fn create_queue(
+    prefix: &str,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> String {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config("us-east-1"));
+    let mut req = sqs.create_queue().queue_name(unique(prefix));
+    for (k, v) in attributes {
+        req = req.attributes(k.clone(), *v);
+    }
+    req.send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
