@@ -1,0 +1,283 @@
+"""The templates as a stack gets them: rendered with parameter values as CloudFormation renders
+them (a `Ref` to a parameter is a string; see cfn.py), checked against what AWS accepts.
+
+stackset.yaml is what aws-sam-translator makes of template.yaml (scripts/template-check fails
+otherwise), so rendering it is rendering the SAM template after its transform; the schedule's
+state is also checked straight through the translator.
+"""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import unittest
+
+import cfn
+import eventpattern
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STACKSET = cfn.load(os.path.join(ROOT, "stackset.yaml"))
+CODE = {"ArtifactBucketPrefix": "gdf-artifacts"}
+SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gdf/collector-AbC123"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def rendered(pseudo=None, **params):
+    return cfn.render(STACKSET, dict(CODE, **params), pseudo)["Resources"]
+
+
+def finding_event(severity):
+    with open(os.path.join(ROOT, "events", "guardduty-finding.json")) as f:
+        event = json.load(f)
+    event["detail"]["severity"] = severity
+    return event
+
+
+def env(resources):
+    return resources["Function"]["Properties"]["Environment"]["Variables"]
+
+
+class FindingRulePatternTest(unittest.TestCase):
+    def pattern(self, threshold):
+        return rendered(RuleMinimumSeverity=threshold)["FunctionFinding"]["Properties"]["EventPattern"]
+
+    def test_every_allowed_threshold_renders_a_pattern_eventbridge_accepts_with_a_json_number(self):
+        for threshold in STACKSET["Parameters"]["RuleMinimumSeverity"]["AllowedValues"]:
+            with self.subTest(threshold=threshold):
+                pattern = self.pattern(str(threshold))
+                eventpattern.validate(pattern)
+                if str(threshold) == "0":
+                    self.assertNotIn("detail", pattern)
+                else:
+                    self.assertEqual(pattern["detail"]["severity"], [{"numeric": [">=", int(threshold)]}])
+                    self.assertIsInstance(pattern["detail"]["severity"][0]["numeric"][1], int)
+
+    def test_the_default_pattern_is_accepted_and_matches_every_finding(self):
+        pattern = cfn.render(STACKSET, CODE)["Resources"]["FunctionFinding"]["Properties"]["EventPattern"]
+        for severity in (0.5, 2, 5.5, 8.9, 9.5):
+            self.assertTrue(eventpattern.matches(pattern, finding_event(severity)), severity)
+
+    def test_a_threshold_lets_through_only_findings_at_or_above_it(self):
+        pattern = self.pattern("7")
+        self.assertTrue(eventpattern.matches(pattern, finding_event(7)))
+        self.assertTrue(eventpattern.matches(pattern, finding_event(8.5)))
+        self.assertFalse(eventpattern.matches(pattern, finding_event(6.9)))
+
+    def test_a_parameter_reference_as_the_operand_is_refused_as_eventbridge_refuses_it(self):
+        # What the template had: the Ref renders to the string "4".
+        template = copy.deepcopy(STACKSET)
+        props = template["Resources"]["FunctionFinding"]["Properties"]
+        props["EventPattern"]["detail"] = {"severity": [{"numeric": [">=", {"Ref": "RuleMinimumSeverity"}]}]}
+        pattern = cfn.render(template, dict(CODE, RuleMinimumSeverity="4"))["Resources"]["FunctionFinding"]
+        with self.assertRaisesRegex(eventpattern.InvalidPattern, "Value of >= must be numeric"):
+            eventpattern.validate(pattern["Properties"]["EventPattern"])
+
+    def test_a_threshold_outside_the_allowed_values_is_refused_at_deploy_time(self):
+        with self.assertRaises(cfn.InvalidParameter):
+            rendered(RuleMinimumSeverity="4.5")
+
+
+class BackfillScheduleTest(unittest.TestCase):
+    def test_disabled_renders_a_disabled_schedule_and_no_stall_alarm(self):
+        resources = rendered(BackfillSchedule="disabled")
+        self.assertEqual(resources["FunctionBackfill"]["Properties"]["State"], "DISABLED")
+        self.assertNotIn("BackfillStalledAlarm", resources)
+
+    def test_a_schedule_renders_an_enabled_rule_with_its_expression_and_the_stall_alarm(self):
+        resources = rendered(BackfillSchedule="rate(10 minutes)")
+        props = resources["FunctionBackfill"]["Properties"]
+        self.assertEqual(props["State"], "ENABLED")
+        self.assertEqual(props["ScheduleExpression"], "rate(10 minutes)")
+        self.assertIn("BackfillStalledAlarm", resources)
+
+    def test_the_sam_translator_keeps_the_disabled_state(self):
+        sam_python = os.environ.get("GDF_SAM_PYTHON") or os.path.join(
+            os.environ.get("GDF_TOOLS", os.path.join(ROOT, ".tools")), "sam", "bin", "python")
+        if not os.path.exists(sam_python):
+            self.skipTest("no aws-sam-translator (scripts/test sets GDF_SAM_PYTHON)")
+        # As `sam deploy` does after `sam build`: the code is an S3 object by then.
+        script = (
+            "import json, os, sys\n"
+            "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')\n"
+            "sys.path.insert(0, sys.argv[2])\n"
+            "from gen_stackset import NoManagedPolicies\n"
+            "from samcli.yamlhelper import yaml_parse\n"
+            "from samtranslator.translator.transform import transform\n"
+            "t = yaml_parse(open(sys.argv[1]).read())\n"
+            "t['Resources']['Function']['Properties']['CodeUri'] = 's3://bucket/code.zip'\n"
+            "print(json.dumps(transform(t, {}, NoManagedPolicies())))\n"
+        )
+        proc = subprocess.run([sam_python, "-c", script, os.path.join(ROOT, "template.yaml"), os.path.join(ROOT, "deploy")],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        out = proc.stdout
+        translated = json.loads(out)
+        for schedule, state in (("disabled", "DISABLED"), ("rate(5 minutes)", "ENABLED")):
+            with self.subTest(schedule=schedule):
+                resources = cfn.render(translated, {"BackfillSchedule": schedule})["Resources"]
+                self.assertEqual(resources["FunctionBackfill"]["Properties"]["State"], state)
+
+
+class DeadLetterQueuePolicyTest(unittest.TestCase):
+    def test_only_the_stacks_own_rules_may_send_to_the_dlq(self):
+        resources = rendered()
+        statements = resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        allow = [s for s in statements if s["Effect"] == "Allow"]
+        self.assertEqual(len(allow), 1)
+        self.assertEqual(allow[0]["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(allow[0]["Action"], "sqs:SendMessage")
+        self.assertEqual(allow[0]["Condition"], {"ArnEquals": {"aws:SourceArn": [
+            cfn.Renderer(STACKSET, CODE).get_att("FunctionFinding", "Arn"),
+            cfn.Renderer(STACKSET, CODE).get_att("FunctionBackfill", "Arn"),
+        ]}})
+        for rule in ("FunctionFinding", "FunctionBackfill"):
+            targets = resources[rule]["Properties"]["Targets"]
+            self.assertEqual(targets[0]["DeadLetterConfig"]["Arn"], allow[0]["Resource"])
+
+    def test_the_dlq_refuses_sends_without_tls(self):
+        statements = rendered()["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        deny = [s for s in statements if s["Effect"] == "Deny"]
+        self.assertEqual(deny[0]["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
+
+
+class FunctionSettingsTest(unittest.TestCase):
+    def test_no_concurrency_is_reserved_unless_asked(self):
+        self.assertNotIn("ReservedConcurrentExecutions", rendered()["Function"]["Properties"])
+        self.assertEqual(rendered(ReservedConcurrency="5")["Function"]["Properties"]["ReservedConcurrentExecutions"], "5")
+
+    def test_no_template_hard_codes_a_reserved_concurrency(self):
+        for name in ("template.yaml", "stackset.yaml"):
+            fn = cfn.load(os.path.join(ROOT, name))["Resources"]["Function"]["Properties"]
+            self.assertIsInstance(fn["ReservedConcurrentExecutions"], dict, name)
+
+    def test_the_log_level_reaches_the_function_as_log_level_and_lambda_filters_nothing(self):
+        props = rendered(LogLevel="WARN")["Function"]["Properties"]
+        self.assertEqual(props["Environment"]["Variables"]["LOG_LEVEL"], "WARN")
+        self.assertNotIn("ApplicationLogLevel", props["LoggingConfig"])
+        self.assertNotIn("SystemLogLevel", props["LoggingConfig"])
+        self.assertEqual(props["LoggingConfig"]["LogFormat"], "JSON")
+
+    def test_the_backfill_knobs_and_the_dlq_reach_the_function(self):
+        variables = env(rendered())
+        self.assertEqual(variables["BACKFILL_QUARANTINE_AFTER"], "3")
+        self.assertEqual(variables["BACKFILL_SETTLE_SECONDS"], "120")
+        self.assertEqual(variables["DLQ_URL"], "<DeadLetterQueue>")
+        variables = env(rendered(BackfillQuarantineAfter="5", BackfillSettleSeconds="300"))
+        self.assertEqual((variables["BACKFILL_QUARANTINE_AFTER"], variables["BACKFILL_SETTLE_SECONDS"]), ("5", "300"))
+
+    def test_the_role_may_quarantine_to_the_dlq(self):
+        policies = rendered()["FunctionRole"]["Properties"]["Policies"]
+        dlq = [p for p in policies if p["PolicyName"] == "dead-letter"][0]["PolicyDocument"]["Statement"][0]
+        self.assertEqual((dlq["Action"], dlq["Resource"]), ("sqs:SendMessage", cfn.Renderer(STACKSET, CODE).get_att("DeadLetterQueue", "Arn")))
+
+    def test_the_log_permission_is_the_log_groups_arn_without_a_doubled_suffix(self):
+        policies = rendered()["FunctionRole"]["Properties"]["Policies"]
+        logs = [p for p in policies if p["PolicyName"] == "logs"][0]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(logs["Resource"], cfn.Renderer(STACKSET, CODE).get_att("LogGroup", "Arn"))
+
+
+class CollectorTest(unittest.TestCase):
+    def test_a_url_secret_configures_the_collector_and_may_be_read(self):
+        resources = rendered(CollectorUrlSecretArn=SECRET, CollectorFormat="sumo-http", CollectorSumoCategory="aws/guardduty")
+        variables = env(resources)
+        self.assertEqual(variables["COLLECTOR_URL_SECRET_ARN"], SECRET)
+        self.assertNotIn("COLLECTOR_URL", variables)
+        self.assertEqual((variables["COLLECTOR_FORMAT"], variables["COLLECTOR_SUMO_CATEGORY"]), ("sumo-http", "aws/guardduty"))
+        statement = resources["CollectorSecretPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual((statement["Action"], statement["Resource"]), ("secretsmanager:GetSecretValue", [SECRET]))
+        self.assertNotIn("CollectorSecretKeyPolicy", resources)
+
+    def test_a_cross_account_secret_key_gets_decrypt_through_secrets_manager_only(self):
+        resources = rendered(CollectorUrl="https://hec.example.com", CollectorSecretArn=SECRET, CollectorSecretKmsKeyArn=KEY)
+        self.assertEqual(env(resources)["COLLECTOR_AUTH_SECRET_ARN"], SECRET)
+        statement = resources["CollectorSecretKeyPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual((statement["Action"], statement["Resource"]), ("kms:Decrypt", KEY))
+        self.assertEqual(statement["Condition"], {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}})
+
+    def test_a_partial_secret_arn_is_refused_because_iam_would_deny_it(self):
+        for param in ("CollectorSecretArn", "CollectorUrlSecretArn"):
+            with self.subTest(param=param), self.assertRaises(cfn.InvalidParameter):
+                rendered(**{param: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gdf/collector"})
+
+    def test_every_preset_is_offered_and_its_options_reach_the_function_by_their_names(self):
+        formats = STACKSET["Parameters"]["CollectorFormat"]["AllowedValues"]
+        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http"])
+        options = {
+            "CollectorHecIndex": ("COLLECTOR_HEC_INDEX", "security"),
+            "CollectorHecAck": ("COLLECTOR_HEC_ACK", "true"),
+            "CollectorElasticNamespace": ("COLLECTOR_ELASTIC_NAMESPACE", "prod"),
+            "CollectorDatadogTags": ("COLLECTOR_DATADOG_TAGS", "env:prod,team:sec"),
+            "CollectorDatadogService": ("COLLECTOR_DATADOG_SERVICE", "guardduty"),
+            "CollectorSumoCategory": ("COLLECTOR_SUMO_CATEGORY", "aws/guardduty"),
+        }
+        variables = env(rendered(CollectorUrl="https://c.example.com", **{p: v for p, (_, v) in options.items()}))
+        for param, (name, value) in options.items():
+            self.assertEqual(variables[name], value, param)
+        defaults = env(rendered())
+        for name, _ in options.values():
+            self.assertEqual(defaults[name], "", f"{name} unset by default")
+
+
+def metric_rows(widget):
+    """A dashboard widget's metric rows with CloudWatch's "." (same as the row above) expanded."""
+    rows, previous = [], []
+    for row in widget["properties"]["metrics"]:
+        fields = [f for f in row if not isinstance(f, dict)]
+        expanded = [previous[i] if f == "." and i < len(previous) else f for i, f in enumerate(fields)]
+        rows.append(expanded)
+        previous = expanded
+    return rows
+
+
+class AlarmsAndDashboardTest(unittest.TestCase):
+    def test_every_alarm_on_the_forwarders_metrics_selects_this_function(self):
+        alarms = {k: r["Properties"] for k, r in rendered().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+        checked = 0
+        for name, props in alarms.items():
+            stats = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            for stat in stats:
+                if stat.get("Namespace") == "GuardDutyForwarder":
+                    checked += 1
+                    self.assertIn({"Name": "FunctionName", "Value": "<Function>"}, stat["Dimensions"], name)
+        self.assertGreaterEqual(checked, 4)
+
+    def test_quarantined_findings_raise_an_alarm(self):
+        props = rendered()["FindingsQuarantinedAlarm"]["Properties"]
+        self.assertEqual((props["MetricName"], props["Threshold"], props["ComparisonOperator"]),
+                         ("FindingsQuarantined", 0, "GreaterThanThreshold"))
+
+    def test_the_dlq_alarm_says_how_to_inspect_and_redrive(self):
+        description = rendered()["DeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
+        self.assertIn("guardduty-forwarder dlq list", description)
+        self.assertIn("guardduty-forwarder redrive", description)
+
+    def test_every_dashboard_metric_of_the_forwarder_selects_this_function(self):
+        body = json.loads(rendered()["Dashboard"]["Properties"]["DashboardBody"])
+        names = set()
+        for widget in body["widgets"]:
+            for row in metric_rows(widget):
+                if row[0] == "GuardDutyForwarder":
+                    names.add(row[1])
+                    dims = dict(zip(row[2::2], row[3::2]))
+                    self.assertEqual(dims.get("FunctionName"), "<Function>", row)
+        self.assertTrue({"FindingsQuarantined", "BackfillTruncated", "FindingsFailed"} <= names, names)
+
+
+class PartitionTest(unittest.TestCase):
+    def test_no_arn_or_console_link_assumes_the_commercial_partition(self):
+        for name in ("template.yaml", "stackset.yaml"):
+            with open(os.path.join(ROOT, name)) as f:
+                text = f.read()
+            self.assertNotRegex(text, r"arn:aws:", name)
+            self.assertNotIn("console.aws.amazon.com/", re.sub(r"Domain: console\.aws\.amazon\.com", "", text), name)
+
+    def test_the_dashboard_link_uses_the_partitions_console(self):
+        for partition, domain in (("aws", "console.aws.amazon.com"), ("aws-us-gov", "console.amazonaws-us-gov.com"),
+                                  ("aws-cn", "console.amazonaws.cn")):
+            outputs = cfn.render(STACKSET, CODE, {"AWS::Partition": partition})["Outputs"]
+            self.assertTrue(outputs["Dashboard"]["Value"].startswith(f"https://{domain}/cloudwatch/"), partition)
+
+
+if __name__ == "__main__":
+    unittest.main()
