@@ -6,6 +6,8 @@ Invariants (each is CloudFormation's documented behaviour, and what the tests re
   (`Number` included), and a `Fn::Sub` of it is text;
 - parameter values are checked as CloudFormation checks them (AllowedValues, AllowedPattern,
   MinValue/MaxValue, a Number must parse): a bad value raises `InvalidParameter` naming it;
+- the template's `Rules` are checked before anything is rendered: a failed assertion raises
+  `RuleFailed` with its AssertDescription, as CloudFormation refuses the stack;
 - conditions are evaluated once; a resource or output whose `Condition` is false is absent;
 - `Fn::If` picks one branch; `Ref: AWS::NoValue` removes the key or list item that holds it;
 - literals (numbers, booleans) stay what the template wrote: only intrinsics turn into strings.
@@ -31,6 +33,10 @@ PSEUDO = {
 
 class InvalidParameter(ValueError):
     """A parameter value CloudFormation would refuse; the message names the parameter."""
+
+
+class RuleFailed(ValueError):
+    """A rule's assertion does not hold for these parameters; the message is its description."""
 
 
 class UnsupportedIntrinsic(ValueError):
@@ -79,8 +85,17 @@ class Renderer:
         self.params = parameter_values(template, given or {})
         self.pseudo = dict(PSEUDO, **(pseudo or {}))
         self.conditions = {}
+        self.check_rules()
         for name in template.get("Conditions", {}):
             self.condition(name)
+
+    def check_rules(self):
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.value(assertion["Assert"]):
+                    raise RuleFailed(f"{name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     def condition(self, name):
         if name not in self.conditions:

@@ -18,7 +18,8 @@ import eventpattern
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACKSET = cfn.load(os.path.join(ROOT, "stackset.yaml"))
-CODE = {"ArtifactBucketPrefix": "gdf-artifacts"}
+# Where the code is, and a destination (the template's rules refuse a stack without one).
+CODE = {"ArtifactBucketPrefix": "gdf-artifacts", "LogRecords": "true"}
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gdf/collector-AbC123"
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -115,7 +116,7 @@ class BackfillScheduleTest(unittest.TestCase):
         translated = json.loads(out)
         for schedule, state in (("disabled", "DISABLED"), ("rate(5 minutes)", "ENABLED")):
             with self.subTest(schedule=schedule):
-                resources = cfn.render(translated, {"BackfillSchedule": schedule})["Resources"]
+                resources = cfn.render(translated, {"BackfillSchedule": schedule, "LogRecords": "true"})["Resources"]
                 self.assertEqual(resources["FunctionBackfill"]["Properties"]["State"], state)
 
 
@@ -175,6 +176,30 @@ class FunctionSettingsTest(unittest.TestCase):
         policies = rendered()["FunctionRole"]["Properties"]["Policies"]
         logs = [p for p in policies if p["PolicyName"] == "logs"][0]["PolicyDocument"]["Statement"][0]
         self.assertEqual(logs["Resource"], cfn.Renderer(STACKSET, CODE).get_att("LogGroup", "Arn"))
+
+
+class RulesTest(unittest.TestCase):
+    def test_a_stack_without_any_destination_is_refused_before_anything_is_created(self):
+        with self.assertRaisesRegex(cfn.RuleFailed, "SomeDestination: Configure a destination"):
+            cfn.render(STACKSET, {"ArtifactBucketPrefix": "gdf-artifacts"})
+
+    def test_each_destination_alone_is_enough(self):
+        base = {"ArtifactBucketPrefix": "gdf-artifacts"}
+        for extra in ({"LogRecords": "true"}, {"QueueMode": "create"}, {"CollectorUrl": "https://c.example.com"},
+                      {"CollectorUrlSecretArn": SECRET}):
+            with self.subTest(extra=extra):
+                cfn.render(STACKSET, dict(base, **extra))
+
+    def test_an_existing_queue_needs_its_arn_and_url(self):
+        with self.assertRaisesRegex(cfn.RuleFailed, "ExistingQueueNamed"):
+            rendered(QueueMode="existing", ExistingQueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q")
+        resources = rendered(QueueMode="existing", ExistingQueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                             ExistingQueueArn="arn:aws:sqs:us-east-1:123456789012:q")
+        self.assertEqual(env(resources)["SQS_QUEUE_URL"], "https://sqs.us-east-1.amazonaws.com/123456789012/q")
+
+    def test_a_collector_url_and_a_url_secret_together_are_refused(self):
+        with self.assertRaisesRegex(cfn.RuleFailed, "OneCollectorUrl"):
+            rendered(CollectorUrl="https://c.example.com", CollectorUrlSecretArn=SECRET)
 
 
 class CollectorTest(unittest.TestCase):
