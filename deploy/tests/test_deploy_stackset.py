@@ -252,7 +252,7 @@ class MotoRunTest(unittest.TestCase):
             f.write(SHIM.format(python=sys.executable, log=cls.log, real=cli))
         os.chmod(shim, 0o755)
         cls.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        cls.env.update(AWS_CLI=shim, AWS_ENDPOINT_URL=cls.endpoint, AWS_ACCESS_KEY_ID="testing",
+        cls.env.update(GDF_AWS_CLI=shim, AWS_ENDPOINT_URL=cls.endpoint, AWS_ACCESS_KEY_ID="testing",
                        AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                        AWS_CONFIG_FILE=os.path.join(cls.tmp, "none"),
                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(cls.tmp, "none"), GDF_POLL_SECONDS="0.1")
