@@ -2,7 +2,8 @@
 
 - the function role's permissions are exactly the least-privilege list, no `*` action;
 - stackset.yaml deploys through CloudFormation StackSets (moto, in process) into two regions,
-  each getting the function, both rules, the log group with its retention, the DLQ and the role.
+  each getting the function (no reserved concurrency, LOG_LEVEL and DLQ_URL set), both rules,
+  the log group with its retention, the DLQ and the role.
 """
 
 import io
@@ -207,6 +208,11 @@ class StackSetDeploymentTest(unittest.TestCase):
         env = fn["Environment"]["Variables"]
         self.assertTrue(env["SQS_QUEUE_URL"].endswith(resources["FindingsQueue"]["PhysicalResourceId"].rsplit("/", 1)[-1]))
         self.assertIn("CHECKPOINT_PARAMETER", env)
+        self.assertEqual(env["LOG_LEVEL"], "INFO")
+        self.assertEqual(env["DLQ_URL"], resources["DeadLetterQueue"]["PhysicalResourceId"])
+        function = boto3.client("lambda", region_name=region).get_function(
+            FunctionName=resources["Function"]["PhysicalResourceId"])
+        self.assertNotIn("Concurrency", function, "no reserved concurrency by default")
 
         rules = {r["Name"]: r for r in boto3.client("events", region_name=region).list_rules()["Rules"]}
         finding_rule = rules[resources["FunctionFinding"]["PhysicalResourceId"]]
