@@ -16,6 +16,8 @@ import zipfile
 
 import yaml
 
+import cfn
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACCOUNT = "123456789012"
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -83,26 +85,8 @@ class RolePolicyTest(unittest.TestCase):
 
 
 def load_sam():
-    """template.yaml's resources (CloudFormation short tags read as plain values)."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tag(loader, suffix, node):
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-        return {name: value}
-
-    Loader.add_multi_constructor("!", tag)
-    with open(os.path.join(ROOT, "template.yaml")) as f:
-        return yaml.load(f, Loader=Loader)["Resources"]
+    """template.yaml's resources (CloudFormation short tags read in their long form)."""
+    return cfn.load(os.path.join(ROOT, "template.yaml"))["Resources"]
 
 
 def patch_moto_stackset_names():

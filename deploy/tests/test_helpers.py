@@ -1,0 +1,96 @@
+"""The test helpers hold to what their module docs promise: cfn.py renders as CloudFormation
+does, eventpattern.py refuses what EventBridge refuses. One line per case."""
+
+import unittest
+
+import cfn
+import eventpattern
+
+TEMPLATE = {
+    "Parameters": {
+        "Count": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 9},
+        "Mode": {"Type": "String", "Default": "a", "AllowedValues": ["a", "b"]},
+        "Name": {"Type": "String", "Default": "", "AllowedPattern": "^[a-z]*$"},
+    },
+    "Rules": {"NotBoth": {"Assertions": [{"Assert": {"Fn::Or": [{"Fn::Equals": [{"Ref": "Mode"}, "a"]},
+                                                              {"Fn::Equals": [{"Ref": "Name"}, ""]}]},
+                                          "AssertDescription": "Mode b takes no Name"}]}},
+    "Conditions": {"IsB": {"Fn::Equals": [{"Ref": "Mode"}, "b"]}},
+    "Resources": {
+        "Thing": {"Type": "AWS::SQS::Queue", "Properties": {
+            "Count": {"Ref": "Count"},
+            "Literal": 7,
+            "Picked": {"Fn::If": ["IsB", 2, 1]},
+            "Maybe": {"Fn::If": ["IsB", "x", {"Ref": "AWS::NoValue"}]},
+            "List": ["keep", {"Fn::If": ["IsB", "b", {"Ref": "AWS::NoValue"}]}],
+            "Text": {"Fn::Sub": "${Count}-${AWS::Region}-${Thing.Arn}-${!Literal}"},
+        }},
+        "OnlyB": {"Type": "AWS::SQS::Queue", "Condition": "IsB", "Properties": {}},
+    },
+}
+
+
+class RendererTest(unittest.TestCase):
+    def test_a_ref_to_a_number_parameter_is_a_string_and_literals_stay_numbers(self):
+        props = cfn.render(TEMPLATE)["Resources"]["Thing"]["Properties"]
+        self.assertEqual((props["Count"], props["Literal"], props["Picked"]), ("5", 7, 1))
+
+    def test_no_value_removes_the_key_or_the_list_item(self):
+        props = cfn.render(TEMPLATE)["Resources"]["Thing"]["Properties"]
+        self.assertNotIn("Maybe", props)
+        self.assertEqual(props["List"], ["keep"])
+
+    def test_a_false_condition_removes_the_resource(self):
+        self.assertNotIn("OnlyB", cfn.render(TEMPLATE)["Resources"])
+        self.assertIn("OnlyB", cfn.render(TEMPLATE, {"Mode": "b"})["Resources"])
+
+    def test_sub_renders_parameters_pseudo_parameters_attributes_and_escapes(self):
+        text = cfn.render(TEMPLATE)["Resources"]["Thing"]["Properties"]["Text"]
+        self.assertEqual(text, "5-us-east-1-arn:aws:sqs:us-east-1:123456789012:<Thing.Arn>-${Literal}")
+
+    def test_parameter_values_are_checked_as_cloudformation_checks_them(self):
+        for given in ({"Count": "0"}, {"Count": "10"}, {"Count": "x"}, {"Mode": "c"}, {"Name": "A"}, {"Nope": "1"}):
+            with self.subTest(given=given), self.assertRaises(cfn.InvalidParameter):
+                cfn.render(TEMPLATE, given)
+
+    def test_a_failed_rule_refuses_the_stack_with_its_description(self):
+        with self.assertRaisesRegex(cfn.RuleFailed, "Mode b takes no Name"):
+            cfn.render(TEMPLATE, {"Mode": "b", "Name": "x"})
+
+
+class EventPatternTest(unittest.TestCase):
+    ACCEPTED = [
+        {"source": ["aws.guardduty"]},
+        {"detail": {"severity": [{"numeric": [">=", 4]}]}},
+        {"detail": {"severity": [{"numeric": [">", 0, "<=", 5.5]}]}},
+        {"detail": {"severity": [{"numeric": ["=", 8]}]}},
+        {"detail": {"type": [{"prefix": "Recon:"}], "archived": [False], "x": [None, 3]}},
+        {"$or": [{"source": ["a"]}, {"detail-type": ["b"]}]},
+    ]
+    REFUSED = [
+        ({"detail": {"severity": [{"numeric": [">=", "4"]}]}}, "Value of >= must be numeric"),
+        ({"detail": {"severity": [{"numeric": [">=", True]}]}}, "must be numeric"),
+        ({"detail": {"severity": [{"numeric": ["<=", 5, ">", 1]}]}}, "lower bound then an upper bound"),
+        ({"detail": {"severity": [{"numeric": [">", 5, "<", 1]}]}}, "bottom must be below its top"),
+        ({"detail": {"severity": [{"numeric": [">=", 6e9]}]}}, "outside"),
+        ({"detail": {"severity": [{"numeric": ["~", 4]}]}}, "unrecognized numeric range operator"),
+        ({"detail": {"severity": [{"numeric": [">="]}]}}, "an operator and a number"),
+        ({"source": []}, "empty arrays"),
+        ({"source": "aws.guardduty"}, "object or an array"),
+        ({"source": [{"regex": "x"}]}, "unrecognized match type"),
+        ({"source": [{"prefix": "a", "suffix": "b"}]}, "exactly one operator"),
+    ]
+
+    def test_patterns_eventbridge_accepts_are_accepted(self):
+        for pattern in self.ACCEPTED:
+            with self.subTest(pattern=pattern):
+                eventpattern.validate(pattern)
+
+    def test_patterns_eventbridge_refuses_are_refused_with_the_reason(self):
+        for pattern, reason in self.REFUSED:
+            with self.subTest(pattern=pattern), self.assertRaisesRegex(eventpattern.InvalidPattern, reason):
+                eventpattern.validate(pattern)
+
+
+if __name__ == "__main__":
+    unittest.main()
