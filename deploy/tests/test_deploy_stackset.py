@@ -234,12 +234,16 @@ class MotoRunTest(unittest.TestCase):
         if not cli:
             raise unittest.SkipTest("no AWS CLI (scripts/test installs one and sets GDF_AWS_CLI)")
         cls.tmp = tempfile.mkdtemp(prefix="gdf-deploy-test-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         cls.endpoint = f"http://127.0.0.1:{port}"
         cls.server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Runs even when the set-up below fails: no moto_server is left behind.
+        cls.addClassCleanup(cls.server.wait)
+        cls.addClassCleanup(cls.server.terminate)
         for _ in range(100):
             try:
                 urllib.request.urlopen(f"{cls.endpoint}/moto-api/")
@@ -257,12 +261,6 @@ class MotoRunTest(unittest.TestCase):
                        AWS_CONFIG_FILE=os.path.join(cls.tmp, "none"),
                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(cls.tmp, "none"), GDF_POLL_SECONDS="0.1")
         cls.setup_organization()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.terminate()
-        cls.server.wait()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def client(cls, service, region="us-east-1"):
