@@ -19,6 +19,17 @@ pub struct App {
     pub reader: crate::backfill::Reader,
 }
 
+impl App {
+    /// The backfill, with what it uses.
+    pub fn backfill(&self) -> crate::backfill::Backfill<'_> {
+        crate::backfill::Backfill {
+            reader: &self.reader,
+            forwarder: &self.forwarder,
+            config: &self.config.backfill,
+        }
+    }
+}
+
 /// Why the destinations could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -46,11 +57,12 @@ impl App {
             return Err(crate::config::ConfigError::NoDestination.into());
         }
         let forwarder = Forwarder::new(sinks, config.min_severity, config.output_schema);
+        let reader = crate::backfill::Reader::new(aws.clone(), &config.backfill);
         Ok(App {
             config,
             forwarder,
             aws,
-            reader: Default::default(),
+            reader,
         })
     }
 }

@@ -79,7 +79,7 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     let reader = &app.reader;
     for region in regions {
         let name = format!("guardduty {region}");
-        let client = reader.client(app, &region).await;
+        let client = reader.client(&region).await;
         let mut count = 0usize;
         let mut error = None;
         let mut pages = client.list_detectors().into_paginator().send();
@@ -151,8 +151,8 @@ fn describe(app: &App) -> String {
 
 async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {
     let name = format!("{}/check", prefix.trim_end_matches('/'));
-    let ssm = app.reader.ssm(app).await;
-    let value = crate::lambda::now_rfc3339();
+    let ssm = app.reader.ssm().await;
+    let value = crate::clock::now_rfc3339();
     let write = ssm
         .put_parameter()
         .name(&name)

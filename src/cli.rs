@@ -122,7 +122,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
 }
 
 async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
-    match crate::backfill::run(app, &request, Deadline::none()).await {
+    match app.backfill().run(&request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;
             eprintln!(
@@ -155,7 +155,7 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
     } else {
         files
     };
-    let received_at = crate::lambda::now_rfc3339();
+    let received_at = crate::clock::now_rfc3339();
     let mut tally = Tally::default();
     for path in &inputs {
         let shown = if path.as_os_str() == "-" {

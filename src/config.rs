@@ -72,6 +72,13 @@ pub struct BackfillConfig {
     pub max_findings: usize,
     pub lookback: Duration,
     pub checkpoint_parameter: Option<String>,
+    /// How far behind now a run's listing stops (`BACKFILL_SETTLE_SECONDS`).
+    pub settle: Duration,
+    /// Consecutive runs a finding may fail permanently before it is set aside
+    /// (`BACKFILL_QUARANTINE_AFTER`).
+    pub quarantine_after: u32,
+    /// Where poison findings are set aside (`DLQ_URL`); without it they are held.
+    pub dlq_url: Option<String>,
     pub assume_role_arn: Option<String>,
     pub assume_role_external_id: Option<String>,
 }
@@ -177,6 +184,20 @@ impl Config {
         let max_findings = env.number("BACKFILL_MAX_FINDINGS", 500, 1, 100_000)?;
         let lookback = env.number("BACKFILL_LOOKBACK_MINUTES", 15, 1, 60 * 24 * 90)?;
         let checkpoint_parameter = env.string("CHECKPOINT_PARAMETER");
+        let settle = env.number("BACKFILL_SETTLE_SECONDS", 300, 0, 3600)?;
+        if settle >= lookback.saturating_mul(60) {
+            return Err(ConfigError::Invalid {
+                var: "BACKFILL_SETTLE_SECONDS",
+                value: settle.to_string(),
+                reason: "must be less than BACKFILL_LOOKBACK_MINUTES, or the window is empty"
+                    .into(),
+            });
+        }
+        let quarantine_after = env.number("BACKFILL_QUARANTINE_AFTER", 3, 1, 100)?;
+        let dlq_url = env.string("DLQ_URL");
+        if let Some(url) = &dlq_url {
+            validate_queue_url_of("DLQ_URL", url)?;
+        }
         if let Some(p) = &checkpoint_parameter
             && (p.len() > 2048 || p.chars().any(char::is_whitespace))
         {
@@ -209,6 +230,9 @@ impl Config {
                 max_findings: max_findings as usize,
                 lookback: Duration::from_secs(lookback * 60),
                 checkpoint_parameter,
+                settle: Duration::from_secs(settle),
+                quarantine_after: u32::try_from(quarantine_after).unwrap_or(u32::MAX),
+                dlq_url,
                 assume_role_arn,
                 assume_role_external_id,
             },
@@ -333,6 +357,10 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn validate_queue_url(url: &str) -> Result<(), ConfigError> {
+    validate_queue_url_of("SQS_QUEUE_URL", url)
+}
+
+fn validate_queue_url_of(var: &'static str, url: &str) -> Result<(), ConfigError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.parse::<hyper::Uri>().ok().is_some_and(|u| {
             u.host().is_some() && u.path().trim_matches('/').split('/').count() == 2
@@ -341,7 +369,7 @@ fn validate_queue_url(url: &str) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::Invalid {
-            var: "SQS_QUEUE_URL",
+            var,
             value: url.into(),
             reason: "expected a queue URL such as https://sqs.us-east-1.amazonaws.com/123456789012/findings".into(),
         })
@@ -445,6 +473,9 @@ mod tests {
         assert_eq!(c.output_schema, OutputSchema::Native);
         assert_eq!(c.backfill.max_findings, 500);
         assert_eq!(c.backfill.lookback, Duration::from_secs(15 * 60));
+        assert_eq!(c.backfill.settle, Duration::from_secs(300));
+        assert_eq!(c.backfill.quarantine_after, 3);
+        assert_eq!(c.backfill.dlq_url, None);
         assert_eq!(c.metrics_namespace, "GuardDutyForwarder");
         assert_eq!(c.require_destination(), Err(ConfigError::NoDestination));
     }
@@ -548,6 +579,19 @@ mod tests {
                 "BACKFILL_INCLUDE_ARCHIVED",
             ),
             (&[("CHECKPOINT_PARAMETER", "a b")], "CHECKPOINT_PARAMETER"),
+            (
+                &[("BACKFILL_SETTLE_SECONDS", "900")],
+                "BACKFILL_SETTLE_SECONDS",
+            ),
+            (
+                &[("BACKFILL_SETTLE_SECONDS", "-1")],
+                "BACKFILL_SETTLE_SECONDS",
+            ),
+            (
+                &[("BACKFILL_QUARANTINE_AFTER", "0")],
+                "BACKFILL_QUARANTINE_AFTER",
+            ),
+            (&[("DLQ_URL", "not a queue")], "DLQ_URL"),
             (&[("ASSUME_ROLE_ARN", "role/reader")], "ASSUME_ROLE_ARN"),
             (
                 &[("ASSUME_ROLE_EXTERNAL_ID", "x")],

@@ -69,11 +69,6 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// Now, as RFC 3339 UTC with milliseconds (the records' `received_at`).
-pub fn now_rfc3339() -> String {
-    crate::backfill::format_ms(crate::backfill::now_ms())
-}
-
 /// Handles one event.
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
     let span = tracing::info_span!("handler", trigger = tracing::field::Empty);
@@ -99,7 +94,7 @@ async fn handle_in(
     );
     match routed {
         Routed::Finding(incoming) => {
-            let received_at = now_rfc3339();
+            let received_at = crate::clock::now_rfc3339();
             let outcome = app
                 .forwarder
                 .forward(vec![incoming], Via::Eventbridge, &received_at, deadline)
@@ -107,7 +102,7 @@ async fn handle_in(
             crate::metrics::emit(namespace, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
         }
-        Routed::Scheduled => match crate::backfill::run_scheduled(app, deadline).await {
+        Routed::Scheduled => match app.backfill().run_scheduled(deadline).await {
             Ok(outcome) => {
                 crate::metrics::emit(
                     namespace,
@@ -119,7 +114,7 @@ async fn handle_in(
             }
             Err(e) => {
                 crate::metrics::emit(namespace, Via::Backfill, &Outcome::default(), Some(false));
-                Err(HandlerError::Backfill(e))
+                Err(HandlerError::Backfill(e.to_string()))
             }
         },
         Routed::Ignored {

@@ -11,13 +11,14 @@
 //!   [`retry`]: the deadline, backoff and what is worth retrying.
 //! - [`backfill`]: the scheduled catch-up from the GuardDuty API.
 //! - [`lambda`] and [`cli`]: the two faces of the binary; [`app`] wires them.
-//! - [`logging`]: structured logs on stderr.
+//! - [`logging`]: structured logs on stderr; [`clock`]: now, epoch ms, RFC 3339.
 
 pub mod app;
 pub mod aws;
 pub mod backfill;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod intake;
 pub mod lambda;

@@ -6,20 +6,13 @@ use serde_json::{Map, Value, json};
 use crate::normalize::Via;
 use crate::pipeline::Outcome;
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn document(namespace: &str, dimensions: &[(&str, &str)], metrics: &[(&str, &str, u64)]) -> Value {
     let mut doc = Map::new();
     let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
     doc.insert(
         "_aws".into(),
         json!({
-            "Timestamp": now_ms(),
+            "Timestamp": crate::clock::now_ms(),
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
                 "Dimensions": [names],
@@ -57,6 +50,8 @@ pub fn lines(
     }
     if let Some(ok) = backfill_ok {
         metrics.push(("BackfillRunsSucceeded", "Count", u64::from(ok)));
+        metrics.push(("FindingsQuarantined", "Count", outcome.quarantined));
+        metrics.push(("BackfillTruncated", "Count", outcome.truncated));
     }
     let mut out = vec![document(namespace, &[("Trigger", trigger)], &metrics).to_string()];
     for (dest, (ok, failed)) in &outcome.per_sink {

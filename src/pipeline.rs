@@ -19,6 +19,17 @@ pub struct Failure {
     pub finding_id: String,
     pub sink: &'static str,
     pub error: String,
+    /// What the destination said; `None` when the finding could not even be normalized.
+    /// [`DeliveryError::is_permanent`] tells whether trying again can help.
+    pub cause: Option<DeliveryError>,
+}
+
+impl Failure {
+    /// Whether trying again cannot help: a record that cannot be normalized, or one the
+    /// destination refused (too large, rejected).
+    pub fn is_permanent(&self) -> bool {
+        self.cause.as_ref().is_none_or(DeliveryError::is_permanent)
+    }
 }
 
 /// Counts of one run, per SPEC §2, plus what failed.
@@ -37,6 +48,12 @@ pub struct Outcome {
     pub retries: u64,
     #[serde(skip)]
     pub oversize: u64,
+    /// Backfill: poison findings set aside in the dead-letter queue.
+    #[serde(skip)]
+    pub quarantined: u64,
+    /// Backfill: detector runs that stopped before their window's end.
+    #[serde(skip)]
+    pub truncated: u64,
     /// Backfill: now − the newest `updatedAt` reached, in seconds.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
@@ -56,6 +73,8 @@ impl Outcome {
         }
         self.retries += other.retries;
         self.oversize += other.oversize;
+        self.quarantined += other.quarantined;
+        self.truncated += other.truncated;
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -137,6 +156,7 @@ impl Forwarder {
                         finding_id,
                         sink: "normalize",
                         error: e.to_string(),
+                        cause: None,
                     });
                 }
             }
@@ -173,6 +193,7 @@ impl Forwarder {
                     finding_id: record.id.clone(),
                     sink: name,
                     error: err.to_string(),
+                    cause: Some(err.clone()),
                 });
             }
         }

@@ -21,13 +21,11 @@ impl Deadline {
 
     /// From Lambda's deadline (epoch milliseconds), keeping [`REPORT_MARGIN`] back.
     pub fn from_lambda_deadline_ms(deadline_ms: u64) -> Self {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
         let left =
             Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPORT_MARGIN);
-        Deadline(Some(Instant::now() + left))
+        // A deadline too far away to represent is no deadline at all.
+        Deadline(Instant::now().checked_add(left))
     }
 
     /// Time left; `None` means unbounded.

@@ -18,6 +18,8 @@ async fn start(gd: &GuardDuty, extra: &[(&str, String)]) -> (RuntimeApi, Running
     env.extend(moto::aws_env());
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
     env.push(("LOG_RECORDS", "true".into()));
+    // Findings in these tests are made a moment ago and final: no settle margin needed.
+    env.push(("BACKFILL_SETTLE_SECONDS", "0".into()));
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     (api, Running::spawn(command(&env)))
 }
@@ -178,7 +180,14 @@ async fn the_cap_holds_and_the_next_runs_take_the_rest_from_the_checkpoint() {
         .await
         .unwrap();
     let value: Value = serde_json::from_str(cp.parameter().unwrap().value().unwrap()).unwrap();
-    assert_eq!(value["updated_at"], support::guardduty::iso(base + 119));
+    // The window was exhausted: the next run starts at the last run's upper bound.
+    let next = value["updated_at"].as_str().unwrap();
+    assert!(
+        next > support::guardduty::iso(base + 119).as_str(),
+        "{next}"
+    );
+    assert!(next <= support::guardduty::iso(now_ms()).as_str(), "{next}");
+    assert_eq!(value["ids"], serde_json::json!([]));
 }
 
 #[tokio::test]
@@ -270,7 +279,8 @@ async fn after_a_three_hour_outage_the_runs_catch_up_without_losing_findings_on_
 }
 
 #[tokio::test]
-async fn a_repeated_next_token_ends_the_listing_with_a_warning() {
+async fn pages_are_asked_for_from_the_newest_timestamp_reached_so_a_repeated_next_token_cannot_stall_them()
+ {
     let gd = GuardDuty::start().await;
     let base = now_ms() - 60_000;
     gd.add(
@@ -278,6 +288,38 @@ async fn a_repeated_next_token_ends_the_listing_with_a_warning() {
         "det1",
         recent("us-east-1", "det1", "f", 160, base),
     );
+    // A broken nextToken changes nothing: each page asks again from where the last ended.
+    gd.repeat_tokens(true);
+    let (api, proc_) = start(&gd, &[("DETECTOR_IDS", "det1".into())]).await;
+    let r = run(&api).await;
+    assert_eq!(r["received"], 160, "{r}");
+    settle().await;
+    assert!(delivered(&proc_).values().all(|&n| n == 1));
+    let lists: Vec<_> = gd
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/findings"))
+        .collect();
+    assert_eq!(lists.len(), 4, "{lists:?}");
+    for l in &lists {
+        assert!(
+            l.body
+                .get("nextToken")
+                .is_none_or(|t| t.is_null() || t == "")
+        );
+        assert!(l.body["findingCriteria"]["criterion"]["updatedAt"]["lessThan"].is_i64());
+    }
+}
+
+#[tokio::test]
+async fn a_next_token_repeated_inside_one_millisecond_ends_the_run_as_truncated() {
+    let gd = GuardDuty::start().await;
+    let t = now_ms() - 60_000;
+    // 160 findings on one millisecond: only nextToken can page through them.
+    let same: Vec<Value> = (0..160)
+        .map(|i| finding("us-east-1", "det1", &format!("s-{i:03}"), t, false, 5.0))
+        .collect();
+    gd.add("us-east-1", "det1", same);
     gd.repeat_tokens(true);
     let (api, proc_) = start(&gd, &[("DETECTOR_IDS", "det1".into())]).await;
     let r = run(&api).await;
@@ -286,11 +328,11 @@ async fn a_repeated_next_token_ends_the_listing_with_a_warning() {
         "two pages, then the repeat stops it: {r}"
     );
     settle().await;
+    let err = proc_.stderr().join("\n");
+    assert!(err.contains("repeated a nextToken"), "{err}");
     assert!(
-        proc_
-            .stderr()
-            .iter()
-            .any(|l| l.contains("repeated a nextToken"))
+        err.contains("Backfill truncated") && err.contains("error"),
+        "{err}"
     );
     assert!(delivered(&proc_).values().all(|&n| n == 1));
 }
@@ -303,13 +345,14 @@ async fn throttling_is_retried_until_everything_arrives() {
         "det1",
         recent("us-east-1", "det1", "f", 60, now_ms() - 60_000),
     );
-    gd.throttle_next(3);
+    // Within the attempt budget (three attempts per call).
+    gd.throttle_next(2);
     let (api, proc_) = start(&gd, &[]).await;
     let r = run(&api).await;
     assert_eq!(r["forwarded"], 60, "{r}");
     settle().await;
     assert_eq!(delivered(&proc_).len(), 60);
-    assert_eq!(gd.seen().iter().filter(|s| s.status == 429).count(), 3);
+    assert_eq!(gd.seen().iter().filter(|s| s.status == 429).count(), 2);
 }
 
 #[tokio::test]

@@ -31,6 +31,17 @@ pub enum DeliveryError {
     Io(String),
 }
 
+impl DeliveryError {
+    /// Whether trying again later cannot help: the destination refused this record itself
+    /// (too large, or rejected as such), as opposed to being slow, down or out of time.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Oversize { .. } | DeliveryError::Rejected(_)
+        )
+    }
+}
+
 /// The records of one `deliver` call that failed, by index into the slice given.
 #[derive(Debug, Default)]
 pub struct Delivery {

@@ -1,0 +1,158 @@
+//! The checkpoint store: one SSM parameter per region × detector (`<CHECKPOINT_PARAMETER>/
+//! <region>/<detector>`), holding where the next run starts, the ids already delivered at
+//! that millisecond, and the consecutive permanent failures of findings not yet set aside.
+//! Kept under SSM's 4 KB limit for standard parameters by remembering fewer ids when needed
+//! (forgotten ids are only sent again, never lost).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ssm::error::DisplayErrorContext;
+use serde::{Deserialize, Serialize};
+
+use super::BackfillError;
+use super::budget::Budget;
+use super::quarantine::Strike;
+use crate::clock::epoch_ms;
+
+/// SSM's limit for a standard parameter's value.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// The stored state of one region × detector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// RFC 3339, millisecond precision: the next run lists `updatedAt >=` this.
+    pub updated_at: String,
+    /// Ids delivered whose `updatedAt` is exactly `updated_at`.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Findings that failed permanently in the last consecutive runs, by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub strikes: BTreeMap<String, Strike>,
+}
+
+impl Checkpoint {
+    /// The start, in epoch milliseconds.
+    pub fn start_ms(&self) -> Option<i64> {
+        epoch_ms(&self.updated_at)
+    }
+
+    /// The JSON stored, shortened to fit [`MAX_VALUE_BYTES`]: ids first, then strikes.
+    pub fn to_value(&self) -> Result<String, serde_json::Error> {
+        let mut cp = self.clone();
+        loop {
+            let value = serde_json::to_string(&cp)?;
+            if value.len() <= MAX_VALUE_BYTES {
+                return Ok(value);
+            }
+            if cp.ids.pop().is_none() && cp.strikes.pop_last().is_none() {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+/// The parameter name for one region × detector.
+pub fn parameter_name(prefix: &str, region: &str, detector: &str) -> String {
+    format!("{}/{region}/{detector}", prefix.trim_end_matches('/'))
+}
+
+/// Reads a checkpoint; `None` when the parameter does not exist yet.
+pub async fn read(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    budget: &Budget,
+) -> Result<Option<Checkpoint>, BackfillError> {
+    let answer = ssm
+        .get_parameter()
+        .name(name)
+        .customize()
+        .config_override(budget.ssm())
+        .send()
+        .await;
+    match answer {
+        Ok(out) => {
+            let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+            let cp: Checkpoint =
+                serde_json::from_str(value).map_err(|e| BackfillError::CheckpointInvalid {
+                    name: name.to_string(),
+                    problem: e.to_string(),
+                })?;
+            if cp.start_ms().is_none() {
+                return Err(BackfillError::CheckpointInvalid {
+                    name: name.to_string(),
+                    problem: format!("updated_at {:?} is not an RFC 3339 time", cp.updated_at),
+                });
+            }
+            Ok(Some(cp))
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(BackfillError::CheckpointRead {
+            name: name.to_string(),
+            detail: DisplayErrorContext(&e).to_string(),
+        }),
+    }
+}
+
+/// Writes a checkpoint.
+pub async fn write(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    cp: &Checkpoint,
+    budget: &Budget,
+) -> Result<(), BackfillError> {
+    let value = cp.to_value().map_err(|e| BackfillError::CheckpointWrite {
+        name: name.to_string(),
+        detail: e.to_string(),
+    })?;
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .customize()
+        .config_override(budget.ssm())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| BackfillError::CheckpointWrite {
+            name: name.to_string(),
+            detail: DisplayErrorContext(&e).to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_with_too_many_ids_still_fits_in_a_standard_parameter() {
+        let cp = Checkpoint {
+            updated_at: "2026-11-22T10:00:00.123Z".into(),
+            ids: (0..400).map(|i| format!("{i:064}")).collect(),
+            strikes: BTreeMap::new(),
+        };
+        let value = cp.to_value().unwrap();
+        assert!(value.len() <= MAX_VALUE_BYTES, "{}", value.len());
+        let back: Checkpoint = serde_json::from_str(&value).unwrap();
+        assert_eq!(back.updated_at, cp.updated_at);
+        assert!(!back.ids.is_empty() && back.ids.iter().all(|i| cp.ids.contains(i)));
+    }
+
+    #[test]
+    fn a_checkpoint_written_before_strikes_existed_is_still_read() {
+        let cp: Checkpoint =
+            serde_json::from_str(r#"{"updated_at":"2026-11-22T10:00:00.123Z","ids":["a"]}"#)
+                .unwrap();
+        assert_eq!(cp.ids, ["a"]);
+        assert!(cp.strikes.is_empty());
+        assert_eq!(
+            parameter_name("/gdf/", "us-east-1", "det"),
+            "/gdf/us-east-1/det"
+        );
+    }
+}

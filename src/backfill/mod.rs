@@ -1,0 +1,205 @@
+//! The backfill: pages through the GuardDuty API so that findings the push path missed, or
+//! made before deployment, still arrive. Per region (`GUARDDUTY_REGIONS`) and detector
+//! (`DETECTOR_IDS`, else ListDetectors), one run lists `updatedAt` in `[start, upper)`,
+//! unarchived unless `BACKFILL_INCLUDE_ARCHIVED`, sorted ascending, 50 per page; fetches each
+//! page with GetFindings and delivers it before listing the next, so at most one page of
+//! findings per detector is in memory.
+//!
+//! - [`cursor`] (pure) decides what to list next, what to deliver and where the next run
+//!   starts; its module doc states and argues the property that no finding is lost.
+//! - [`guardduty`] talks to GuardDuty; [`checkpoint`] stores the cursor's mark in SSM
+//!   (`CHECKPOINT_PARAMETER`); [`quarantine`] sets poison findings aside in the dead-letter
+//!   queue; [`budget`] bounds every AWS call by the invocation's remaining time.
+//!
+//! `start` is the checkpoint when there is one, else now − `BACKFILL_LOOKBACK_MINUTES` (or
+//! the CLI's `--since`); `upper` is now − `BACKFILL_SETTLE_SECONDS` (the CLI's fixed window
+//! ends at now: it moves no checkpoint). A run that stops early (cap, hard limit, deadline,
+//! API error) still delivers what it fetched, writes its checkpoint, and counts one
+//! `BackfillTruncated` with a log line naming the reason, the detector and how far behind it is.
+
+pub mod budget;
+pub mod checkpoint;
+pub mod cursor;
+pub mod guardduty;
+pub mod quarantine;
+
+mod detector;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tracing::warn;
+
+pub use guardduty::Reader;
+
+use crate::config::BackfillConfig;
+use crate::normalize::Via;
+use crate::pipeline::{Failure, Forwarder, Outcome};
+use crate::retry::Deadline;
+use budget::Budget;
+
+/// Regions, and detectors within one, worked on at once.
+const CONCURRENCY: usize = 2;
+
+/// What one backfill run covers.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Empty: `GUARDDUTY_REGIONS`, else the default region.
+    pub regions: Vec<String>,
+    /// Empty: `DETECTOR_IDS`, else ListDetectors.
+    pub detectors: Vec<String>,
+    /// A fixed window (CLI `--since`): neither reads nor moves the checkpoint.
+    pub since: Option<Duration>,
+    pub via: Option<Via>,
+    /// Print a progress line on stderr per page (CLI).
+    pub progress: bool,
+    /// Findings per detector in this run; `None`: `BACKFILL_MAX_FINDINGS`.
+    pub max_findings: Option<usize>,
+}
+
+/// Why a backfill, or one detector's part of it, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("no region: set GUARDDUTY_REGIONS or AWS_REGION")]
+    NoRegion,
+    #[error("ListDetectors in {region} failed: {detail}")]
+    ListDetectors { region: String, detail: String },
+    #[error("ListFindings of detector {detector} failed: {detail}")]
+    ListFindings { detector: String, detail: String },
+    #[error("GetFindings of detector {detector} failed: {detail}")]
+    GetFindings { detector: String, detail: String },
+    #[error("GetFindings of detector {detector} answered unreadably: {problem}")]
+    GetFindingsBody {
+        detector: String,
+        problem: &'static str,
+    },
+    #[error("reading checkpoint {name} failed: {detail}")]
+    CheckpointRead { name: String, detail: String },
+    #[error("checkpoint parameter {name} does not hold a checkpoint: {problem}")]
+    CheckpointInvalid { name: String, problem: String },
+    #[error("writing checkpoint {name} failed: {detail}")]
+    CheckpointWrite { name: String, detail: String },
+    #[error("setting finding {finding_id} aside in the dead-letter queue failed: {detail}")]
+    Quarantine { finding_id: String, detail: String },
+    #[error("not enough invocation time left to {operation}")]
+    OutOfTime { operation: &'static str },
+}
+
+/// What a backfill uses: its GuardDuty reader (and AWS clients), the forwarder, its config.
+#[derive(Clone, Copy)]
+pub struct Backfill<'a> {
+    pub reader: &'a Reader,
+    pub forwarder: &'a Forwarder,
+    pub config: &'a BackfillConfig,
+}
+
+impl Backfill<'_> {
+    /// Runs the scheduled backfill (Lambda).
+    pub async fn run_scheduled(&self, deadline: Deadline) -> Result<Outcome, BackfillError> {
+        let req = Request {
+            via: Some(Via::Backfill),
+            ..Default::default()
+        };
+        self.run(&req, deadline).await
+    }
+
+    /// Runs one backfill over every region and detector; per-detector errors are counted as
+    /// failures in the outcome (so the invocation fails) while the other detectors proceed.
+    pub async fn run(&self, req: &Request, deadline: Deadline) -> Result<Outcome, BackfillError> {
+        let regions = self.regions(req).await?;
+        let runs: Vec<detector::DetectorRun> = futures_util::stream::iter(regions)
+            .map(|region| async move { self.region(req, region, deadline).await })
+            .buffer_unordered(CONCURRENCY)
+            .flat_map(futures_util::stream::iter)
+            .collect()
+            .await;
+        let mut total = Outcome::default();
+        let mut lag: Option<u64> = None;
+        for run in runs {
+            for e in &run.errors {
+                warn!(message = "Backfill error.", scope = %run.scope, error = %e);
+                total.failed += 1;
+                total.failures.push(Failure {
+                    finding_id: run.scope.clone(),
+                    sink: "guardduty",
+                    error: e.to_string(),
+                    cause: None,
+                });
+            }
+            if let Some(reached) = run.reached_ms {
+                let behind = crate::clock::now_ms().saturating_sub(reached).max(0) / 1000;
+                lag = lag.max(u64::try_from(behind).ok());
+            }
+            total.add(run.outcome);
+        }
+        total.backfill_lag_seconds = lag;
+        Ok(total)
+    }
+
+    async fn regions(&self, req: &Request) -> Result<Vec<String>, BackfillError> {
+        if !req.regions.is_empty() {
+            return Ok(req.regions.clone());
+        }
+        if !self.config.regions.is_empty() {
+            return Ok(self.config.regions.clone());
+        }
+        let region = self.reader.default_region().await;
+        Ok(vec![region.ok_or(BackfillError::NoRegion)?])
+    }
+
+    /// Every detector of one region.
+    async fn region(
+        &self,
+        req: &Request,
+        region: String,
+        deadline: Deadline,
+    ) -> Vec<detector::DetectorRun> {
+        let client = self.reader.client(&region).await;
+        let detectors = match self.detectors(req, &client, &region, deadline).await {
+            Ok(d) => d,
+            Err(e) => {
+                let mut run = detector::DetectorRun::new(&region, "*");
+                run.errors.push(e);
+                return vec![run];
+            }
+        };
+        if detectors.is_empty() {
+            warn!(message = "GuardDuty is not enabled in this region: no detector.", region = %region);
+        }
+        let (client, region) = (&client, &region);
+        futures_util::stream::iter(detectors)
+            .map(|d| async move {
+                detector::Job {
+                    backfill: *self,
+                    req,
+                    client,
+                    region,
+                    detector: &d,
+                }
+                .run(deadline)
+                .await
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    async fn detectors(
+        &self,
+        req: &Request,
+        client: &aws_sdk_guardduty::Client,
+        region: &str,
+        deadline: Deadline,
+    ) -> Result<Vec<String>, BackfillError> {
+        if !req.detectors.is_empty() {
+            return Ok(req.detectors.clone());
+        }
+        if !self.config.detector_ids.is_empty() {
+            return Ok(self.config.detector_ids.clone());
+        }
+        let budget = Budget::within(deadline).ok_or(BackfillError::OutOfTime {
+            operation: "list detectors",
+        })?;
+        guardduty::detectors(client, region, &budget).await
+    }
+}
