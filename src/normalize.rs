@@ -294,14 +294,36 @@ pub fn normalize<'a>(
             .and_then(|r| text(get(r, "ipAddressV4")).or_else(|| text(get(r, "ipAddressV6")))),
         remote_country: remote.and_then(|r| text(path(r, &["country", "countryName"]))),
         actor_principal: actor_principal(resource, action),
-        sample: service
-            .and_then(|s| boolean(path(s, &["additionalInfo", "sample"])))
-            .unwrap_or(false),
+        sample: sample(service),
         dedup_key,
         id,
         ingest,
         raw_event: finding,
     })
+}
+
+/// `service.additionalInfo.sample`, from either shape: EventBridge's object, or the API's
+/// `{"value": "<JSON text>", "type": "default"}` (only `sample` is read from the text).
+fn sample(service: Option<&Value>) -> bool {
+    #[derive(serde::Deserialize)]
+    struct JsonText {
+        #[serde(default)]
+        sample: Option<Value>,
+    }
+    let Some(info) = service.and_then(|s| get(s, "additionalInfo")) else {
+        return false;
+    };
+    if let Some(flag) = boolean(get(info, "sample")) {
+        return flag;
+    }
+    match get(info, "value") {
+        Some(Value::String(text)) => serde_json::from_str::<JsonText>(text)
+            .ok()
+            .and_then(|t| boolean(t.sample.as_ref()))
+            .unwrap_or(false),
+        Some(obj @ Value::Object(_)) => boolean(get(obj, "sample")).unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// The identifier of the affected resource, chosen by `resourceType`, falling back to the
@@ -516,6 +538,18 @@ mod tests {
         for (input, err) in cases {
             assert_eq!(normalize(&input, &ingest).unwrap_err(), err, "{input}");
         }
+    }
+
+    #[test]
+    fn the_sample_flag_is_read_from_the_apis_json_text_too() {
+        let api = json!({"id": "a", "service": {"additionalInfo":
+            {"value": "{\"sample\":true,\"threatListName\":\"x\"}", "type": "default"}}});
+        assert_eq!(record(&api)["sample"], json!(true));
+        let api =
+            json!({"id": "a", "service": {"additionalInfo": {"value": "{}", "type": "default"}}});
+        assert_eq!(record(&api)["sample"], json!(false));
+        let broken = json!({"id": "a", "service": {"additionalInfo": {"value": "{not json", "type": "default"}}});
+        assert_eq!(record(&broken)["sample"], json!(false));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::guardduty::{GuardDuty, finding, now_ms};
+use support::guardduty::{GuardDuty, finding, iso, now_ms, wire};
 use support::moto;
 use support::process::{Running, command, lambda_env};
 use support::runtime_api::{Reply, RuntimeApi};
@@ -117,7 +117,14 @@ async fn two_detectors_with_archived_and_old_findings_deliver_exactly_the_recent
         .unwrap();
     assert_eq!(
         record["raw_event"],
-        finding("us-east-1", "det1", "det1-0007", base + 7, false, 5.0)
+        wire(&finding(
+            "us-east-1",
+            "det1",
+            "det1-0007",
+            base + 7,
+            false,
+            5.0
+        ))
     );
     // Every GetFindings asked for at most 50 ids; every ListFindings for 50 a page, sorted.
     for s in gd.seen() {
@@ -487,4 +494,300 @@ async fn an_initial_import_from_the_cli_takes_the_whole_window_unless_capped() {
         cli_backfill(&gd, &["--since", "3h", "--max-findings", "120"]).await;
     assert!(ok, "{stderr}");
     assert_eq!(records, 120);
+}
+
+async fn run_reply(api: &RuntimeApi) -> Result<Value, String> {
+    match api.invoke(scheduled()).await {
+        Reply::Response(r) => Ok(r),
+        Reply::Error(e) => Err(e.to_string()),
+    }
+}
+
+/// `dedup_key`s delivered (id:updatedAt), with how often each arrived.
+fn versions(proc_: &Running) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for r in proc_.records() {
+        *out.entry(r["dedup_key"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+async fn checkpoint_of(prefix: &str, detector: &str) -> Option<Value> {
+    let ssm = aws_sdk_ssm::Client::new(&moto::sdk_config("us-east-1"));
+    let out = ssm
+        .get_parameter()
+        .name(format!("{prefix}/us-east-1/{detector}"))
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(out.parameter()?.value()?).ok()
+}
+
+/// EMF documents printed on stdout.
+fn emf(proc_: &Running) -> Vec<Value> {
+    proc_
+        .stdout()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn findings_updated_between_list_and_get_findings_under_a_cap_all_arrive_in_their_latest_version()
+ {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    for det in ["det1", "det2"] {
+        gd.add("us-east-1", det, recent("us-east-1", det, det, 60, base));
+    }
+    let prefix = format!("/{}", moto::unique("gdf-updates"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("BACKFILL_MAX_FINDINGS", "20".into()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1,det2".into()),
+        ],
+    )
+    .await;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        // GuardDuty updates a few findings between our ListFindings and GetFindings, as it
+        // does when a finding's count goes up, and a few more between runs.
+        let k = runs * 7;
+        let a = format!("det1-{:04}", k % 60);
+        let b = format!("det2-{:04}", (k + 3) % 60);
+        gd.update_after_list(&[&a, &b]);
+        if runs == 2 {
+            for id in ["det1-0001", "det2-0002"] {
+                let det = &id[..4];
+                let mut f = gd.get("us-east-1", det, id).unwrap();
+                f["updatedAt"] = iso(now_ms() - 1).into();
+                gd.put("us-east-1", det, f);
+            }
+        }
+        let r = run(&api).await;
+        if (r["received"] == 0 && runs > 2) || runs > 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    settle().await;
+    let got = versions(&proc_);
+    for det in ["det1", "det2"] {
+        for i in 0..60 {
+            let id = format!("{det}-{i:04}");
+            let latest = gd.get("us-east-1", det, &id).unwrap();
+            let key = format!("{id}:{}", latest["updatedAt"].as_str().unwrap());
+            assert!(got.contains_key(&key), "{key} never arrived in {runs} runs");
+        }
+    }
+    assert!(runs <= 10, "{runs} runs");
+}
+
+#[tokio::test]
+async fn a_finding_missing_from_get_findings_holds_the_checkpoint_before_it() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 10, base),
+    );
+    gd.omit_from_get(&["f-0004"]);
+    let prefix = format!("/{}", moto::unique("gdf-missing"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let r = run(&api).await;
+    assert_eq!(r["received"], 9, "{r}");
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert_eq!(cp["updated_at"], iso(base + 3), "stops before f-0004");
+    // GetFindings was asked again for the missing id, once.
+    let gets: Vec<_> = gd
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/findings/get"))
+        .collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[1].body["findingIds"], serde_json::json!(["f-0004"]));
+    settle().await;
+    assert!(
+        proc_
+            .stderr()
+            .iter()
+            .any(|l| l.contains("did not return a listed finding") && l.contains("f-0004"))
+    );
+    // Once GetFindings returns it, the next run delivers it and moves on.
+    gd.omit_from_get(&[]);
+    let r = run(&api).await;
+    settle().await;
+    assert!(delivered(&proc_).contains_key("f-0004"), "{r}");
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert!(cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str());
+}
+
+#[tokio::test]
+async fn a_failed_get_findings_is_reported_as_a_truncated_run_and_the_next_run_delivers_the_rest() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 120, base),
+    );
+    let prefix = format!("/{}", moto::unique("gdf-getfail"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let first = run(&api).await;
+    assert_eq!(first["received"], 120);
+    // New findings (updated after the first run's upper bound); the second page's
+    // GetFindings fails.
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "g", 120, now_ms()),
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    gd.fail_gets(0);
+    let seen_before = gd.seen().len();
+    let fail_second = {
+        let gd = gd.clone();
+        tokio::spawn(async move {
+            // Let the first GetFindings of the run through, then fail the next.
+            for _ in 0..20_000 {
+                let gets = gd.seen()[seen_before..]
+                    .iter()
+                    .filter(|s| s.path.ends_with("/findings/get"))
+                    .count();
+                if gets >= 1 {
+                    gd.fail_gets(1);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            panic!("the second run never called GetFindings");
+        })
+    };
+    gd.delay(Duration::from_millis(30));
+    let second = run_reply(&api).await;
+    fail_second.await.unwrap();
+    gd.delay(Duration::ZERO);
+    let err = second.expect_err("a failed GetFindings fails the invocation");
+    assert!(err.contains("GetFindings"), "{err}");
+    let third = run(&api).await;
+    settle().await;
+    let got = delivered(&proc_);
+    for i in 0..120 {
+        assert!(got.contains_key(&format!("g-{i:04}")), "g-{i:04} lost");
+    }
+    assert!(third["received"].as_u64().unwrap() >= 50, "{third}");
+    let out = proc_.stderr().join("\n");
+    assert!(
+        out.contains("Backfill truncated") && out.contains("reason=\"error\"")
+            || out.contains("\"reason\":\"error\""),
+        "{out}"
+    );
+    assert!(
+        emf(&proc_)
+            .iter()
+            .any(|d| d["BackfillTruncated"].as_u64() == Some(1))
+    );
+}
+
+#[tokio::test]
+async fn hitting_the_cap_reports_a_truncated_run_with_how_far_behind_the_detector_is() {
+    let gd = GuardDuty::start().await;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 30, now_ms() - 10 * 60_000),
+    );
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("BACKFILL_MAX_FINDINGS", "10".into()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let r = run(&api).await;
+    assert_eq!(r["received"], 10, "{r}");
+    settle().await;
+    let line = proc_
+        .stderr()
+        .into_iter()
+        .find(|l| l.contains("Backfill truncated"))
+        .expect("a truncation line");
+    assert!(
+        line.contains("cap") && line.contains("det1") && line.contains("behind_seconds"),
+        "{line}"
+    );
+    let doc = emf(&proc_)
+        .into_iter()
+        .find(|d| d.get("BackfillTruncated").is_some())
+        .unwrap();
+    assert_eq!(doc["BackfillTruncated"], 1);
+    assert_eq!(doc["FindingsQuarantined"], 0);
+}
+
+#[tokio::test]
+async fn a_slow_api_near_the_deadline_ends_in_a_clean_checkpointed_stop_not_a_timeout() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 400, base),
+    );
+    gd.delay(Duration::from_millis(400));
+    let prefix = format!("/{}", moto::unique("gdf-deadline"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let reply = api
+        .invoke_with_timeout(scheduled(), Duration::from_secs(8))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "answered before the deadline: {took:?}"
+    );
+    let r = match reply {
+        Reply::Response(r) => r,
+        Reply::Error(e) => panic!("{e}"),
+    };
+    let n = r["received"].as_u64().unwrap();
+    assert!(n > 0 && n < 400, "{r}");
+    settle().await;
+    let out = proc_.stderr().join("\n");
+    assert!(
+        out.contains("Backfill truncated") && out.contains("deadline"),
+        "{out}"
+    );
+    // The checkpoint holds what was delivered: the next run goes on from there.
+    let cp = checkpoint_of(&prefix, "det1")
+        .await
+        .expect("checkpoint written");
+    assert_eq!(cp["updated_at"], iso(base + n as i64 - 1), "{cp}");
 }

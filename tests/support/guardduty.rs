@@ -4,8 +4,14 @@
 //! `maxResults` 1-50 and at most 50 ids (400 `BadRequestException` otherwise); `nextToken`;
 //! injectable throttling (429 `TooManyRequestsException`) and a repeating `nextToken`.
 //! The region comes from the request's SigV4 credential scope, like the real endpoint's.
+//!
+//! Findings are stored as EventBridge carries them (`detail`); GetFindings answers in the
+//! API's wire shape, converted by walking the member paths the service model marks as
+//! timestamps (epoch seconds) or `{value, type}` JSON text (`tests/fixtures/guardduty-wire`).
+//! Like GuardDuty itself, it can update findings between ListFindings and GetFindings,
+//! leave ids out of GetFindings, and fail a GetFindings call.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +38,14 @@ struct State {
     throttle_next: u32,
     repeat_tokens: bool,
     seen: Vec<Seen>,
+    /// Ids updated (to now) right after a ListFindings answer that lists them, once each.
+    update_after_list: HashSet<String>,
+    /// Ids GetFindings never returns.
+    omit_from_get: HashSet<String>,
+    /// GetFindings calls still to fail with a 400.
+    fail_gets: u32,
+    /// How long every answer takes.
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -88,13 +102,65 @@ pub fn finding(
             "eventLastSeen": iso(updated_ms),
             "resourceRole": "TARGET",
             "serviceName": "guardduty",
-            "additionalInfo": {"value": "{}", "type": "default"}
+            "additionalInfo": {"threatListName": "ProofPoint", "sample": false}
         },
         "severity": severity,
         "title": "Tor exit node traffic",
         "type": "UnauthorizedAccess:EC2/TorClient",
         "updatedAt": iso(updated_ms)
     })
+}
+
+/// The member paths whose wire JSON differs from EventBridge's (see the fixture's README).
+fn wire_members() -> Vec<(String, Vec<String>)> {
+    let path = super::fixtures().join("guardduty-wire/wire-members.txt");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once(' '))
+        .map(|(kind, p)| (kind.to_string(), p.split('.').map(str::to_string).collect()))
+        .collect()
+}
+
+fn convert(v: &mut Value, path: &[String], kind: &str) {
+    let Some((head, rest)) = path.split_first() else {
+        match kind {
+            "timestamp" => {
+                if let Some(t) = v.as_str().and_then(|s| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                }) {
+                    let secs = t.unix_timestamp_nanos() as f64 / 1e9;
+                    *v = json!((secs * 1000.0).round() / 1000.0);
+                }
+            }
+            "json-text" if v.is_object() => {
+                *v = json!({"value": v.to_string(), "type": "default"});
+            }
+            _ => {}
+        }
+        return;
+    };
+    let (key, each) = match head.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (head.as_str(), false),
+    };
+    let Some(child) = v.get_mut(key) else { return };
+    match (each, child) {
+        (true, Value::Array(items)) => items.iter_mut().for_each(|i| convert(i, rest, kind)),
+        (false, c) => convert(c, rest, kind),
+        _ => {}
+    }
+}
+
+/// A finding as GetFindings puts it on the wire, from its EventBridge `detail`.
+pub fn wire(detail: &Value) -> Value {
+    let mut v = detail.clone();
+    for (kind, path) in wire_members() {
+        convert(&mut v, &path, &kind);
+    }
+    v
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response<Full<Bytes>> {
@@ -204,6 +270,54 @@ impl GuardDuty {
         self.state.lock().unwrap().repeat_tokens = on;
     }
 
+    /// Updates these findings (their `updatedAt` to now) right after the next ListFindings
+    /// answer that lists each, as GuardDuty does when a finding's `count` goes up.
+    pub fn update_after_list(&self, ids: &[&str]) {
+        let mut st = self.state.lock().unwrap();
+        st.update_after_list
+            .extend(ids.iter().map(|s| s.to_string()));
+    }
+
+    /// GetFindings leaves these ids out of its answers (an empty list: none).
+    pub fn omit_from_get(&self, ids: &[&str]) {
+        let mut st = self.state.lock().unwrap();
+        st.omit_from_get = ids.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Every answer takes this long (a slow API).
+    pub fn delay(&self, d: std::time::Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    /// The next `n` GetFindings calls fail with 400 `BadRequestException`.
+    pub fn fail_gets(&self, n: u32) {
+        self.state.lock().unwrap().fail_gets = n;
+    }
+
+    /// Replaces a stored finding (same id) or adds it.
+    pub fn put(&self, region: &str, detector: &str, finding: Value) {
+        let mut st = self.state.lock().unwrap();
+        let list = st
+            .data
+            .entry(region.into())
+            .or_default()
+            .entry(detector.into())
+            .or_default();
+        list.retain(|f| f["id"] != finding["id"]);
+        list.push(finding);
+    }
+
+    /// The stored (EventBridge-shaped) finding with this id.
+    pub fn get(&self, region: &str, detector: &str, id: &str) -> Option<Value> {
+        let st = self.state.lock().unwrap();
+        st.data
+            .get(region)?
+            .get(detector)?
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
@@ -236,6 +350,8 @@ impl GuardDuty {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        let delay = self.state.lock().unwrap().delay;
+        tokio::time::sleep(delay).await;
         let response = self.route(method.as_str(), &path, &query, region, &body);
         self.state.lock().unwrap().seen.push(Seen {
             region: region.into(),
@@ -268,6 +384,12 @@ impl GuardDuty {
             return error(429, "TooManyRequestsException", "Rate exceeded");
         }
         let repeat = st.repeat_tokens;
+        let fail_get = path.ends_with("/findings/get") && st.fail_gets > 0;
+        if fail_get {
+            st.fail_gets -= 1;
+        }
+        let omit = st.omit_from_get.clone();
+        let st = &mut *st;
         let detectors = st.data.entry(region.to_string()).or_default();
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method, parts.as_slice()) {
@@ -292,8 +414,8 @@ impl GuardDuty {
                 let next = (offset + max < ids.len()).then(|| (offset + max).to_string());
                 ok(json!({"detectorIds": page, "nextToken": next.unwrap_or_default()}))
             }
-            ("POST", ["detector", id, "findings"]) => {
-                let Some(findings) = detectors.get(*id) else {
+            ("POST", ["detector", detector_id, "findings"]) => {
+                let Some(findings) = detectors.get(*detector_id) else {
                     return error(
                         400,
                         "BadRequestException",
@@ -334,11 +456,33 @@ impl GuardDuty {
                 } else {
                     String::new()
                 };
-                ok(
-                    json!({"findingIds": page.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(), "nextToken": next}),
-                )
+                let ids: Vec<Value> = page.iter().map(|f| f["id"].clone()).collect();
+                let bump: Vec<String> = ids
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|id| st.update_after_list.contains(*id))
+                    .map(str::to_string)
+                    .collect();
+                for id in &bump {
+                    st.update_after_list.remove(id);
+                    let later = now_ms();
+                    if let Some(f) = st
+                        .data
+                        .get_mut(region)
+                        .and_then(|d| d.get_mut(*detector_id))
+                        .and_then(|fs| fs.iter_mut().find(|f| f["id"] == id.as_str()))
+                    {
+                        f["updatedAt"] = json!(iso(later));
+                        f["service"]["count"] =
+                            json!(f["service"]["count"].as_u64().unwrap_or(1) + 1);
+                    }
+                }
+                ok(json!({"findingIds": ids, "nextToken": next}))
             }
             ("POST", ["detector", id, "findings", "get"]) => {
+                if fail_get {
+                    return error(400, "BadRequestException", "injected GetFindings failure");
+                }
                 let Some(findings) = detectors.get(*id) else {
                     return error(400, "BadRequestException", "unknown detector");
                 };
@@ -354,10 +498,12 @@ impl GuardDuty {
                     );
                 }
                 // The real API does not promise the request's order: answer in reverse.
-                let found: Vec<&Value> = ids
+                let found: Vec<Value> = ids
                     .iter()
                     .rev()
+                    .filter(|id| !omit.contains(**id))
                     .filter_map(|id| findings.iter().find(|f| f["id"] == *id))
+                    .map(wire)
                     .collect();
                 ok(json!({"findings": found}))
             }
