@@ -791,3 +791,271 @@ async fn a_slow_api_near_the_deadline_ends_in_a_clean_checkpointed_stop_not_a_ti
         .expect("checkpoint written");
     assert_eq!(cp["updated_at"], iso(base + n as i64 - 1), "{cp}");
 }
+
+/// The findings of the corpus as EventBridge carries them (`detail`), camelCase and whole.
+fn corpus_findings() -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(support::fixtures().join("corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.push(support::events_dir().join("guardduty-finding.json"));
+    for path in files {
+        let v = support::read_json(&path);
+        let items = match v {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let finding = if item["detail-type"] == "GuardDuty Finding" {
+                item["detail"].clone()
+            } else {
+                item
+            };
+            if finding["id"].is_string() && finding["updatedAt"].is_string() {
+                out.push(finding);
+            }
+        }
+    }
+    out
+}
+
+fn without_ingest_and_raw(mut record: Value) -> Value {
+    let obj = record.as_object_mut().unwrap();
+    obj.remove("ingest");
+    obj.remove("raw_event");
+    record
+}
+
+#[tokio::test]
+async fn every_fixture_finding_gives_the_same_record_pushed_and_backfilled() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    let mut findings = corpus_findings();
+    assert!(findings.len() >= 10, "{}", findings.len());
+    for (i, f) in findings.iter_mut().enumerate() {
+        f["id"] = format!("fx-{i:02}").into();
+        f["updatedAt"] = iso(base + i as i64).into();
+    }
+    let shapes_differ = findings.iter().filter(|f| wire(f) != **f).count();
+    assert!(
+        shapes_differ >= 10,
+        "the wire shape differs for {shapes_differ}"
+    );
+    gd.add("us-east-1", "det1", findings.clone());
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("DETECTOR_IDS", "det1".into()),
+            ("BACKFILL_INCLUDE_ARCHIVED", "true".into()),
+        ],
+    )
+    .await;
+    for (i, f) in findings.iter().enumerate() {
+        let event = serde_json::json!({
+            "version": "0", "id": format!("ev-{i}"), "detail-type": "GuardDuty Finding",
+            "source": "aws.guardduty", "account": "123456789012", "time": "2026-11-22T10:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": f,
+        });
+        match api.invoke(event).await {
+            Reply::Response(r) => assert_eq!(r["forwarded"], 1, "{r}"),
+            Reply::Error(e) => panic!("push of fx-{i:02} failed: {e}"),
+        }
+    }
+    let r = run(&api).await;
+    assert_eq!(r["forwarded"], findings.len() as u64, "{r}");
+    settle().await;
+    let records = proc_.records();
+    let mut samples = 0;
+    for f in &findings {
+        let id = f["id"].as_str().unwrap();
+        let of = |via: &str| {
+            records
+                .iter()
+                .find(|r| r["id"] == id && r["ingest"]["via"] == via)
+                .unwrap_or_else(|| panic!("{id} via {via} missing"))
+                .clone()
+        };
+        let (pushed, backfilled) = (of("eventbridge"), of("backfill"));
+        assert_eq!(pushed["raw_event"], *f, "{id}: raw_event is the detail");
+        assert_eq!(
+            backfilled["raw_event"],
+            wire(f),
+            "{id}: raw_event is the API's JSON"
+        );
+        samples += usize::from(pushed["sample"] == true);
+        assert_eq!(
+            without_ingest_and_raw(pushed),
+            without_ingest_and_raw(backfilled),
+            "{id}: the two paths disagree"
+        );
+    }
+    assert!(samples >= 3, "sample findings in the corpus: {samples}");
+}
+
+/// A queue receiving at most `max_bytes` per message, and every message it holds.
+async fn drain(queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"));
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        let msgs = got.messages().to_vec();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in &msgs {
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        out.extend(msgs);
+    }
+}
+
+/// Ten findings, the fourth too large for a 4 KB queue.
+fn with_a_poison_finding(base: i64) -> Vec<Value> {
+    let mut fs = recent("us-east-1", "det1", "f", 10, base);
+    fs[3]["description"] = "x".repeat(5000).into();
+    fs
+}
+
+#[tokio::test]
+async fn a_poison_finding_goes_to_the_dead_letter_queue_after_n_runs_and_the_cursor_moves_on() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add("us-east-1", "det1", with_a_poison_finding(base));
+    let queue = moto::create_queue(
+        "gdf-poison",
+        &[(QueueAttributeName::MaximumMessageSize, "4096")],
+    )
+    .await;
+    let dlq = moto::create_queue("gdf-poison-dlq", &[]).await;
+    let prefix = format!("/{}", moto::unique("gdf-poison"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("SQS_QUEUE_URL", queue.clone()),
+            ("DLQ_URL", dlq.clone()),
+            ("BACKFILL_QUARANTINE_AFTER", "2".into()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let first = run_reply(&api)
+        .await
+        .expect_err("the poison finding fails the run");
+    assert!(first.contains("f-0003"), "{first}");
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert_eq!(
+        cp["updated_at"],
+        iso(base + 2),
+        "held before the poison finding"
+    );
+    assert_eq!(cp["strikes"]["f-0003"]["runs"], 1, "{cp}");
+    assert!(drain(&dlq).await.is_empty(), "not after one run");
+
+    let second = run(&api).await;
+    assert_eq!(second["failed"], 0, "set aside, not failed: {second}");
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str(),
+        "{cp}"
+    );
+    assert!(cp.get("strikes").is_none(), "{cp}");
+    let set_aside = drain(&dlq).await;
+    assert_eq!(set_aside.len(), 1);
+    let m = &set_aside[0];
+    assert_eq!(
+        m.message_attributes().unwrap()["kind"].string_value(),
+        Some("guardduty-forwarder.quarantined-finding")
+    );
+    let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    assert_eq!(body["kind"], "guardduty-forwarder.quarantined-finding");
+    assert_eq!(body["version"], 1);
+    assert_eq!(
+        body["finding"],
+        wire(&gd.get("us-east-1", "det1", "f-0003").unwrap())
+    );
+    assert_eq!(
+        (body["region"].as_str(), body["detector_id"].as_str()),
+        (Some("us-east-1"), Some("det1"))
+    );
+    assert_eq!(body["destination"], "sqs");
+    assert!(body["error"].as_str().unwrap().contains("4096"), "{body}");
+    assert_eq!(body["failed_runs"], 2);
+    for k in ["first_failed_at", "quarantined_at"] {
+        assert!(
+            guardduty_forwarder::clock::epoch_ms(body[k].as_str().unwrap()).is_some(),
+            "{k}"
+        );
+    }
+    settle().await;
+    assert!(
+        emf(&proc_)
+            .iter()
+            .any(|d| d["FindingsQuarantined"].as_u64() == Some(1))
+    );
+    let third = run(&api).await;
+    assert_eq!(third["received"], 0, "{third}");
+    // Every other finding reached the queue.
+    let ids: std::collections::HashSet<String> = drain(&queue)
+        .await
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m.body().unwrap()).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 9, "{ids:?}");
+}
+
+#[tokio::test]
+async fn without_a_dead_letter_queue_a_poison_finding_is_held_and_a_log_line_says_so() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add("us-east-1", "det1", with_a_poison_finding(base));
+    let queue = moto::create_queue(
+        "gdf-held",
+        &[(QueueAttributeName::MaximumMessageSize, "4096")],
+    )
+    .await;
+    let prefix = format!("/{}", moto::unique("gdf-held"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("SQS_QUEUE_URL", queue),
+            ("BACKFILL_QUARANTINE_AFTER", "1".into()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        run_reply(&api).await.expect_err("held, so the run fails");
+    }
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert_eq!(cp["updated_at"], iso(base + 2), "{cp}");
+    settle().await;
+    let held = proc_
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("DLQ_URL is not set") && l.contains("f-0003"))
+        .count();
+    assert_eq!(held, 2);
+}

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::error::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 
 use super::BackfillError;
@@ -93,7 +92,7 @@ pub async fn read(
         }
         Err(e) => Err(BackfillError::CheckpointRead {
             name: name.to_string(),
-            detail: DisplayErrorContext(&e).to_string(),
+            detail: super::describe(&e),
         }),
     }
 }
@@ -121,7 +120,7 @@ pub async fn write(
         .map(|_| ())
         .map_err(|e| BackfillError::CheckpointWrite {
             name: name.to_string(),
-            detail: DisplayErrorContext(&e).to_string(),
+            detail: super::describe(&e),
         })
 }
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_guardduty::error::DisplayErrorContext;
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -131,7 +130,7 @@ pub async fn detectors(
             .await
             .map_err(|e| BackfillError::ListDetectors {
                 region: region.to_string(),
-                detail: DisplayErrorContext(&e).to_string(),
+                detail: super::describe(&e),
             })?;
         out.extend(page.detector_ids().iter().cloned());
         match page.next_token().filter(|t| !t.is_empty()) {
@@ -187,7 +186,7 @@ pub async fn list_page(
         .await
         .map_err(|e| BackfillError::ListFindings {
             detector: detector.to_string(),
-            detail: DisplayErrorContext(&e).to_string(),
+            detail: super::describe(&e),
         })?;
     let token = page
         .next_token()
@@ -230,7 +229,7 @@ pub async fn get_findings(
     budget: &Budget,
 ) -> Result<Vec<Value>, BackfillError> {
     let raw = RawBody::default();
-    client
+    let sent = client
         .get_findings()
         .detector_id(detector)
         .set_finding_ids(Some(ids.to_vec()))
@@ -238,17 +237,24 @@ pub async fn get_findings(
         .interceptor(raw.clone())
         .config_override(budget.guardduty())
         .send()
-        .await
-        .map_err(|e| BackfillError::GetFindings {
-            detector: detector.to_string(),
-            detail: DisplayErrorContext(&e).to_string(),
-        })?;
+        .await;
     let body = raw.0.lock().ok().and_then(|mut b| b.take());
     let problem = |problem: &'static str| BackfillError::GetFindingsBody {
         detector: detector.to_string(),
         problem,
     };
-    let body = body.ok_or_else(|| problem("no response body"))?;
+    // A 2xx body is all we need: the SDK's typed model failing on a member it does not
+    // expect must not stop the findings (we forward the raw JSON anyway).
+    let body = match (sent, body) {
+        (_, Some(body)) => body,
+        (Ok(_), None) => return Err(problem("no response body")),
+        (Err(e), None) => {
+            return Err(BackfillError::GetFindings {
+                detector: detector.to_string(),
+                detail: super::describe(&e),
+            });
+        }
+    };
     let mut doc: Value =
         serde_json::from_slice(&body).map_err(|_| problem("the body is not JSON"))?;
     drop(body);

@@ -85,6 +85,22 @@ pub enum BackfillError {
     OutOfTime { operation: &'static str },
 }
 
+/// An AWS error as one line: each cause's message, never the raw response (which for
+/// GetFindings would be whole findings) nor the request.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// What a backfill uses: its GuardDuty reader (and AWS clients), the forwarder, its config.
 #[derive(Clone, Copy)]
 pub struct Backfill<'a> {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -120,7 +119,7 @@ pub async fn send(
         .map(|_| ())
         .map_err(|e| BackfillError::Quarantine {
             finding_id,
-            detail: DisplayErrorContext(&e).to_string(),
+            detail: super::describe(&e),
         })
 }
 
