@@ -1059,3 +1059,55 @@ async fn without_a_dead_letter_queue_a_poison_finding_is_held_and_a_log_line_say
         .count();
     assert_eq!(held, 2);
 }
+
+/// Peak resident memory of a process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// BENCHMARKS.md's memory figure: one scheduled run over 4 regions × 4 detectors × 500
+/// findings of ~10 KB. Run with `scripts/test --test backfill -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement (about a minute), not a check"]
+async fn peak_memory_of_one_scheduled_run_over_16_detectors_of_500_large_findings() {
+    let gd = GuardDuty::start().await;
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"];
+    let base = now_ms() - 60 * 60_000;
+    for region in regions {
+        for d in 0..4 {
+            let det = format!("det{d}");
+            let fs: Vec<Value> = (0..500)
+                .map(|i| {
+                    let mut f = finding(region, &det, &format!("{det}-{i:04}"), base + i, false, 5.0);
+                    f["description"] = "x".repeat(10_000).into();
+                    f
+                })
+                .collect();
+            gd.add(region, &det, fs);
+        }
+    }
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("GUARDDUTY_REGIONS", regions.join(",")),
+            ("BACKFILL_MAX_FINDINGS", "500".into()),
+            ("BACKFILL_LOOKBACK_MINUTES", "120".into()),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let r = run(&api).await;
+    let took = started.elapsed();
+    assert_eq!(r["forwarded"], 8000, "{r}");
+    let peak = peak_rss_kib(proc_.pid());
+    println!(
+        "peak RSS of one scheduled run, 4 regions x 4 detectors x 500 findings of ~10 KB: {} MiB ({peak} KiB) in {took:?}",
+        peak / 1024
+    );
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}
