@@ -15,6 +15,10 @@
 //! 1. *A fixed upper bound.* A run lists `updatedAt` in `[start, upper)` where
 //!    `upper = now − BACKFILL_SETTLE_SECONDS`, fixed when the run starts. GuardDuty's listing
 //!    is eventually consistent; the settle margin is the time we grant it to show an update.
+//!    GuardDuty's user guide ("EventBridge notification frequency",
+//!    <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html>)
+//!    says a new finding is published within 5 minutes and carries the occurrences of its
+//!    first 5 minutes, hence the default of 300 s.
 //!    Any update made while the run is going gets an `updatedAt` ≥ the run's start > `upper`,
 //!    so it falls in a later run's window, never behind this one's checkpoint.
 //! 2. *The checkpoint follows listing positions, not GetFindings' timestamps.* ListFindings
