@@ -1083,7 +1083,8 @@ async fn peak_memory_of_one_scheduled_run_over_16_detectors_of_500_large_finding
             let det = format!("det{d}");
             let fs: Vec<Value> = (0..500)
                 .map(|i| {
-                    let mut f = finding(region, &det, &format!("{det}-{i:04}"), base + i, false, 5.0);
+                    let mut f =
+                        finding(region, &det, &format!("{det}-{i:04}"), base + i, false, 5.0);
                     f["description"] = "x".repeat(10_000).into();
                     f
                 })

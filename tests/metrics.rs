@@ -56,6 +56,8 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
     env.push(("SQS_QUEUE_URL", url));
     env.push(("MIN_SEVERITY", "medium".into()));
     env.push(("METRICS_NAMESPACE", "TestNS".into()));
+    // The backfilled finding is 90 s old: inside a window that ends 60 s ago.
+    env.push(("BACKFILL_SETTLE_SECONDS", "60".into()));
     env.push(("AWS_LAMBDA_LOG_LEVEL", "DEBUG".into()));
     let proc_ = Running::spawn(command(&env));
 

@@ -338,9 +338,15 @@ impl Cursor {
         Mark { ms, ids }
     }
 
-    /// The newest listing timestamp delivered in order, for "how far behind" lines.
-    pub fn reached_ms(&self) -> i64 {
-        self.mark().ms
+    /// The newest listing timestamp up to which everything was delivered (the
+    /// `BackfillLagSeconds` reference); `None` when no finding with a known one was.
+    pub fn reached_ms(&self) -> Option<i64> {
+        let prefix = self.blocked_at().unwrap_or(self.positions.len());
+        self.positions
+            .iter()
+            .take(prefix)
+            .filter_map(|p| p.listed_ms)
+            .max()
     }
 }
 

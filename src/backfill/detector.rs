@@ -29,7 +29,7 @@ const WRAP_UP: Duration = Duration::from_secs(4);
 pub struct DetectorRun {
     pub scope: String,
     pub outcome: Outcome,
-    /// Where the next run starts.
+    /// The newest `updatedAt` up to which everything was delivered (for the lag metric).
     pub reached_ms: Option<i64>,
     pub errors: Vec<BackfillError>,
 }
@@ -368,7 +368,7 @@ impl Job<'_> {
     /// Reports a stop, and writes the checkpoint when it moved.
     async fn close(&self, cursor: &Cursor, opened: Opened, p: &mut Progress, deadline: Deadline) {
         let mark = cursor.mark();
-        p.run.reached_ms = Some(mark.ms);
+        p.run.reached_ms = cursor.reached_ms();
         let behind = now_ms().saturating_sub(mark.ms).max(0) / 1000;
         if let Some(stop) = cursor.stopped() {
             p.run.outcome.truncated += 1;
