@@ -348,3 +348,38 @@ fn the_next_page_starts_from_the_newest_listing_timestamp_reached() {
     assert!(c.token_repeated());
     assert_eq!(c.stopped(), Some(Stop::Error));
 }
+
+#[test]
+fn the_hard_limit_stops_a_run_whose_findings_all_sit_on_the_start_millisecond() {
+    let mut c = Cursor::new(
+        Window {
+            start: 5,
+            upper: 100,
+        },
+        &[],
+        1,
+        3,
+    );
+    // On the start millisecond nothing counts toward the cap, so only the hard limit stops.
+    let mut taken = 0;
+    while let Some(q) = c.query() {
+        assert_eq!(q.from, 5);
+        let got = c.listed(&ids(10), None);
+        for id in &got {
+            assert_eq!(c.fetched(id, Some(5)), Admit::Deliver);
+            c.settle(id, State::Delivered);
+        }
+        taken += got.len();
+        if got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(taken, 3);
+    assert_eq!(c.stopped(), Some(Stop::HardLimit));
+    let mark = c.mark();
+    assert_eq!(
+        (mark.ms, mark.ids.len()),
+        (5, 3),
+        "the next run skips those three"
+    );
+}
