@@ -54,6 +54,8 @@ use std::collections::{HashMap, HashSet};
 
 /// Ids remembered at the checkpoint's millisecond (keeps the SSM parameter small).
 pub const MAX_REMEMBERED_IDS: usize = 60;
+/// Pages in a row with nothing new (followed by `nextToken`) before a run gives up.
+const MAX_IDLE_PAGES: usize = 200;
 
 /// The listing window of one run: `updatedAt` in `[start, upper)`, epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +149,7 @@ pub struct Cursor {
     next: Option<Query>,
     exhausted: bool,
     stop: Option<Stop>,
+    idle_pages: usize,
 }
 
 impl Cursor {
@@ -169,6 +172,7 @@ impl Cursor {
             }),
             exhausted,
             stop: None,
+            idle_pages: 0,
         }
     }
 
@@ -236,6 +240,11 @@ impl Cursor {
             take.push(id.clone());
         }
         let token = token.filter(|t| !t.is_empty());
+        self.idle_pages = if take.is_empty() {
+            self.idle_pages.saturating_add(1)
+        } else {
+            0
+        };
         self.next = match (take.is_empty(), token) {
             // The listing from `from` is complete: nothing past this page.
             (_, None) if !left_out => {
@@ -243,11 +252,16 @@ impl Cursor {
                 None
             }
             // A whole page of ids already handled: more than a page on one millisecond.
-            (true, Some(t)) if query.token.as_deref() != Some(t) => Some(Query {
-                token: Some(t.to_string()),
-                ..query
-            }),
-            // The service handed the same token back: no way forward this run.
+            (true, Some(t))
+                if query.token.as_deref() != Some(t) && self.idle_pages < MAX_IDLE_PAGES =>
+            {
+                Some(Query {
+                    token: Some(t.to_string()),
+                    ..query
+                })
+            }
+            // The service handed the same token back (or endless pages of nothing new):
+            // no way forward this run.
             (true, _) => {
                 self.stop(Stop::Error);
                 None

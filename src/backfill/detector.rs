@@ -183,7 +183,7 @@ impl Job<'_> {
             let take = cursor.listed(&ids, token.as_deref());
             if cursor.token_repeated() {
                 warn!(
-                    message = "GuardDuty repeated a nextToken; ending this listing.",
+                    message = "GuardDuty repeated a nextToken, or its pages held nothing new; ending this listing.",
                     region = self.region,
                     detector = self.detector
                 );

@@ -383,3 +383,26 @@ fn the_hard_limit_stops_a_run_whose_findings_all_sit_on_the_start_millisecond() 
         "the next run skips those three"
     );
 }
+
+#[test]
+fn endless_pages_of_nothing_new_end_the_run_instead_of_spinning() {
+    let mut c = Cursor::new(
+        Window {
+            start: 0,
+            upper: 100,
+        },
+        &[],
+        500,
+        10_000,
+    );
+    c.listed(&ids(1), Some("t0"));
+    c.fetched("f0", Some(0));
+    c.settle("f0", State::Delivered);
+    let mut pages = 0;
+    while c.query().is_some() {
+        pages += 1;
+        c.listed(&ids(1), Some(&format!("t{pages}")));
+        assert!(pages < 1000, "the run never ends");
+    }
+    assert_eq!(c.stopped(), Some(Stop::Error));
+}
