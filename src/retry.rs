@@ -152,6 +152,13 @@ mod tests {
     }
 
     #[test]
+    fn a_lambda_deadline_too_far_away_does_not_overflow() {
+        // Past what `Instant` can hold it is no deadline; either way, no panic.
+        assert!(!Deadline::from_lambda_deadline_ms(u64::MAX).expired());
+        assert!(Deadline::from_lambda_deadline_ms(0).expired());
+    }
+
+    #[test]
     fn a_deadline_refuses_waits_that_would_pass_it() {
         let d = Deadline::at(Instant::now() + Duration::from_secs(2));
         assert!(d.allows(Duration::from_millis(500), Duration::from_millis(500)));
