@@ -114,31 +114,34 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     }
 
     if let Some(collector) = &app.config.collector {
-        let shown = crate::config::redact_url(&collector.url);
-        results.push(
-            match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
-                Err(e) => fail("collector", e.to_string()),
-                Ok(sink) => match sink.probe().await {
-                    Ok(status) if (200..300).contains(&status) => pass(
-                        "collector",
-                        format!("{shown}: TLS verified, authenticated probe answered HTTP {status}"),
-                    ),
-                    Ok(status) => pass(
-                        "collector",
-                        format!(
-                            "{shown}: TLS verified, credential accepted (HTTP {status} to an empty probe)"
-                        ),
-                    ),
-                    Err(e) => fail("collector", format!("{shown}: {e}")),
-                },
-            },
-        );
+        results.push(check_collector(app, collector).await);
     }
 
     if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
         results.push(check_checkpoint(app, prefix).await);
     }
     results
+}
+
+/// TLS, reach and credential of the collector; its URL shown as scheme, host and port only.
+async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
+    let sink = match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
+        Err(e) => return fail("collector", e.to_string()),
+        Ok(sink) => sink,
+    };
+    let probed = sink.probe().await;
+    let shown = sink.shown_url().await;
+    match probed {
+        Ok(status) if (200..300).contains(&status) => pass(
+            "collector",
+            format!("{shown}: TLS verified, authenticated probe answered HTTP {status}"),
+        ),
+        Ok(status) => pass(
+            "collector",
+            format!("{shown}: TLS verified, credential accepted (HTTP {status} to an empty probe)"),
+        ),
+        Err(e) => fail("collector", format!("{shown}: {e}")),
+    }
 }
 
 fn describe(app: &App) -> String {

@@ -1,5 +1,13 @@
 //! Configuration: every environment variable the forwarder reads, parsed and validated once
 //! at start-up. Each rejection names the variable (see the unit tests at the bottom).
+//!
+//! Invariants (checked by the unit and property tests below):
+//! - A rejection of a variable that can hold a credential (the collector URL, the auth header
+//!   name and value, the secret ARNs, the external id) names the variable and what is wrong,
+//!   never its value: those rejections are [`ConfigError::Rejected`], which has no value field.
+//! - `Debug` of every configuration struct shows no credential: they are held in
+//!   [`Sensitive`], whose `Debug` prints `<redacted>` and which has no `Display`.
+//! - Any environment gives a configuration or a named error, never a panic.
 
 use std::time::Duration;
 
@@ -23,24 +31,45 @@ pub enum ConfigError {
     NoDestination,
 }
 
-/// Where the HTTPS collector's auth header value comes from.
+/// A setting that may hold a credential. `Debug` shows `<redacted>`; there is no `Display`,
+/// so the value reaches a log line or an error only through an explicit [`Sensitive::expose`].
 #[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn new(value: impl Into<String>) -> Self {
+        Sensitive(value.into())
+    }
+
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the HTTPS collector's auth header value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthSource {
     None,
     /// A Secrets Manager secret ARN; the SecretString is the header value.
-    Secret(String),
-    /// A plain value (development); kept out of `Debug`.
-    Value(String),
+    Secret(Sensitive),
+    /// A plain value (development).
+    Value(Sensitive),
 }
 
-impl std::fmt::Debug for AuthSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AuthSource::None => f.write_str("None"),
-            AuthSource::Secret(arn) => f.debug_tuple("Secret").field(arn).finish(),
-            AuthSource::Value(_) => f.write_str("Value(<redacted>)"),
-        }
-    }
+/// Where the HTTPS collector's URL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// `COLLECTOR_URL`, validated at start-up.
+    Plain(Sensitive),
+    /// `COLLECTOR_URL_SECRET_ARN`: the SecretString is the URL, validated when fetched.
+    Secret(Sensitive),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +80,9 @@ pub enum CollectorFormat {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorConfig {
-    pub url: String,
+    pub url: UrlSource,
+    /// `COLLECTOR_ALLOW_HTTP`: plain http accepted (local testing only).
+    pub allow_http: bool,
     pub format: CollectorFormat,
     pub gzip: bool,
     pub max_batch_bytes: usize,
@@ -62,7 +93,7 @@ pub struct CollectorConfig {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct BackfillConfig {
     /// Empty: the function's (or the SDK's default) region.
     pub regions: Vec<String>,
@@ -81,6 +112,24 @@ pub struct BackfillConfig {
     pub dlq_url: Option<String>,
     pub assume_role_arn: Option<String>,
     pub assume_role_external_id: Option<String>,
+}
+
+impl std::fmt::Debug for BackfillConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackfillConfig")
+            .field("regions", &self.regions)
+            .field("detector_ids", &self.detector_ids)
+            .field("include_archived", &self.include_archived)
+            .field("max_findings", &self.max_findings)
+            .field("lookback", &self.lookback)
+            .field("checkpoint_parameter", &self.checkpoint_parameter)
+            .field("assume_role_arn", &self.assume_role_arn)
+            .field(
+                "assume_role_external_id",
+                &self.assume_role_external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,13 +156,34 @@ impl Config {
         if let Some(url) = &sqs_queue_url {
             validate_queue_url(url)?;
         }
-        let collector = match env.string("COLLECTOR_URL") {
-            None => None,
-            Some(url) => Some(collector_config(&env, url)?),
+        let collector = match (
+            env.string("COLLECTOR_URL"),
+            env.string("COLLECTOR_URL_SECRET_ARN"),
+        ) {
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Rejected {
+                    var: "COLLECTOR_URL_SECRET_ARN",
+                    reason: "set only one of COLLECTOR_URL and COLLECTOR_URL_SECRET_ARN".into(),
+                });
+            }
+            (Some(url), None) => {
+                let allow_http = env.boolean("COLLECTOR_ALLOW_HTTP", false)?;
+                check_collector_url(&url, allow_http).map_err(|reason| ConfigError::Rejected {
+                    var: "COLLECTOR_URL",
+                    reason: reason.to_string(),
+                })?;
+                Some(collector_config(&env, UrlSource::Plain(Sensitive(url)))?)
+            }
+            (None, Some(arn)) => {
+                check_secret_arn("COLLECTOR_URL_SECRET_ARN", &arn)?;
+                Some(collector_config(&env, UrlSource::Secret(Sensitive(arn)))?)
+            }
         };
         let collector_only_vars = [
             "COLLECTOR_AUTH_SECRET_ARN",
             "COLLECTOR_AUTH_VALUE",
+            "COLLECTOR_AUTH_HEADER",
             "COLLECTOR_CA_FILE",
         ];
         if let (None, Some(var)) = (
@@ -122,7 +192,7 @@ impl Config {
         ) {
             return Err(ConfigError::Rejected {
                 var,
-                reason: "is set but COLLECTOR_URL is not".into(),
+                reason: "is set but neither COLLECTOR_URL nor COLLECTOR_URL_SECRET_ARN is".into(),
             });
         }
         let min_severity = match env.string("MIN_SEVERITY") {
@@ -155,11 +225,14 @@ impl Config {
             });
         }
         let assume_role_external_id = env.string("ASSUME_ROLE_EXTERNAL_ID");
-        if assume_role_external_id.is_some() && assume_role_arn.is_none() {
-            return Err(ConfigError::Rejected {
-                var: "ASSUME_ROLE_EXTERNAL_ID",
-                reason: "is set but ASSUME_ROLE_ARN is not".into(),
-            });
+        if let Some(id) = &assume_role_external_id {
+            check_external_id(id)?;
+            if assume_role_arn.is_none() {
+                return Err(ConfigError::Rejected {
+                    var: "ASSUME_ROLE_EXTERNAL_ID",
+                    reason: "is set but ASSUME_ROLE_ARN is not".into(),
+                });
+            }
         }
         let regions = env.list("GUARDDUTY_REGIONS");
         for r in &regions {
@@ -255,27 +328,8 @@ impl Config {
     }
 }
 
-fn collector_config(env: &Env<'_>, url: String) -> Result<CollectorConfig, ConfigError> {
+fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, ConfigError> {
     let allow_http = env.boolean("COLLECTOR_ALLOW_HTTP", false)?;
-    let lower = url.to_ascii_lowercase();
-    let invalid = |reason: &str| ConfigError::Invalid {
-        var: "COLLECTOR_URL",
-        value: redact_url(&url),
-        reason: reason.into(),
-    };
-    if lower.starts_with("http://") {
-        if !allow_http {
-            return Err(invalid(
-                "plain http is refused; use https (or COLLECTOR_ALLOW_HTTP=true for local testing)",
-            ));
-        }
-    } else if !lower.starts_with("https://") {
-        return Err(invalid("expected an https:// URL"));
-    }
-    match url.parse::<hyper::Uri>() {
-        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}
-        _ => return Err(invalid("not a valid URL")),
-    }
     let format = match env.string("COLLECTOR_FORMAT").as_deref() {
         None | Some("ndjson") => CollectorFormat::Ndjson,
         Some("json") => CollectorFormat::Json,
@@ -290,47 +344,12 @@ fn collector_config(env: &Env<'_>, url: String) -> Result<CollectorConfig, Confi
     let auth_header = env
         .string("COLLECTOR_AUTH_HEADER")
         .unwrap_or_else(|| "Authorization".into());
-    if hyper::header::HeaderName::from_bytes(auth_header.as_bytes()).is_err() {
-        return Err(ConfigError::Invalid {
-            var: "COLLECTOR_AUTH_HEADER",
-            value: auth_header,
-            reason: "not a valid HTTP header name".into(),
-        });
-    }
-    let auth = match (
-        env.string("COLLECTOR_AUTH_SECRET_ARN"),
-        env.string("COLLECTOR_AUTH_VALUE"),
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::Rejected {
-                var: "COLLECTOR_AUTH_VALUE",
-                reason: "set only one of COLLECTOR_AUTH_SECRET_ARN and COLLECTOR_AUTH_VALUE".into(),
-            });
-        }
-        (Some(arn), None) => {
-            if !arn.starts_with("arn:") || !arn.contains(":secretsmanager:") {
-                return Err(ConfigError::Invalid {
-                    var: "COLLECTOR_AUTH_SECRET_ARN",
-                    value: arn,
-                    reason: "expected a Secrets Manager secret ARN".into(),
-                });
-            }
-            AuthSource::Secret(arn)
-        }
-        (None, Some(v)) => {
-            if hyper::header::HeaderValue::from_str(&v).is_err() {
-                return Err(ConfigError::Rejected {
-                    var: "COLLECTOR_AUTH_VALUE",
-                    reason: "not a valid HTTP header value (value not shown)".into(),
-                });
-            }
-            AuthSource::Value(v)
-        }
-        (None, None) => AuthSource::None,
-    };
+    check_auth_header(&auth_header)?;
+    let auth = auth_source(env)?;
     let ca_file = env.string("COLLECTOR_CA_FILE");
     Ok(CollectorConfig {
         url,
+        allow_http,
         format,
         gzip: env.boolean("COLLECTOR_GZIP", false)?,
         max_batch_bytes: env.number("COLLECTOR_MAX_BATCH_BYTES", 1_048_576, 1024, 64 << 20)?
@@ -343,16 +362,117 @@ fn collector_config(env: &Env<'_>, url: String) -> Result<CollectorConfig, Confi
     })
 }
 
-/// Shows scheme, host and path of a URL, never its query or user-info (which may hold a token).
-pub fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or_default();
-    let Some((scheme, rest)) = no_query.split_once("://") else {
-        return no_query.to_string();
+fn auth_source(env: &Env<'_>) -> Result<AuthSource, ConfigError> {
+    match (
+        env.string("COLLECTOR_AUTH_SECRET_ARN"),
+        env.string("COLLECTOR_AUTH_VALUE"),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError::Rejected {
+            var: "COLLECTOR_AUTH_VALUE",
+            reason: "set only one of COLLECTOR_AUTH_SECRET_ARN and COLLECTOR_AUTH_VALUE".into(),
+        }),
+        (Some(arn), None) => {
+            check_secret_arn("COLLECTOR_AUTH_SECRET_ARN", &arn)?;
+            Ok(AuthSource::Secret(Sensitive(arn)))
+        }
+        (None, Some(v)) => {
+            if hyper::header::HeaderValue::from_str(&v).is_err() {
+                return Err(ConfigError::Rejected {
+                    var: "COLLECTOR_AUTH_VALUE",
+                    reason: "not a valid HTTP header value (a control character or a line \
+                             break in it; value not shown)"
+                        .into(),
+                });
+            }
+            Ok(AuthSource::Value(Sensitive(v)))
+        }
+        (None, None) => Ok(AuthSource::None),
+    }
+}
+
+/// What is wrong with a collector URL, in words that do not quote it. Used at start-up for `COLLECTOR_URL` and when `COLLECTOR_URL_SECRET_ARN` is read.
+pub fn check_collector_url(url: &str, allow_http: bool) -> Result<(), &'static str> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("http://") {
+        if !allow_http {
+            return Err(
+                "plain http is refused; use https (or COLLECTOR_ALLOW_HTTP=true for local testing)",
+            );
+        }
+    } else if !lower.starts_with("https://") {
+        return Err("expected an https:// URL (value not shown)");
+    }
+    match url.parse::<hyper::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err("not a valid URL (value not shown)"),
+    }
+}
+
+/// `COLLECTOR_AUTH_HEADER` holds a header name; the common mistake is the whole header.
+fn check_auth_header(name: &str) -> Result<(), ConfigError> {
+    let reason = if name.contains(':') {
+        "looks like a whole header (name: value): put only the header name in \
+         COLLECTOR_AUTH_HEADER and the value in the secret named by COLLECTOR_AUTH_SECRET_ARN \
+         (or COLLECTOR_AUTH_VALUE); value not shown"
+    } else if name.contains(char::is_whitespace) {
+        "looks like a header value, not a header name: put only the header name (e.g. \
+         Authorization) in COLLECTOR_AUTH_HEADER and the value in the secret named by \
+         COLLECTOR_AUTH_SECRET_ARN; value not shown"
+    } else if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        "not a valid HTTP header name (letters, digits and -; value not shown)"
+    } else {
+        return Ok(());
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
-        None => no_query.to_string(),
+    Err(ConfigError::Rejected {
+        var: "COLLECTOR_AUTH_HEADER",
+        reason: reason.into(),
+    })
+}
+
+/// A Secrets Manager secret ARN: `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`.
+/// The common mistake is the secret itself pasted in its place.
+fn check_secret_arn(var: &'static str, arn: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let well_formed = matches!(
+        parts.as_slice(),
+        ["arn", partition, "secretsmanager", region, account, "secret", name]
+            if !partition.is_empty()
+                && is_region_name(region)
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty()
+                && !name.contains(char::is_whitespace)
+    );
+    if well_formed {
+        return Ok(());
+    }
+    let reason = if arn.starts_with("arn:") {
+        "not a Secrets Manager secret ARN (expected \
+         arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME; value not shown)"
+    } else {
+        "looks like a secret itself, not the ARN of a secret: store the value in Secrets \
+         Manager and put the secret's ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) \
+         here; value not shown"
+    };
+    Err(ConfigError::Rejected {
+        var,
+        reason: reason.into(),
+    })
+}
+
+/// STS accepts 2-1224 characters of `[\w+=,.@:/-]` as an external id.
+fn check_external_id(id: &str) -> Result<(), ConfigError> {
+    let ok = (2..=1224).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Rejected {
+            var: "ASSUME_ROLE_EXTERNAL_ID",
+            reason: "expected 2 to 1224 letters, digits or _+=,.@:/- (value not shown)".into(),
+        })
     }
 }
 
@@ -611,7 +731,10 @@ mod tests {
             ("COLLECTOR_ALLOW_HTTP", "true"),
         ])
         .unwrap();
-        assert_eq!(c.collector.unwrap().url, "http://127.0.0.1:9000/ingest");
+        assert_eq!(
+            c.collector.unwrap().url,
+            UrlSource::Plain(Sensitive::new("http://127.0.0.1:9000/ingest"))
+        );
     }
 
     #[test]
@@ -665,5 +788,228 @@ mod tests {
         assert_eq!(c.backfill.regions, ["us-east-1", "eu-west-2"]);
         assert_eq!(c.backfill.detector_ids, ["abc123"]);
         assert!(c.require_destination().is_ok());
+    }
+
+    /// Every variable that can hold a credential, with a planted value that must not show.
+    const PLANTED: &str = "PLANTEDsecret7f3a";
+
+    #[test]
+    fn the_three_common_mistakes_get_a_clear_error_without_the_value() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example"),
+                    (
+                        "COLLECTOR_AUTH_HEADER",
+                        "Authorization: Bearer PLANTEDsecret7f3a",
+                    ),
+                ],
+                "COLLECTOR_AUTH_HEADER",
+                "looks like a whole header",
+            ),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example"),
+                    ("COLLECTOR_AUTH_HEADER", "Bearer PLANTEDsecret7f3a"),
+                ],
+                "COLLECTOR_AUTH_HEADER",
+                "looks like a header value",
+            ),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example"),
+                    ("COLLECTOR_AUTH_SECRET_ARN", "Bearer PLANTEDsecret7f3a"),
+                ],
+                "COLLECTOR_AUTH_SECRET_ARN",
+                "looks like a secret itself",
+            ),
+            (
+                &[(
+                    "COLLECTOR_URL_SECRET_ARN",
+                    "https://c.example/PLANTEDsecret7f3a",
+                )],
+                "COLLECTOR_URL_SECRET_ARN",
+                "looks like a secret itself",
+            ),
+            (
+                &[("COLLECTOR_URL", "ftp://c.example/PLANTEDsecret7f3a")],
+                "COLLECTOR_URL",
+                "expected an https:// URL",
+            ),
+            (
+                &[(
+                    "COLLECTOR_URL",
+                    "http://c.example/receiver/v1/http/PLANTEDsecret7f3a",
+                )],
+                "COLLECTOR_URL",
+                "plain http is refused",
+            ),
+            (
+                &[
+                    ("ASSUME_ROLE_ARN", "arn:aws:iam::123456789012:role/r"),
+                    ("ASSUME_ROLE_EXTERNAL_ID", "PLANTEDsecret7f3a with spaces"),
+                ],
+                "ASSUME_ROLE_EXTERNAL_ID",
+                "expected 2 to 1224",
+            ),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example"),
+                    ("COLLECTOR_AUTH_VALUE", "Bearer PLANTEDsecret7f3a\u{7}"),
+                ],
+                "COLLECTOR_AUTH_VALUE",
+                "not a valid HTTP header value",
+            ),
+        ];
+        for (vars, var, words) in cases {
+            let err = parse(vars).expect_err("rejected");
+            let text = err.to_string();
+            assert!(text.starts_with(var), "{text}");
+            assert!(text.contains(words), "{text}");
+            assert!(!text.contains(PLANTED), "{text}");
+            assert!(!format!("{err:?}").contains(PLANTED), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn debug_of_every_config_struct_shows_no_credential() {
+        for url_var in ["COLLECTOR_URL", "COLLECTOR_URL_SECRET_ARN"] {
+            let url = if url_var == "COLLECTOR_URL" {
+                "https://c.example/receiver/PLANTEDsecret7f3a?t=PLANTEDsecret7f3a"
+            } else {
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:PLANTEDsecret7f3a"
+            };
+            for (auth_var, auth) in [
+                ("COLLECTOR_AUTH_VALUE", "Bearer PLANTEDsecret7f3a"),
+                (
+                    "COLLECTOR_AUTH_SECRET_ARN",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:PLANTEDsecret7f3a",
+                ),
+            ] {
+                let c = parse(&[
+                    (url_var, url),
+                    (auth_var, auth),
+                    ("ASSUME_ROLE_ARN", "arn:aws:iam::123456789012:role/r"),
+                    ("ASSUME_ROLE_EXTERNAL_ID", "PLANTEDsecret7f3a"),
+                ])
+                .expect("valid");
+                let collector = c.collector.clone().expect("collector");
+                for shown in [
+                    format!("{c:?}"),
+                    format!("{c:#?}"),
+                    format!("{collector:?}"),
+                    format!("{:?}", c.backfill),
+                    format!("{:?}", collector.auth),
+                    format!("{:?}", collector.url),
+                ] {
+                    assert!(!shown.contains(PLANTED), "{shown}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_collector_url_may_come_from_secrets_manager_but_not_from_both_places() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:collector-url";
+        let c = parse(&[("COLLECTOR_URL_SECRET_ARN", arn)]).expect("valid");
+        assert_eq!(
+            c.collector.expect("collector").url,
+            UrlSource::Secret(Sensitive::new(arn))
+        );
+        assert_eq!(
+            rejected_var(&[
+                ("COLLECTOR_URL_SECRET_ARN", arn),
+                ("COLLECTOR_URL", "https://c.example")
+            ]),
+            "COLLECTOR_URL_SECRET_ARN"
+        );
+        assert_eq!(
+            rejected_var(&[("COLLECTOR_AUTH_HEADER", "X-Token")]),
+            "COLLECTOR_AUTH_HEADER"
+        );
+    }
+
+    const SECRET_VARS: [&str; 6] = [
+        "COLLECTOR_URL",
+        "COLLECTOR_URL_SECRET_ARN",
+        "COLLECTOR_AUTH_HEADER",
+        "COLLECTOR_AUTH_VALUE",
+        "COLLECTOR_AUTH_SECRET_ARN",
+        "ASSUME_ROLE_EXTERNAL_ID",
+    ];
+
+    const ALL_VARS: [&str; 22] = [
+        "COLLECTOR_URL",
+        "COLLECTOR_URL_SECRET_ARN",
+        "COLLECTOR_AUTH_HEADER",
+        "COLLECTOR_AUTH_VALUE",
+        "COLLECTOR_AUTH_SECRET_ARN",
+        "ASSUME_ROLE_EXTERNAL_ID",
+        "ASSUME_ROLE_ARN",
+        "COLLECTOR_ALLOW_HTTP",
+        "COLLECTOR_FORMAT",
+        "COLLECTOR_GZIP",
+        "COLLECTOR_MAX_BATCH_BYTES",
+        "COLLECTOR_TIMEOUT_SECONDS",
+        "COLLECTOR_CA_FILE",
+        "SQS_QUEUE_URL",
+        "LOG_RECORDS",
+        "MIN_SEVERITY",
+        "OUTPUT_SCHEMA",
+        "GUARDDUTY_REGIONS",
+        "DETECTOR_IDS",
+        "BACKFILL_MAX_FINDINGS",
+        "CHECKPOINT_PARAMETER",
+        "METRICS_NAMESPACE",
+    ];
+
+    fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(String::new()),
+            Just("true".to_string()),
+            Just("https://c.example/x".to_string()),
+            Just("arn:aws:secretsmanager:us-east-1:123456789012:secret:s".to_string()),
+            Just("arn:aws:iam::123456789012:role/r".to_string()),
+            "[0-9]{1,25}",
+            "\\PC{0,40}",
+            any::<String>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any environment gives a configuration or a named error; a credential-bearing
+        /// variable's value (with a planted marker) never shows in the error or in `Debug`.
+        #[test]
+        fn any_environment_parses_or_names_a_variable_and_never_echoes_a_credential(
+            values in proptest::collection::vec(
+                proptest::option::of(value_strategy()), ALL_VARS.len()),
+        ) {
+            let vars: Vec<(String, String)> = ALL_VARS
+                .iter()
+                .zip(&values)
+                .filter_map(|(k, v)| {
+                    let v = v.as_ref()?;
+                    let v = if SECRET_VARS.contains(k) { format!("{v}{PLANTED}") } else { v.clone() };
+                    Some((k.to_string(), v))
+                })
+                .collect();
+            match Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())) {
+                Ok(c) => {
+                    let shown = format!("{c:?}");
+                    proptest::prop_assert!(!shown.contains(PLANTED));
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    proptest::prop_assert!(!text.contains(PLANTED), "{}", text);
+                    let named = ALL_VARS.iter().any(|v| text.starts_with(v))
+                        || e == ConfigError::NoDestination;
+                    proptest::prop_assert!(named, "{}", text);
+                }
+            }
+        }
     }
 }

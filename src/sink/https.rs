@@ -1,36 +1,36 @@
 //! The HTTPS collector destination: records POSTed in batches (NDJSON or a JSON array,
 //! optionally gzip), bounded in bytes and records, with an auth header whose value comes
 //! from Secrets Manager (cached, fetched again once after a 401/403) or from the
-//! configuration. TLS is always verified: the platform's roots plus `COLLECTOR_CA_FILE`.
-//! Retries follow `crate::retry` and never run past the invocation deadline.
+//! configuration. The URL itself may come from Secrets Manager (`COLLECTOR_URL_SECRET_ARN`),
+//! cached the same way; a 401/403 (or a 404 when the URL is a secret) fetches both secrets
+//! again once. TLS is always verified: the platform's roots plus `COLLECTOR_CA_FILE`; the
+//! transport (see `transport`) is https-only unless `COLLECTOR_ALLOW_HTTP`, follows no
+//! redirect and reads no answer past 64 KiB. The URL is only ever shown redacted
+//! (`redact::RedactedUrl`). Retries follow `crate::retry` and never run past the deadline.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::{
     CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT,
 };
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use tokio::sync::{Mutex, OnceCell};
-use tracing::{debug, warn};
+use tokio::sync::OnceCell;
+use tracing::warn;
 
+use super::redact::RedactedUrl;
+use super::secret::CachedSecret;
+use super::transport::{self, HttpClient, ResponseBody};
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
-use crate::config::{AuthSource, CollectorConfig, CollectorFormat, redact_url};
+use crate::config::{AuthSource, CollectorConfig, CollectorFormat, UrlSource, check_collector_url};
 use crate::normalize::FORWARDER;
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline, is_retryable_status, parse_retry_after};
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Why the collector could not be set up. Names the variable; never shows a secret.
 #[derive(Debug, thiserror::Error)]
@@ -44,23 +44,24 @@ pub enum CollectorSetupError {
         var: &'static str,
         reason: &'static str,
     },
-    #[error("TLS set-up failed: {0}")]
-    Tls(String),
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
 }
 
 enum Auth {
     None,
     Static(HeaderValue),
-    Secret {
-        arn: String,
-        aws: Arc<Aws>,
-        cached: Mutex<Option<HeaderValue>>,
-    },
+    Secret(CachedSecret),
+}
+
+/// Where requests go: a URL known at start-up, or one read from Secrets Manager.
+enum Target {
+    Fixed(hyper::Uri),
+    Secret(CachedSecret),
 }
 
 pub struct HttpsSink {
-    uri: hyper::Uri,
-    shown_url: String,
+    target: Target,
     cfg: CollectorConfig,
     header: HeaderName,
     auth: Auth,
@@ -86,10 +87,16 @@ impl HttpsSink {
     /// Validates the settings (URL, CA file) now; the TLS client and the secret are
     /// built and fetched on first use.
     pub fn new(cfg: CollectorConfig, aws: Arc<Aws>) -> Result<Self, CollectorSetupError> {
-        let uri: hyper::Uri = cfg
-            .url
-            .parse()
-            .map_err(|e| CollectorSetupError::Url(format!("{e}")))?;
+        let target = match &cfg.url {
+            UrlSource::Plain(url) => Target::Fixed(url.expose().parse().map_err(|_| {
+                CollectorSetupError::Url("not a valid URL (value not shown)".into())
+            })?),
+            UrlSource::Secret(arn) => Target::Secret(CachedSecret::new(
+                "COLLECTOR_URL_SECRET_ARN",
+                arn.clone(),
+                aws.clone(),
+            )),
+        };
         let extra_roots = match &cfg.ca_file {
             None => Vec::new(),
             Some(path) => {
@@ -111,23 +118,23 @@ impl HttpsSink {
                 reason: "not a valid HTTP header name",
             }
         })?;
-        let auth = match &cfg.auth {
-            AuthSource::None => Auth::None,
-            AuthSource::Value(v) => {
-                Auth::Static(sensitive(v).map_err(|_| CollectorSetupError::Setting {
-                    var: "COLLECTOR_AUTH_VALUE",
-                    reason: "not a valid HTTP header value (value not shown)",
-                })?)
-            }
-            AuthSource::Secret(arn) => Auth::Secret {
-                arn: arn.clone(),
-                aws,
-                cached: Mutex::new(None),
-            },
-        };
+        let auth =
+            match &cfg.auth {
+                AuthSource::None => Auth::None,
+                AuthSource::Value(v) => Auth::Static(sensitive(v.expose()).map_err(|_| {
+                    CollectorSetupError::Setting {
+                        var: "COLLECTOR_AUTH_VALUE",
+                        reason: "not a valid HTTP header value (value not shown)",
+                    }
+                })?),
+                AuthSource::Secret(arn) => Auth::Secret(CachedSecret::new(
+                    "COLLECTOR_AUTH_SECRET_ARN",
+                    arn.clone(),
+                    aws,
+                )),
+            };
         Ok(HttpsSink {
-            shown_url: redact_url(&cfg.url),
-            uri,
+            target,
             header,
             auth,
             extra_roots,
@@ -143,32 +150,10 @@ impl HttpsSink {
     }
 
     fn build_client(&self) -> Result<HttpClient, CollectorSetupError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for e in &native.errors {
-            debug!(message = "Some platform certificates could not be read.", error = %e);
-        }
-        let (_, _ignored) = roots.add_parsable_certificates(native.certs);
-        for c in &self.extra_roots {
-            roots
-                .add(c.clone())
-                .map_err(|e| CollectorSetupError::CaFile(e.to_string()))?;
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CollectorSetupError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build(connector))
+        Ok(transport::build_client(
+            &self.extra_roots,
+            self.cfg.allow_http,
+        )?)
     }
 
     async fn client(&self) -> Result<&HttpClient, DeliveryError> {
@@ -183,37 +168,60 @@ impl HttpsSink {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Static(v) => Ok(Some(v.clone())),
-            Auth::Secret { arn, aws, cached } => {
-                let mut cached = cached.lock().await;
-                if let (false, Some(v)) = (refresh, cached.as_ref()) {
-                    return Ok(Some(v.clone()));
-                }
-                let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
-                let out = client
-                    .get_secret_value()
-                    .secret_id(arn)
-                    .send()
+            Auth::Secret(secret) => {
+                let value = secret
+                    .get(refresh)
                     .await
-                    .map_err(|e| {
-                        DeliveryError::Unavailable(format!(
-                            "COLLECTOR_AUTH_SECRET_ARN: GetSecretValue failed for {arn}: {}",
-                            DisplayErrorContext(&e)
-                        ))
-                    })?;
-                let value = out.secret_string().ok_or_else(|| {
+                    .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
+                let header = sensitive(value.expose()).map_err(|_| {
                     DeliveryError::Unavailable(format!(
-                        "COLLECTOR_AUTH_SECRET_ARN: {arn} has no SecretString"
+                        "{}: the secret's value is not a valid HTTP header value (not shown)",
+                        secret.var()
                     ))
                 })?;
-                let header = sensitive(value.trim_end_matches(['\r', '\n'])).map_err(|_| {
-                    DeliveryError::Unavailable(format!(
-                        "COLLECTOR_AUTH_SECRET_ARN: the value of {arn} is not a valid HTTP header value (not shown)"
-                    ))
-                })?;
-                *cached = Some(header.clone());
                 Ok(Some(header))
             }
         }
+    }
+
+    /// Where to send; with `refresh`, a URL from Secrets Manager is fetched again.
+    async fn target_uri(&self, refresh: bool) -> Result<hyper::Uri, DeliveryError> {
+        match &self.target {
+            Target::Fixed(uri) => Ok(uri.clone()),
+            Target::Secret(secret) => {
+                let value = secret
+                    .get(refresh)
+                    .await
+                    .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
+                let unusable = |why: &str| {
+                    DeliveryError::Unavailable(format!(
+                        "{}: the secret's value is not a usable collector URL: {why}",
+                        secret.var()
+                    ))
+                };
+                check_collector_url(value.expose(), self.cfg.allow_http).map_err(unusable)?;
+                value
+                    .expose()
+                    .parse()
+                    .map_err(|_| unusable("not a valid URL (value not shown)"))
+            }
+        }
+    }
+
+    /// The collector URL as it may be shown: scheme, host and port.
+    pub async fn shown_url(&self) -> RedactedUrl {
+        match &self.target {
+            Target::Fixed(uri) => RedactedUrl::from_uri(uri),
+            Target::Secret(secret) => match secret.peek().await {
+                Some(url) => RedactedUrl::new(url.expose()),
+                None => RedactedUrl::unresolved(secret.var()),
+            },
+        }
+    }
+
+    /// Whether a refused request is worth fetching the secrets again for.
+    fn has_secret(&self) -> bool {
+        matches!(self.auth, Auth::Secret(_)) || matches!(self.target, Target::Secret(_))
     }
 
     /// Checks TLS, reach and auth with an empty batch (for `check`); the status on success.
@@ -302,11 +310,21 @@ impl HttpsSink {
         &self,
         body: &Bytes,
         deadline: Deadline,
-        refresh_auth: bool,
+        refresh: bool,
     ) -> Result<(Attempt, u16), DeliveryError> {
         let client = self.client().await?;
-        let auth = self.auth_value(refresh_auth).await?;
-        let mut req = hyper::Request::post(self.uri.clone())
+        let uri = self.target_uri(refresh).await?;
+        if uri.scheme_str() != Some("https") && !self.cfg.allow_http {
+            // The configuration refuses this too; the request is where it must hold.
+            return Ok((
+                Attempt::Permanent(
+                    "plain http is refused; use https (or COLLECTOR_ALLOW_HTTP=true)".into(),
+                ),
+                0,
+            ));
+        }
+        let auth = self.auth_value(refresh).await?;
+        let mut req = hyper::Request::post(uri.clone())
             .header(
                 CONTENT_TYPE,
                 match self.cfg.format {
@@ -323,35 +341,14 @@ impl HttpsSink {
         }
         let req = req
             .body(Full::new(body.clone()))
-            .map_err(|e| DeliveryError::Rejected(format!("request could not be built: {e}")))?;
+            .map_err(|_| DeliveryError::Rejected("request could not be built".into()))?;
         let timeout = deadline.clamp(self.cfg.timeout);
         let response = match tokio::time::timeout(timeout, client.request(req)).await {
             Err(_) => {
-                return Ok((
-                    Attempt::Retry {
-                        why: format!("no response within {} ms", timeout.as_millis()),
-                        retry_after: None,
-                    },
-                    0,
-                ));
+                let why = format!("no response within {} ms", timeout.as_millis());
+                return Ok((Attempt::retry(why), 0));
             }
-            Ok(Err(e)) => {
-                let why = error_chain(&e);
-                // A certificate the roots do not vouch for will not become valid on retry.
-                if why.contains("certificate") || why.contains("InvalidCertificate") {
-                    return Ok((
-                        Attempt::Permanent(format!("TLS verification failed: {why}")),
-                        0,
-                    ));
-                }
-                return Ok((
-                    Attempt::Retry {
-                        why,
-                        retry_after: None,
-                    },
-                    0,
-                ));
-            }
+            Ok(Err(e)) => return Ok((request_failure(&e, &uri), 0)),
             Ok(Ok(r)) => r,
         };
         let status = response.status().as_u16();
@@ -360,20 +357,16 @@ impl HttpsSink {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = match tokio::time::timeout(
-            deadline.clamp(self.cfg.timeout),
-            response.into_body().collect(),
-        )
-        .await
-        {
-            Ok(Ok(b)) => b.to_bytes(),
-            _ => Bytes::new(),
-        };
+        let body =
+            transport::read_bounded(response.into_body(), deadline.clamp(self.cfg.timeout)).await;
         if (200..300).contains(&status) {
             return Ok((Attempt::Delivered, status));
         }
-        let why = format!("HTTP {status}: {}", self.excerpt(&body, auth.as_ref()));
-        let attempt = if status == 401 || status == 403 {
+        let why = format!("HTTP {status}: {}", excerpt(&body, auth.as_ref(), &uri));
+        let stale_secret = status == 401
+            || status == 403
+            || (status == 404 && matches!(self.target, Target::Secret(_)));
+        let attempt = if stale_secret {
             Attempt::Unauthorized { why }
         } else if is_retryable_status(status) {
             Attempt::Retry { why, retry_after }
@@ -381,27 +374,6 @@ impl HttpsSink {
             Attempt::Permanent(why)
         };
         Ok((attempt, status))
-    }
-
-    /// A short, single-line excerpt of a response body, with the credential masked.
-    fn excerpt(&self, body: &[u8], auth: Option<&HeaderValue>) -> String {
-        let mut text: String = String::from_utf8_lossy(body)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(200)
-            .collect();
-        if let Some(secret) = auth.and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
-            text = text.replace(secret, "***");
-            // A token echoed without its scheme word ("Bearer ") is masked too.
-            if let Some((_, token)) = secret.split_once(' ').filter(|(_, t)| t.len() >= 4) {
-                text = text.replace(token, "***");
-            }
-        }
-        if text.trim().is_empty() {
-            "(empty body)".into()
-        } else {
-            text.trim().to_string()
-        }
     }
 
     async fn send_batch(
@@ -422,12 +394,13 @@ impl HttpsSink {
                 Attempt::Delivered => return Ok(retries),
                 Attempt::Permanent(why) => return Err((DeliveryError::Rejected(why), retries)),
                 Attempt::Unauthorized { why } => {
-                    if refreshed || !matches!(self.auth, Auth::Secret { .. }) {
+                    if refreshed || !self.has_secret() {
                         return Err((DeliveryError::Rejected(why), retries));
                     }
                     // The secret may have been rotated: fetch it once more and retry now.
                     refreshed = true;
-                    warn!(message = "Collector refused the credential; fetching the secret again.", url = %self.shown_url);
+                    let url = self.shown_url().await;
+                    warn!(message = "Collector refused the request; fetching the secrets again.", %url);
                     let (outcome, _) = self
                         .send_with_auth(&body, deadline, true)
                         .await
@@ -462,7 +435,8 @@ impl HttpsSink {
                     retries,
                 ));
             }
-            warn!(message = "Retrying collector request.", url = %self.shown_url, attempt, wait_ms = wait.as_millis() as u64, error = %why);
+            let url = self.shown_url().await;
+            warn!(message = "Retrying collector request.", %url, attempt, wait_ms = wait.as_millis() as u64, error = %why);
             retries += 1;
             tokio::time::sleep(wait).await;
         }
@@ -475,6 +449,27 @@ fn sensitive(v: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> 
     Ok(h)
 }
 
+impl Attempt {
+    fn retry(why: String) -> Self {
+        Attempt::Retry {
+            why,
+            retry_after: None,
+        }
+    }
+}
+
+/// A request that got no answer: a TLS failure that will recur (told by the error's type) is
+/// permanent; anything else (refused, reset, DNS) is worth another attempt.
+fn request_failure(e: &(dyn std::error::Error + 'static), uri: &hyper::Uri) -> Attempt {
+    let why = mask_url(&error_chain(e), uri);
+    match transport::tls_error(e) {
+        Some(tls) if transport::is_permanent_tls_failure(tls) => {
+            Attempt::Permanent(format!("TLS verification failed: {why}"))
+        }
+        _ => Attempt::retry(why),
+    }
+}
+
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -484,6 +479,62 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
+}
+
+/// `text` with the URL's path, query and user-info (and each longer path segment) masked:
+/// a collector may echo its URL, token included.
+fn mask_url(text: &str, uri: &hyper::Uri) -> String {
+    let mut out = text.to_string();
+    let whole = uri.to_string();
+    out = out.replace(&whole, RedactedUrl::from_uri(uri).as_str());
+    if let Some(pq) = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .filter(|p| p.len() > 1)
+    {
+        out = out.replace(pq, "/…");
+    }
+    let pieces = uri
+        .path()
+        .split('/')
+        .chain(uri.query().unwrap_or_default().split(['&', '=']))
+        .chain(
+            uri.authority()
+                .and_then(|a| a.as_str().rsplit_once('@'))
+                .map(|(u, _)| u),
+        );
+    for piece in pieces.filter(|p| p.len() >= 8) {
+        out = out.replace(piece, "***");
+    }
+    out
+}
+
+/// A short, single-line excerpt of a response body, with the credential and URL masked
+/// before it is cut (so no part of a secret survives at the cut).
+fn excerpt(body: &ResponseBody, auth: Option<&HeaderValue>, uri: &hyper::Uri) -> String {
+    if *body == ResponseBody::TooLarge {
+        return format!(
+            "(body over {} bytes, not read)",
+            transport::MAX_RESPONSE_BYTES
+        );
+    }
+    let mut text: String = String::from_utf8_lossy(body.bytes())
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if let Some(secret) = auth.and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "***");
+        // A token echoed without its scheme word ("Bearer ") is masked too.
+        if let Some((_, token)) = secret.split_once(' ').filter(|(_, t)| t.len() >= 4) {
+            text = text.replace(token, "***");
+        }
+    }
+    let text: String = mask_url(&text, uri).chars().take(200).collect();
+    if text.trim().is_empty() {
+        "(empty body)".into()
+    } else {
+        text.trim().to_string()
+    }
 }
 
 impl Sink for HttpsSink {

@@ -4,7 +4,10 @@
 
 pub mod https;
 pub mod log;
+pub mod redact;
+pub mod secret;
 pub mod sqs;
+pub mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
