@@ -1,5 +1,9 @@
 //! Retrying: the invocation deadline, full-jitter exponential backoff, and the one place
 //! that decides which failures are worth another attempt.
+//!
+//! Invariants (property-tested below): no input panics, however absurd (a deadline in the
+//! year 584942417, a `Retry-After` of `u64::MAX` seconds or of any text); a wait is never
+//! longer than the backoff cap or a minute; an unreadable `Retry-After` is `None`.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +14,9 @@ pub struct Deadline(Option<Instant>);
 /// Time kept back from the Lambda deadline to report the result.
 pub const REPORT_MARGIN: Duration = Duration::from_millis(1500);
 
+/// The longest a Lambda invocation can run (15 minutes).
+pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
 impl Deadline {
     pub fn none() -> Self {
         Deadline(None)
@@ -19,12 +26,14 @@ impl Deadline {
         Deadline(Some(instant))
     }
 
-    /// From Lambda's deadline (epoch milliseconds), keeping [`REPORT_MARGIN`] back.
+    /// From Lambda's deadline (epoch milliseconds), keeping [`REPORT_MARGIN`] back. A deadline
+    /// further away than [`MAX_INVOCATION`] (Lambda's own limit) is held to it.
     pub fn from_lambda_deadline_ms(deadline_ms: u64) -> Self {
         let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
-        let left =
-            Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPORT_MARGIN);
-        // A deadline too far away to represent is no deadline at all.
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+            .min(MAX_INVOCATION)
+            .saturating_sub(REPORT_MARGIN);
+        // Held to Lambda's limit, it always fits an `Instant`; were it not to, no deadline.
         Deadline(Instant::now().checked_add(left))
     }
 
@@ -39,7 +48,8 @@ impl Deadline {
 
     /// Whether waiting `wait` and then trying for at least `min_attempt` still fits.
     pub fn allows(&self, wait: Duration, min_attempt: Duration) -> bool {
-        self.remaining().is_none_or(|r| r > wait + min_attempt)
+        self.remaining()
+            .is_none_or(|r| r > wait.saturating_add(min_attempt))
     }
 
     /// `timeout` cut down to what is left.
@@ -165,5 +175,45 @@ mod tests {
         assert!(!d.allows(Duration::from_secs(3), Duration::ZERO));
         assert!(Deadline::none().allows(Duration::from_secs(3600), Duration::ZERO));
         assert!(d.clamp(Duration::from_secs(10)) <= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn an_absurd_lambda_deadline_is_held_to_fifteen_minutes() {
+        let d = Deadline::from_lambda_deadline_ms(u64::MAX);
+        let left = d.remaining().expect("bounded");
+        assert!(left <= MAX_INVOCATION && left > MAX_INVOCATION - Duration::from_secs(5));
+        assert!(Deadline::from_lambda_deadline_ms(0).expired());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_retry_after_text_gives_a_delay_or_none_without_panicking(v in "\\PC{0,64}") {
+            let _ = parse_retry_after(&v);
+        }
+
+        #[test]
+        fn any_number_of_retry_after_seconds_is_read_and_the_wait_stays_capped(
+            secs in proptest::num::u64::ANY,
+            attempt in proptest::num::u32::ANY,
+        ) {
+            let ra = parse_retry_after(&secs.to_string());
+            proptest::prop_assert_eq!(ra, Some(Duration::from_secs(secs)));
+            let b = Backoff::default();
+            proptest::prop_assert!(b.wait(attempt, ra) <= Duration::from_secs(60));
+            proptest::prop_assert!(b.wait(attempt, None) <= b.cap);
+        }
+
+        #[test]
+        fn any_deadline_and_wait_are_compared_without_overflow(
+            deadline_ms in proptest::num::u64::ANY,
+            wait_s in proptest::num::u64::ANY,
+            min_s in proptest::num::u64::ANY,
+        ) {
+            let d = Deadline::from_lambda_deadline_ms(deadline_ms);
+            let _ = d.allows(Duration::from_secs(wait_s), Duration::from_secs(min_s));
+            proptest::prop_assert!(d.clamp(Duration::MAX) <= MAX_INVOCATION);
+        }
     }
 }
