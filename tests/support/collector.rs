@@ -25,6 +25,9 @@ pub enum Action {
     Drop,
     /// Answer 200, but only after this long.
     Stall(Duration),
+    /// Answer with this status and a body repeating the request's target and headers, as a
+    /// careless collector's error page might.
+    Echo(u16),
 }
 
 /// One request as received, body decompressed when gzip.
@@ -169,6 +172,7 @@ impl Collector {
         &self,
         req: Request<hyper::body::Incoming>,
     ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+        let target = req.uri().to_string();
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
@@ -206,10 +210,12 @@ impl Collector {
         let status = match &action {
             Action::Status(s)
             | Action::StatusWithRetryAfter(s, _)
-            | Action::StatusWithBody(s, _) => *s,
+            | Action::StatusWithBody(s, _)
+            | Action::Echo(s) => *s,
             // Neither counts as delivered: the connection is gone, or the client gave up waiting.
             Action::Drop | Action::Stall(_) => 0,
         };
+        let echo = format!("{target} {headers:?}");
         self.received.lock().unwrap().push(Received {
             headers,
             raw_len: raw.len(),
@@ -224,6 +230,7 @@ impl Collector {
         match action {
             Action::Status(s) => Ok(reply(s, "{}".into())),
             Action::StatusWithBody(s, b) => Ok(reply(s, b)),
+            Action::Echo(s) => Ok(reply(s, echo)),
             Action::StatusWithRetryAfter(s, secs) => {
                 let mut r = reply(s, "slow down".into());
                 r.headers_mut()
