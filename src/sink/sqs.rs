@@ -193,15 +193,19 @@ impl SqsSink {
             let mut retry: Vec<usize> = Vec::new();
             match sent {
                 Ok(out) => {
+                    // An entry named twice in `Failed` is read once (the first time).
+                    let mut handled = vec![false; pending.len()];
                     for f in out.failed() {
-                        let Some(&i) = f
-                            .id()
-                            .parse::<usize>()
-                            .ok()
-                            .and_then(|slot| pending.get(slot))
+                        let Some((&i, seen)) =
+                            f.id().parse::<usize>().ok().and_then(|slot| {
+                                Some((pending.get(slot)?, handled.get_mut(slot)?))
+                            })
                         else {
                             continue;
                         };
+                        if std::mem::replace(seen, true) {
+                            continue;
+                        }
                         let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
                         if f.sender_fault() {
                             delivery.failed.push((i, DeliveryError::Rejected(why)));
