@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    let ingest = Ingest::new(Via::EventBridge, None, "2026-01-01T00:00:00.000Z");
+    let ingest = Ingest::new(Via::Eventbridge, None, "2026-01-01T00:00:00.000Z");
     match route_event(event) {
         Ok(Routed::Finding(f)) => {
             let _ = encode(&f.finding, &ingest, OutputSchema::Native);
