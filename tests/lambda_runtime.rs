@@ -93,6 +93,12 @@ async fn a_malformed_finding_event_fails_the_invocation_and_the_next_one_still_w
         matches!(reply, Reply::Response(ref r) if r["forwarded"] == 1),
         "{reply:?}"
     );
+    // The record line is read by another thread: wait for it rather than race it.
+    proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
+        lines
+            .iter()
+            .any(|l| l.contains("\"source\":\"aws_guardduty\""))
+    });
     assert_eq!(proc_.records().len(), 1);
 }
 
