@@ -174,6 +174,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_connector_refuses_plain_http_before_connecting_unless_allowed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let client = build_client(&[], false).expect("client");
+        let req = hyper::Request::post(url.as_str())
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let sent = client.request(req).await;
+        assert!(sent.is_err());
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "no connection was opened");
+
+        let client = build_client(&[], true).expect("client");
+        let req = hyper::Request::post(url.as_str())
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let pending = tokio::spawn(async move { client.request(req).await });
+        let accepted = tokio::time::timeout(Duration::from_secs(2), listener.accept()).await;
+        assert!(
+            matches!(accepted, Ok(Ok(_))),
+            "COLLECTOR_ALLOW_HTTP connects"
+        );
+        pending.abort();
+    }
+
+    #[tokio::test]
     async fn a_body_past_the_limit_is_not_read() {
         let big = Full::new(Bytes::from(vec![b'x'; MAX_RESPONSE_BYTES + 1]));
         assert_eq!(
