@@ -156,45 +156,7 @@ impl Config {
         if let Some(url) = &sqs_queue_url {
             validate_queue_url(url)?;
         }
-        let collector = match (
-            env.string("COLLECTOR_URL"),
-            env.string("COLLECTOR_URL_SECRET_ARN"),
-        ) {
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Rejected {
-                    var: "COLLECTOR_URL_SECRET_ARN",
-                    reason: "set only one of COLLECTOR_URL and COLLECTOR_URL_SECRET_ARN".into(),
-                });
-            }
-            (Some(url), None) => {
-                let allow_http = env.boolean("COLLECTOR_ALLOW_HTTP", false)?;
-                check_collector_url(&url, allow_http).map_err(|reason| ConfigError::Rejected {
-                    var: "COLLECTOR_URL",
-                    reason: reason.to_string(),
-                })?;
-                Some(collector_config(&env, UrlSource::Plain(Sensitive(url)))?)
-            }
-            (None, Some(arn)) => {
-                check_secret_arn("COLLECTOR_URL_SECRET_ARN", &arn)?;
-                Some(collector_config(&env, UrlSource::Secret(Sensitive(arn)))?)
-            }
-        };
-        let collector_only_vars = [
-            "COLLECTOR_AUTH_SECRET_ARN",
-            "COLLECTOR_AUTH_VALUE",
-            "COLLECTOR_AUTH_HEADER",
-            "COLLECTOR_CA_FILE",
-        ];
-        if let (None, Some(var)) = (
-            &collector,
-            collector_only_vars.iter().find(|v| env.string(v).is_some()),
-        ) {
-            return Err(ConfigError::Rejected {
-                var,
-                reason: "is set but neither COLLECTOR_URL nor COLLECTOR_URL_SECRET_ARN is".into(),
-            });
-        }
+        let collector = collector_from_env(&env)?;
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
             Some(v) => Severity::parse(&v).ok_or_else(|| ConfigError::Invalid {
@@ -326,6 +288,51 @@ impl Config {
             Err(ConfigError::NoDestination)
         }
     }
+}
+
+/// The collector, from `COLLECTOR_URL` or `COLLECTOR_URL_SECRET_ARN` (not both); the
+/// collector's other variables are refused when neither is set.
+fn collector_from_env(env: &Env<'_>) -> Result<Option<CollectorConfig>, ConfigError> {
+    let collector = match (
+        env.string("COLLECTOR_URL"),
+        env.string("COLLECTOR_URL_SECRET_ARN"),
+    ) {
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Rejected {
+                var: "COLLECTOR_URL_SECRET_ARN",
+                reason: "set only one of COLLECTOR_URL and COLLECTOR_URL_SECRET_ARN".into(),
+            });
+        }
+        (Some(url), None) => {
+            let allow_http = env.boolean("COLLECTOR_ALLOW_HTTP", false)?;
+            check_collector_url(&url, allow_http).map_err(|reason| ConfigError::Rejected {
+                var: "COLLECTOR_URL",
+                reason: reason.to_string(),
+            })?;
+            Some(collector_config(env, UrlSource::Plain(Sensitive(url)))?)
+        }
+        (None, Some(arn)) => {
+            check_secret_arn("COLLECTOR_URL_SECRET_ARN", &arn)?;
+            Some(collector_config(env, UrlSource::Secret(Sensitive(arn)))?)
+        }
+    };
+    let collector_only_vars = [
+        "COLLECTOR_AUTH_SECRET_ARN",
+        "COLLECTOR_AUTH_VALUE",
+        "COLLECTOR_AUTH_HEADER",
+        "COLLECTOR_CA_FILE",
+    ];
+    if let (None, Some(var)) = (
+        &collector,
+        collector_only_vars.iter().find(|v| env.string(v).is_some()),
+    ) {
+        return Err(ConfigError::Rejected {
+            var,
+            reason: "is set but neither COLLECTOR_URL nor COLLECTOR_URL_SECRET_ARN is".into(),
+        });
+    }
+    Ok(collector)
 }
 
 fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, ConfigError> {
