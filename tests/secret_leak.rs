@@ -146,7 +146,7 @@ impl Planted {
             ),
             ("ASSUME_ROLE_EXTERNAL_ID", self.external_id.clone()),
             ("LOG_RECORDS", "true".into()),
-            ("LOG_LEVEL", "debug".into()),
+            ("LOG_LEVEL", "trace".into()),
         ]
     }
 }
@@ -348,7 +348,8 @@ async fn secrets_manager_scenarios(w: &World, t: &mut Transcript) {
             ("COLLECTOR_AUTH_SECRET_ARN", auth_arn.to_string()),
             ("COLLECTOR_CA_FILE", w.ca_file.clone()),
             ("COLLECTOR_TIMEOUT_SECONDS", "1".into()),
-            ("LOG_LEVEL", "debug".into()),
+            // The most verbose level: the SDK's and HTTP stack's own debug lines included.
+            ("LOG_LEVEL", "trace".into()),
         ]
     };
     let (auth_arn, url_arn) = (arns[0].clone(), arns[1].clone());
