@@ -114,19 +114,37 @@ pub struct BackfillConfig {
     pub assume_role_external_id: Option<String>,
 }
 
+/// Redacts the external id. The exhaustive pattern makes a new field a compile error here,
+/// so none is left out of (or leaks through) this impl unnoticed.
 impl std::fmt::Debug for BackfillConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let BackfillConfig {
+            regions,
+            detector_ids,
+            include_archived,
+            max_findings,
+            lookback,
+            checkpoint_parameter,
+            settle,
+            quarantine_after,
+            dlq_url,
+            assume_role_arn,
+            assume_role_external_id,
+        } = self;
         f.debug_struct("BackfillConfig")
-            .field("regions", &self.regions)
-            .field("detector_ids", &self.detector_ids)
-            .field("include_archived", &self.include_archived)
-            .field("max_findings", &self.max_findings)
-            .field("lookback", &self.lookback)
-            .field("checkpoint_parameter", &self.checkpoint_parameter)
-            .field("assume_role_arn", &self.assume_role_arn)
+            .field("regions", regions)
+            .field("detector_ids", detector_ids)
+            .field("include_archived", include_archived)
+            .field("max_findings", max_findings)
+            .field("lookback", lookback)
+            .field("checkpoint_parameter", checkpoint_parameter)
+            .field("settle", settle)
+            .field("quarantine_after", quarantine_after)
+            .field("dlq_url", dlq_url)
+            .field("assume_role_arn", assume_role_arn)
             .field(
                 "assume_role_external_id",
-                &self.assume_role_external_id.as_ref().map(|_| "<redacted>"),
+                &assume_role_external_id.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }
