@@ -601,6 +601,14 @@ mod tests {
                 "ASSUME_ROLE_EXTERNAL_ID",
             ),
             (&[("METRICS_NAMESPACE", ":bad")], "METRICS_NAMESPACE"),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example/receiver/v1/http/x"),
+                    ("COLLECTOR_FORMAT", "sumo-http"),
+                    ("COLLECTOR_AUTH_VALUE", "token"),
+                ],
+                "COLLECTOR_AUTH_VALUE",
+            ),
         ];
         for (vars, var) in cases {
             assert_eq!(rejected_var(vars), *var, "for {vars:?}");

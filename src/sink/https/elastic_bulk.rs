@@ -8,7 +8,8 @@
 use serde::Deserialize;
 
 use super::protocol::{
-    Answer, AuthScheme, Probe, ProbeTarget, Protocol, json_string, updated_at, with_leading_fields,
+    Answer, AuthScheme, Probe, ProbeTarget, Protocol, json_string, parse_time, rfc3339_millis,
+    updated_at, with_leading_fields,
 };
 use crate::config::ElasticOptions;
 use crate::record::EncodedRecord;
@@ -117,10 +118,11 @@ impl Protocol for ElasticBulk {
         out.extend_from_slice(self.action_prefix.as_bytes());
         out.extend_from_slice(json_string(&record.dedup_key).as_bytes());
         out.extend_from_slice(b"}}\n");
-        let fields: Vec<String> = updated_at(record)
-            .map(|t| format!("\"@timestamp\":{}", json_string(t)))
-            .into_iter()
-            .collect();
+        // Data streams require `@timestamp`; a time ES could not parse would refuse the document.
+        let when = updated_at(record)
+            .and_then(parse_time)
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let fields = [format!("\"@timestamp\":\"{}\"", rfc3339_millis(when))];
         out.extend_from_slice(&with_leading_fields(&record.json, &fields));
         out.push(b'\n');
         out
@@ -206,7 +208,7 @@ mod tests {
             lines,
             [
                 r#"{"create":{"_index":"logs-aws.guardduty-default","_id":"f1:2024-01-02T03:04:05Z"}}"#,
-                r#"{"@timestamp":"2024-01-02T03:04:05Z","id":"f1"}"#
+                r#"{"@timestamp":"2024-01-02T03:04:05.000Z","id":"f1"}"#
             ]
         );
     }

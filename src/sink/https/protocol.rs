@@ -3,6 +3,8 @@
 //! record. The transport (`super`) sends, retries through `crate::retry::drive`, and never
 //! needs to know which product is on the other end.
 
+use time::OffsetDateTime;
+
 use crate::config::CollectorFormat;
 use crate::record::EncodedRecord;
 use crate::retry::Verdict;
@@ -168,6 +170,43 @@ pub fn updated_at(record: &EncodedRecord) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A finding time as AWS writes it, read leniently: RFC 3339, a space instead of `T`, an
+/// offset without a colon (`+0000`) or none at all (UTC).
+pub fn parse_time(t: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    let t = t.trim();
+    if let Ok(v) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Some(v);
+    }
+    let mut s = t.replacen(' ', "T", 1);
+    let (date_time, zone) = match s.rfind(['+', '-', 'Z']) {
+        Some(i) if i > 10 => s.split_at(i),
+        _ => (s.as_str(), ""),
+    };
+    let zone = match zone {
+        "" => "Z".to_string(),
+        z if z.len() == 5 && !z.contains(':') => format!("{}:{}", &z[..3], &z[3..]),
+        z => z.to_string(),
+    };
+    s = format!("{date_time}{zone}");
+    OffsetDateTime::parse(&s, &Rfc3339).ok()
+}
+
+/// A time as RFC 3339 UTC with milliseconds (`2024-01-02T03:04:05.678Z`).
+pub fn rfc3339_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// The record's JSON object with `fields` (already-encoded `"key":value` pairs) placed
 /// first. A record that is not an object is wrapped as `{"message": <record>}`.
 pub fn with_leading_fields(record_json: &str, fields: &[String]) -> Vec<u8> {
@@ -310,6 +349,24 @@ mod tests {
             ),
             "https://collectors.sumologic.com/receiver/v1/http/abc"
         );
+    }
+
+    #[test]
+    fn finding_times_are_read_in_the_shapes_aws_writes_them() {
+        let cases = [
+            ("2024-01-02T03:04:05.678Z", "2024-01-02T03:04:05.678Z"),
+            ("2017-11-01T21:31:05.542+0000", "2017-11-01T21:31:05.542Z"),
+            ("2025-02-25 20:40:06.721", "2025-02-25T20:40:06.721Z"),
+            ("2024-01-02T05:04:05+02:00", "2024-01-02T03:04:05.000Z"),
+        ];
+        for (given, want) in cases {
+            assert_eq!(
+                parse_time(given).map(rfc3339_millis).as_deref(),
+                Some(want),
+                "{given}"
+            );
+        }
+        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

@@ -6,14 +6,13 @@
 //! sent again. With `COLLECTOR_HEC_ACK=true` every request carries a channel and a 200 only
 //! counts once `/services/collector/ack` confirms the events were indexed.
 
-use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use super::protocol::{Answer, AuthScheme, Probe, ProbeTarget, Protocol, json_string, updated_at};
+use super::protocol::{
+    Answer, AuthScheme, Probe, ProbeTarget, Protocol, json_string, parse_time, updated_at,
+};
 use crate::config::HecOptions;
 use crate::record::EncodedRecord;
 use crate::retry::Verdict;
+use serde::Deserialize;
 
 pub const EVENT_PATH: &str = "/services/collector/event";
 pub const ACK_PATH: &str = "/services/collector/ack";
@@ -77,9 +76,9 @@ fn new_channel() -> String {
     )
 }
 
-/// Epoch seconds (with milliseconds) of an RFC 3339 time.
+/// Epoch seconds (with milliseconds) of a finding time.
 fn epoch_seconds(t: &str) -> Option<String> {
-    let t = OffsetDateTime::parse(t, &Rfc3339).ok()?;
+    let t = parse_time(t)?;
     let ms = t.unix_timestamp_nanos() / 1_000_000;
     Some(format!(
         "{}.{:03}",
