@@ -483,3 +483,54 @@ async fn no_credential_appears_in_the_output_whether_the_collector_takes_it_or_r
         assert!(!s.collector.received().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_throttled() {
+    use support::process::{Running, command, lambda_env};
+    use support::runtime_api::{Reply, RuntimeApi};
+
+    let event = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    let id = event["detail"]["id"].as_str().unwrap().to_string();
+    let es = products::Elastic::new("es-key-lambda");
+    es.state.lock().unwrap().refused.push(id.clone());
+    let s = stand(es.responder()).await;
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend([
+        ("COLLECTOR_URL", s.collector.base_url()),
+        ("COLLECTOR_CA_FILE", s.ca_file.clone()),
+        ("COLLECTOR_FORMAT", "elastic-bulk".into()),
+        ("COLLECTOR_AUTH_VALUE", "es-key-lambda".into()),
+        ("COLLECTOR_TIMEOUT_SECONDS", "2".into()),
+    ]);
+    let proc_ = Running::spawn(command(&env));
+
+    match api.invoke(event.clone()).await {
+        Reply::Error(e) => {
+            let msg = e["errorMessage"].as_str().unwrap_or_default();
+            assert_eq!(e["errorType"], "DeliveryFailed");
+            assert!(
+                msg.contains(&id) && msg.contains("mapper_parsing_exception"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}: {}", proc_.all_output()),
+    }
+
+    {
+        let mut st = es.state.lock().unwrap();
+        st.refused.clear();
+        st.script.insert(id.clone(), [429].into());
+    }
+    let reply = api.invoke(event).await;
+    assert_eq!(
+        reply,
+        Reply::Response(
+            serde_json::json!({"via": "eventbridge", "received": 1, "forwarded": 1, "skipped": 0, "failed": 0})
+        ),
+        "{}",
+        proc_.all_output()
+    );
+    assert_eq!(es.stored_ids("logs-aws.guardduty-default"), [id]);
+    assert!(!proc_.all_output().contains("es-key-lambda"));
+}
