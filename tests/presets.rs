@@ -54,8 +54,13 @@ fn sink(s: &Stand, url: String, vars: &[(&str, &str)]) -> HttpsSink {
         ("COLLECTOR_TIMEOUT_SECONDS".into(), "2".into()),
     ];
     env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-        .expect("config");
+    let config = Config::from_lookup(|k| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("config");
     HttpsSink::new(config.collector.expect("collector"), Arc::new(Aws::new()))
         .expect("sink")
         .with_backoff(fast())
@@ -533,4 +538,34 @@ async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_t
     );
     assert_eq!(es.stored_ids("logs-aws.guardduty-default"), [id]);
     assert!(!proc_.all_output().contains("es-key-lambda"));
+}
+
+#[tokio::test]
+async fn splunk_hec_events_the_indexers_never_confirm_are_not_counted_as_delivered() {
+    let hec = products::Hec::new("t", true);
+    hec.state.lock().unwrap().ack_delay = usize::MAX;
+    let s = stand(hec.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "t"),
+            ("COLLECTOR_HEC_ACK", "true"),
+            ("COLLECTOR_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .with_backoff(Backoff {
+        max_attempts: 1,
+        ..fast()
+    });
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs[..2], Deadline::none()).await;
+    assert_eq!(delivery.failed.len(), 2, "{:?}", delivery.failed);
+    assert!(
+        matches!(&delivery.failed[0].1, DeliveryError::Exhausted { last, .. } if last.contains("did not confirm")),
+        "{:?}",
+        delivery.failed
+    );
+    assert!(hec.indexed_ids().is_empty());
 }

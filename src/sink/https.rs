@@ -36,7 +36,7 @@ use tracing::{debug, warn};
 use self::protocol::{Answer, AuthScheme, Limits, Probe, ProbeTarget, Protocol};
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_subset};
 use crate::aws::Aws;
-use crate::config::{AuthSource, CollectorConfig, redact_url};
+use crate::config::{AuthSource, CollectorConfig, CollectorFormat, redact_url};
 use crate::normalize::FORWARDER;
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline, Report, Verdict, drive, parse_retry_after};
@@ -115,7 +115,7 @@ impl HttpsSink {
     /// Validates the settings (URL, CA file) now; the TLS client and the secret are
     /// built and fetched on first use.
     pub fn new(cfg: CollectorConfig, aws: Arc<Aws>) -> Result<Self, CollectorSetupError> {
-        let protocol = protocol::for_format(&cfg.format);
+        let protocol = protocol_for(&cfg.format);
         let endpoint: hyper::Uri = protocol::endpoint(&cfg.url, protocol.path(), protocol.query())
             .parse()
             .map_err(|e| CollectorSetupError::Url(format!("{e}")))?;
@@ -663,6 +663,18 @@ impl Sink for HttpsSink {
             delivery.absorb(driven);
             delivery
         })
+    }
+}
+
+/// The protocol for a configured format.
+fn protocol_for(format: &CollectorFormat) -> Box<dyn Protocol> {
+    match format {
+        CollectorFormat::Ndjson => Box::new(protocol::Generic::new(false)),
+        CollectorFormat::Json => Box::new(protocol::Generic::new(true)),
+        CollectorFormat::SplunkHec(o) => Box::new(splunk_hec::SplunkHec::new(o.clone())),
+        CollectorFormat::ElasticBulk(o) => Box::new(elastic_bulk::ElasticBulk::new(o)),
+        CollectorFormat::DatadogLogs(o) => Box::new(datadog::Datadog::new(o.clone())),
+        CollectorFormat::SumoHttp(o) => Box::new(sumo::Sumo::new(o.clone())),
     }
 }
 

@@ -5,11 +5,8 @@
 
 use time::OffsetDateTime;
 
-use crate::config::CollectorFormat;
 use crate::record::EncodedRecord;
 use crate::retry::Verdict;
-
-use super::{datadog, elastic_bulk, splunk_hec, sumo};
 
 /// A product's own bounds, fed to the batch planner with the configured ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,18 +126,6 @@ pub trait Protocol: Send + Sync {
     fn probes(&self) -> Vec<Probe>;
 }
 
-/// The protocol for a configured format.
-pub fn for_format(format: &CollectorFormat) -> Box<dyn Protocol> {
-    match format {
-        CollectorFormat::Ndjson => Box::new(Generic { array: false }),
-        CollectorFormat::Json => Box::new(Generic { array: true }),
-        CollectorFormat::SplunkHec(o) => Box::new(splunk_hec::SplunkHec::new(o.clone())),
-        CollectorFormat::ElasticBulk(o) => Box::new(elastic_bulk::ElasticBulk::new(o)),
-        CollectorFormat::DatadogLogs(o) => Box::new(datadog::Datadog::new(o.clone())),
-        CollectorFormat::SumoHttp(o) => Box::new(sumo::Sumo::new(o.clone())),
-    }
-}
-
 /// Joins a product path to a base URL, unless the URL already ends with it.
 pub fn endpoint(base: &str, path: Option<&str>, query: Option<&str>) -> String {
     let (no_query, given_query) = match base.split_once('?') {
@@ -183,10 +168,17 @@ pub fn parse_time(t: &str) -> Option<OffsetDateTime> {
         Some(i) if i > 10 => s.split_at(i),
         _ => (s.as_str(), ""),
     };
-    let zone = match zone {
-        "" => "Z".to_string(),
-        z if z.len() == 5 && !z.contains(':') => format!("{}:{}", &z[..3], &z[3..]),
-        z => z.to_string(),
+    let zone = match zone.as_bytes() {
+        [] => "Z".to_string(),
+        [sign @ (b'+' | b'-'), h1, h2, m1, m2]
+            if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) =>
+        {
+            format!(
+                "{}{}{}:{}{}",
+                *sign as char, *h1 as char, *h2 as char, *m1 as char, *m2 as char
+            )
+        }
+        _ => zone.to_string(),
     };
     s = format!("{date_time}{zone}");
     OffsetDateTime::parse(&s, &Rfc3339).ok()
@@ -245,6 +237,12 @@ pub fn json_string(s: &str) -> String {
 /// NDJSON or a JSON array of the records as they are.
 pub struct Generic {
     array: bool,
+}
+
+impl Generic {
+    pub fn new(array: bool) -> Self {
+        Generic { array }
+    }
 }
 
 fn generic_probe(status: u16, _body: &[u8]) -> Result<String, String> {
@@ -367,6 +365,7 @@ mod tests {
             );
         }
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2024-01-02T03:04:05+0é0"), None);
     }
 
     #[test]
