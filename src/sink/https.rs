@@ -4,19 +4,20 @@
 //! from the configuration. TLS is always verified: the platform's roots plus
 //! `COLLECTOR_CA_FILE`. What is sent and how an answer reads per record belongs to the
 //! [`protocol::Protocol`] of `COLLECTOR_FORMAT` (generic NDJSON/JSON or a product preset
-//! in the modules below); attempts and waits belong to `crate::retry::drive`. A 413 halves
-//! the request size for the next attempt.
+//! in the modules below); attempts and waits belong to `crate::retry::drive`. This file is
+//! the transport (client, TLS, credential, one request/answer); `deliver` plans and reads
+//! answers per record, `probe` runs `check`'s probes.
 
 pub mod datadog;
+mod deliver;
 pub mod elastic_bulk;
+mod probe;
 pub mod protocol;
 pub mod splunk_hec;
 pub mod sumo;
 
-use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use bytes::Bytes;
@@ -31,15 +32,14 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::{Mutex, OnceCell};
-use tracing::{debug, warn};
+use tracing::debug;
 
-use self::protocol::{Answer, AuthScheme, Limits, Probe, ProbeTarget, Protocol};
-use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_subset};
+use self::protocol::{AuthScheme, Limits, Protocol};
+use super::DeliveryError;
 use crate::aws::Aws;
 use crate::config::{AuthSource, CollectorConfig, CollectorFormat, redact_url};
 use crate::normalize::FORWARDER;
-use crate::record::EncodedRecord;
-use crate::retry::{Backoff, Deadline, Report, Verdict, drive, parse_retry_after};
+use crate::retry::{Backoff, Deadline, Verdict, parse_retry_after};
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -230,59 +230,6 @@ impl HttpsSink {
             .map_err(|e| DeliveryError::Unavailable(e.to_string()))
     }
 
-    /// Runs the protocol's `check` probes in order, stopping at the first that fails.
-    pub async fn probe(&self) -> Vec<ProbeOutcome> {
-        let mut out = Vec::new();
-        for p in self.protocol.probes() {
-            let result = self.run_probe(&p).await;
-            let failed = result.is_err();
-            out.push(ProbeOutcome {
-                label: p.label,
-                result,
-            });
-            if failed {
-                break;
-            }
-        }
-        out
-    }
-
-    async fn run_probe(&self, p: &Probe) -> Result<String, String> {
-        let uri = match p.target {
-            ProbeTarget::Endpoint => Ok(self.endpoint.clone()),
-            ProbeTarget::Base(path) => format!("{}{path}", self.base).parse::<hyper::Uri>(),
-            ProbeTarget::ApiHost(path) => {
-                let host = datadog::api_host(self.endpoint.host().unwrap_or_default());
-                let port = self
-                    .endpoint
-                    .port()
-                    .map(|p| format!(":{p}"))
-                    .unwrap_or_default();
-                let scheme = self.endpoint.scheme_str().unwrap_or("https");
-                format!("{scheme}://{host}{port}{path}").parse::<hyper::Uri>()
-            }
-        }
-        .map_err(|e| format!("probe URL: {e}"))?;
-        let auth = if p.authenticated {
-            self.auth_value(false).await.map_err(|e| e.to_string())?
-        } else {
-            None
-        };
-        let req = Req {
-            post: p.post,
-            uri,
-            body: Bytes::from(p.body.clone()),
-            gzip: false,
-            auth: auth.as_ref(),
-        };
-        match self.exchange(req, Deadline::none()).await {
-            Ok(ex) => (p.judge)(ex.status, &ex.body)
-                .map_err(|why| format!("{why} ({})", self.excerpt(&ex.body, auth.as_ref()))),
-            Err(Verdict::Retry(why) | Verdict::Failed(why)) => Err(why),
-            Err(Verdict::Delivered) => Ok(String::new()),
-        }
-    }
-
     /// The credential header value; with `refresh`, fetched again from Secrets Manager.
     async fn auth_value(&self, refresh: bool) -> Result<Option<HeaderValue>, DeliveryError> {
         match &self.auth {
@@ -320,37 +267,6 @@ impl HttpsSink {
                 Ok(Some(header))
             }
         }
-    }
-
-    /// The body of one request: the records' encoded pieces in the protocol's frame.
-    fn body(&self, pieces: &[Vec<u8>], request: &[usize]) -> std::io::Result<Bytes> {
-        let frame = self.protocol.frame();
-        let mut raw = Vec::with_capacity(
-            request
-                .iter()
-                .filter_map(|&i| pieces.get(i))
-                .map(|p| p.len() + frame.separator.len())
-                .sum::<usize>()
-                + frame.open.len()
-                + frame.close.len(),
-        );
-        raw.extend_from_slice(frame.open);
-        for (n, piece) in request.iter().filter_map(|&i| pieces.get(i)).enumerate() {
-            if n > 0 {
-                raw.extend_from_slice(frame.separator);
-            }
-            raw.extend_from_slice(piece);
-        }
-        raw.extend_from_slice(frame.close);
-        if !self.cfg.gzip {
-            return Ok(Bytes::from(raw));
-        }
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(raw.len() / 4),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&raw)?;
-        Ok(Bytes::from(gz.finish()?))
     }
 
     /// One request and its answer; a transport failure comes back as its verdict.
@@ -422,142 +338,6 @@ impl HttpsSink {
         })
     }
 
-    /// One attempt of the retry driver: the pending records planned into requests within
-    /// the current size budget, each sent and its answer read per record.
-    async fn attempt(&self, run: &Run<'_>, pending: Vec<usize>) -> Report {
-        let budget = run.budget.load(Ordering::Relaxed);
-        let (mut requests, alone) = plan_subset(
-            &pending,
-            &run.costs,
-            run.overhead,
-            budget,
-            self.limits.max_items,
-        );
-        // Records over a budget shrunk by a 413 go on their own.
-        requests.extend(alone.into_iter().map(|i| vec![i]));
-        let mut report = Report::default();
-        for request in requests {
-            let (verdicts, retry_after) = self.send_request(run, &request).await;
-            report.verdicts.extend(verdicts);
-            report.retry_after = report.retry_after.max(retry_after);
-        }
-        report
-    }
-
-    async fn send_request(
-        &self,
-        run: &Run<'_>,
-        request: &[usize],
-    ) -> (Vec<(usize, Verdict)>, Option<Duration>) {
-        let all = |v: Verdict| Report::all(request, &v).verdicts;
-        if run.deadline.expired() {
-            return (
-                all(Verdict::Retry("no time left in this invocation".into())),
-                None,
-            );
-        }
-        let body = match self.body(run.pieces, request) {
-            Ok(b) => b,
-            Err(e) => return (all(Verdict::Failed(format!("gzip: {e}"))), None),
-        };
-        let refresh = run.refresh.swap(false, Ordering::Relaxed);
-        let auth = match self.auth_value(refresh).await {
-            Ok(a) => a,
-            Err(e) => return (all(Verdict::Retry(e.to_string())), None),
-        };
-        let sent_bytes = body.len();
-        let req = Req {
-            post: true,
-            uri: self.endpoint.clone(),
-            body,
-            gzip: self.cfg.gzip,
-            auth: auth.as_ref(),
-        };
-        let ex = match self.exchange(req, run.deadline).await {
-            Ok(ex) => ex,
-            Err(v) => return (all(v), None),
-        };
-        let why = format!(
-            "HTTP {}: {}",
-            ex.status,
-            self.excerpt(&ex.body, auth.as_ref())
-        );
-        match ex.status {
-            401 | 403
-                if matches!(self.auth, Auth::Secret { .. })
-                    && !run.refreshed.swap(true, Ordering::Relaxed) =>
-            {
-                // The secret may have been rotated: fetch it once more and retry now.
-                warn!(message = "Collector refused the credential; fetching the secret again.", url = %self.shown_url);
-                run.refresh.store(true, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), Some(Duration::ZERO));
-            }
-            401 | 403 => return (all(Verdict::Failed(why)), None),
-            413 if request.len() > 1 => {
-                // Too large for this collector: the next attempt sends smaller requests.
-                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
-                run.budget.fetch_min(half, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), ex.retry_after);
-            }
-            _ => {}
-        }
-        let verdicts = match self.protocol.read(ex.status, &ex.body, request.len(), &why) {
-            Answer::All(v) => all(v),
-            Answer::Each(vs) => request.iter().copied().zip(vs).collect(),
-            Answer::Pending { ack_id } => {
-                all(self.await_ack(ack_id, auth.as_ref(), run.deadline).await)
-            }
-        };
-        (verdicts, ex.retry_after)
-    }
-
-    /// Polls the acknowledgement endpoint until `ack_id` is confirmed, for at most six
-    /// request timeouts and never past the deadline. Unconfirmed means sent again.
-    async fn await_ack(
-        &self,
-        ack_id: u64,
-        auth: Option<&HeaderValue>,
-        deadline: Deadline,
-    ) -> Verdict {
-        let Some((path, body)) = self.protocol.ack_poll(ack_id) else {
-            return Verdict::Delivered;
-        };
-        let Ok(uri) = format!("{}{path}", self.base).parse::<hyper::Uri>() else {
-            return Verdict::Failed("acknowledgement URL could not be built".into());
-        };
-        let budget = deadline.clamp(self.cfg.timeout.saturating_mul(6));
-        let until = Instant::now() + budget;
-        let mut wait = Duration::from_millis(100);
-        loop {
-            let req = Req {
-                post: true,
-                uri: uri.clone(),
-                body: Bytes::from(body.clone()),
-                gzip: false,
-                auth,
-            };
-            if let Ok(ex) = self.exchange(req, deadline).await {
-                if (200..300).contains(&ex.status) && self.protocol.acked(&ex.body, ack_id) {
-                    return Verdict::Delivered;
-                }
-                debug!(
-                    message = "Acknowledgement pending.",
-                    ack_id,
-                    status = ex.status
-                );
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Verdict::Retry(format!(
-                    "the collector did not confirm ackId {ack_id} within {} ms",
-                    budget.as_millis()
-                ));
-            }
-            tokio::time::sleep(wait.min(left)).await;
-            wait = (wait * 2).min(Duration::from_secs(2));
-        }
-    }
-
     /// A short, single-line excerpt of a response body, with the credential masked.
     fn excerpt(&self, body: &[u8], auth: Option<&HeaderValue>) -> String {
         let mut text: String = String::from_utf8_lossy(body)
@@ -595,75 +375,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
-}
-
-/// What one `deliver` call shares between its attempts.
-struct Run<'a> {
-    pieces: &'a [Vec<u8>],
-    costs: Vec<usize>,
-    overhead: usize,
-    deadline: Deadline,
-    /// The body size the next requests are planned within; halved after a 413.
-    budget: AtomicUsize,
-    /// Fetch the secret again before the next request.
-    refresh: AtomicBool,
-    /// The secret was fetched again once already.
-    refreshed: AtomicBool,
-}
-
-impl Sink for HttpsSink {
-    fn name(&self) -> &'static str {
-        "https"
-    }
-
-    fn deliver<'a>(
-        &'a self,
-        records: &'a [EncodedRecord],
-        deadline: Deadline,
-    ) -> BoxFuture<'a, Delivery> {
-        Box::pin(async move {
-            let pieces: Vec<Vec<u8>> = records.iter().map(|r| self.protocol.encode(r)).collect();
-            let frame = self.protocol.frame();
-            let overhead = frame.open.len() + frame.close.len();
-            let mut delivery = Delivery::default();
-            let mut pending = Vec::with_capacity(records.len());
-            for (i, piece) in pieces.iter().enumerate() {
-                let limit = self
-                    .limits
-                    .max_item
-                    .min(self.limits.max_body.saturating_sub(overhead));
-                if piece.len() > limit {
-                    delivery.failed.push((
-                        i,
-                        DeliveryError::Oversize {
-                            size: piece.len(),
-                            limit,
-                        },
-                    ));
-                } else {
-                    pending.push(i);
-                }
-            }
-            let run = Run {
-                costs: pieces
-                    .iter()
-                    .map(|p| p.len() + frame.separator.len())
-                    .collect(),
-                pieces: &pieces,
-                overhead,
-                deadline,
-                budget: AtomicUsize::new(self.limits.max_body),
-                refresh: AtomicBool::new(false),
-                refreshed: AtomicBool::new(false),
-            };
-            let driven = drive(&self.backoff, deadline, "https", pending, |p| {
-                self.attempt(&run, p)
-            })
-            .await;
-            delivery.absorb(driven);
-            delivery
-        })
-    }
 }
 
 /// The protocol for a configured format.
