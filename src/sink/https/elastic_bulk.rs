@@ -28,8 +28,6 @@ pub struct ElasticBulk {
 #[derive(Deserialize)]
 struct BulkAnswer {
     #[serde(default)]
-    errors: bool,
-    #[serde(default)]
     items: Vec<std::collections::HashMap<String, BulkItem>>,
 }
 
@@ -136,22 +134,23 @@ impl Protocol for ElasticBulk {
                 "{why}: the _bulk answer could not be read"
             )));
         };
-        if !answer.errors && answer.items.len() == items {
-            return Answer::All(Verdict::Delivered);
+        // Each item's own status decides, whatever `errors` says; items without an answer
+        // are sent again by the retry driver.
+        let verdicts: Vec<Verdict> = answer
+            .items
+            .iter()
+            .map(|m| {
+                m.values().next().map_or_else(
+                    || Verdict::Retry("no status for this item".into()),
+                    item_verdict,
+                )
+            })
+            .collect();
+        if verdicts.len() == items && verdicts.iter().all(|v| *v == Verdict::Delivered) {
+            Answer::All(Verdict::Delivered)
+        } else {
+            Answer::Each(verdicts)
         }
-        // Items without an answer are sent again by the retry driver.
-        Answer::Each(
-            answer
-                .items
-                .iter()
-                .map(|m| {
-                    m.values().next().map_or_else(
-                        || Verdict::Retry("no status for this item".into()),
-                        item_verdict,
-                    )
-                })
-                .collect(),
-        )
     }
     fn probes(&self) -> Vec<Probe> {
         vec![
@@ -251,5 +250,41 @@ mod tests {
             b.read(401, b"", 1, "HTTP 401"),
             Answer::All(Verdict::Failed(_))
         ));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            /// An item is delivered only when its own status says so (2xx or 409).
+            #[test]
+            fn an_item_is_delivered_only_on_its_own_2xx_or_409(
+                statuses in proptest::collection::vec(100u16..600, 1..12),
+                errors in any::<bool>(),
+            ) {
+                let items: Vec<serde_json::Value> = statuses
+                    .iter()
+                    .map(|s| serde_json::json!({"create": {"status": s}}))
+                    .collect();
+                let body = serde_json::to_vec(&serde_json::json!({"errors": errors, "items": items})).unwrap();
+                match bulk().read(200, &body, statuses.len(), "HTTP 200") {
+                    Answer::All(Verdict::Delivered) => {
+                        let _ = errors;
+                        prop_assert!(statuses.iter().all(|s| (200..300).contains(s) || *s == 409));
+                    }
+                    Answer::Each(v) => {
+                        prop_assert_eq!(v.len(), statuses.len());
+                        for (verdict, s) in v.iter().zip(&statuses) {
+                            let ok = (200..300).contains(s) || *s == 409;
+                            prop_assert_eq!(matches!(verdict, Verdict::Delivered), ok, "status {}", s);
+                        }
+                    }
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+            }
+        }
     }
 }

@@ -332,4 +332,38 @@ mod tests {
         let parts: Vec<usize> = c.split('-').map(str::len).collect();
         assert_eq!(parts, [8, 4, 4, 4, 12], "{c}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            /// Whatever HEC answers, reading it never panics and a per-event answer has
+            /// exactly one verdict per event sent, none of them "delivered" after a refused one.
+            #[test]
+            fn any_answer_gives_one_verdict_per_event(
+                status in 100u16..600,
+                code in proptest::option::of(-2i64..25),
+                bad in proptest::option::of(-3i64..12),
+                items in 1usize..10,
+                ack in any::<bool>(),
+                noise in proptest::collection::vec(any::<u8>(), 0..40),
+            ) {
+                let mut body = serde_json::json!({"text": "x"});
+                if let Some(c) = code { body["code"] = c.into(); }
+                if let Some(b) = bad { body["invalid-event-number"] = b.into(); }
+                for raw in [serde_json::to_vec(&body).unwrap(), noise] {
+                    if let Answer::Each(v) = hec(ack).read(status, &raw, items, "why") {
+                        prop_assert_eq!(v.len(), items);
+                        let refused = v.iter().position(|x| matches!(x, Verdict::Failed(_)));
+                        if let Some(r) = refused {
+                            prop_assert!(v.iter().skip(r + 1).all(|x| !matches!(x, Verdict::Delivered)));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
