@@ -223,11 +223,6 @@ impl SqsSink {
             }
         };
         let slot = |id: &str| id.parse::<usize>().ok().and_then(|s| sent.get(s).copied());
-        for ok in out.successful() {
-            if let Some(i) = slot(ok.id()) {
-                report.verdicts.push((i, Verdict::Delivered));
-            }
-        }
         for f in out.failed() {
             let Some(i) = slot(f.id()) else {
                 continue;
@@ -240,7 +235,13 @@ impl SqsSink {
             };
             report.verdicts.push((i, verdict));
         }
-        // Entries neither successful nor failed are retried by the driver.
+        // Read after `Failed`: the driver keeps an entry's first verdict, so an entry named
+        // in both lists is not taken as delivered. Entries in neither are retried.
+        for ok in out.successful() {
+            if let Some(i) = slot(ok.id()) {
+                report.verdicts.push((i, Verdict::Delivered));
+            }
+        }
         report
     }
 }
