@@ -162,7 +162,12 @@ impl HttpsSink {
             Ok(a) => a,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
-        let sent_bytes = body.len();
+        // Uncompressed, as the budget counts it.
+        let sent_bytes = run.overhead
+            + request
+                .iter()
+                .filter_map(|&i| run.costs.get(i))
+                .sum::<usize>();
         let req = Req {
             post: true,
             uri: self.endpoint.clone(),
