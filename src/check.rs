@@ -114,31 +114,40 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     }
 
     if let Some(collector) = &app.config.collector {
-        let shown = crate::config::redact_url(&collector.url);
-        results.push(
-            match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
-                Err(e) => fail("collector", e.to_string()),
-                Ok(sink) => match sink.probe().await {
-                    Ok(status) if (200..300).contains(&status) => pass(
-                        "collector",
-                        format!("{shown}: TLS verified, authenticated probe answered HTTP {status}"),
-                    ),
-                    Ok(status) => pass(
-                        "collector",
-                        format!(
-                            "{shown}: TLS verified, credential accepted (HTTP {status} to an empty probe)"
-                        ),
-                    ),
-                    Err(e) => fail("collector", format!("{shown}: {e}")),
-                },
-            },
-        );
+        results.push(check_collector(app, collector).await);
     }
 
     if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
         results.push(check_checkpoint(app, prefix).await);
     }
     results
+}
+
+/// The collector's probes, as its product documents them, in one line: TLS and each step.
+async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
+    let shown = crate::config::redact_url(&collector.url);
+    let format = collector.format.name();
+    let sink = match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
+        Err(e) => return fail("collector", e.to_string()),
+        Ok(sink) => sink,
+    };
+    let outcomes = sink.probe().await;
+    let mut steps = Vec::new();
+    for o in &outcomes {
+        match &o.result {
+            Ok(detail) => steps.push(format!("{}: {detail}", o.label)),
+            Err(why) => {
+                return fail(
+                    "collector",
+                    format!("{shown} ({format}): {} failed: {why}", o.label),
+                );
+            }
+        }
+    }
+    pass(
+        "collector",
+        format!("{shown} ({format}): TLS verified, {}", steps.join("; ")),
+    )
 }
 
 fn describe(app: &App) -> String {

@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use crate::normalize::{OutputSchema, Severity};
 
+mod collector_format;
+pub use collector_format::{
+    CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
+    SumoOptions,
+};
+
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -41,12 +47,6 @@ impl std::fmt::Debug for AuthSource {
             AuthSource::Value(_) => f.write_str("Value(<redacted>)"),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CollectorFormat {
-    Ndjson,
-    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,17 +276,7 @@ fn collector_config(env: &Env<'_>, url: String) -> Result<CollectorConfig, Confi
         Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}
         _ => return Err(invalid("not a valid URL")),
     }
-    let format = match env.string("COLLECTOR_FORMAT").as_deref() {
-        None | Some("ndjson") => CollectorFormat::Ndjson,
-        Some("json") => CollectorFormat::Json,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                var: "COLLECTOR_FORMAT",
-                value: other.into(),
-                reason: "expected ndjson or json".into(),
-            });
-        }
-    };
+    let format = collector_format::parse(env)?;
     let auth_header = env
         .string("COLLECTOR_AUTH_HEADER")
         .unwrap_or_else(|| "Authorization".into());
@@ -328,6 +318,19 @@ fn collector_config(env: &Env<'_>, url: String) -> Result<CollectorConfig, Confi
         }
         (None, None) => AuthSource::None,
     };
+    if let (CollectorFormat::SumoHttp(_), AuthSource::Secret(_) | AuthSource::Value(_)) =
+        (&format, &auth)
+    {
+        return Err(ConfigError::Rejected {
+            var: match auth {
+                AuthSource::Secret(_) => "COLLECTOR_AUTH_SECRET_ARN",
+                _ => "COLLECTOR_AUTH_VALUE",
+            },
+            reason: "sumo-http takes its credential in the source URL (COLLECTOR_URL or \
+                     COLLECTOR_URL_SECRET_ARN), not in a header"
+                .into(),
+        });
+    }
     let ca_file = env.string("COLLECTOR_CA_FILE");
     Ok(CollectorConfig {
         url,
@@ -598,6 +601,14 @@ mod tests {
                 "ASSUME_ROLE_EXTERNAL_ID",
             ),
             (&[("METRICS_NAMESPACE", ":bad")], "METRICS_NAMESPACE"),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example/receiver/v1/http/x"),
+                    ("COLLECTOR_FORMAT", "sumo-http"),
+                    ("COLLECTOR_AUTH_VALUE", "token"),
+                ],
+                "COLLECTOR_AUTH_VALUE",
+            ),
         ];
         for (vars, var) in cases {
             assert_eq!(rejected_var(vars), *var, "for {vars:?}");

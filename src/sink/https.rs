@@ -1,10 +1,21 @@
-//! The HTTPS collector destination: records POSTed in batches (NDJSON or a JSON array,
-//! optionally gzip), bounded in bytes and records, with an auth header whose value comes
-//! from Secrets Manager (cached, fetched again once after a 401/403) or from the
-//! configuration. TLS is always verified: the platform's roots plus `COLLECTOR_CA_FILE`.
-//! Retries follow `crate::retry` and never run past the invocation deadline.
+//! The HTTPS collector transport: records POSTed in batches (optionally gzip), bounded in
+//! bytes and records by the configuration and the product's own limits, with an auth header
+//! whose value comes from Secrets Manager (cached, fetched again once after a 401/403) or
+//! from the configuration. TLS is always verified: the platform's roots plus
+//! `COLLECTOR_CA_FILE`. What is sent and how an answer reads per record belongs to the
+//! [`protocol::Protocol`] of `COLLECTOR_FORMAT` (generic NDJSON/JSON or a product preset
+//! in the modules below); attempts and waits belong to `crate::retry::drive`. This file is
+//! the transport (client, TLS, credential, one request/answer); `deliver` plans and reads
+//! answers per record, `probe` runs `check`'s probes.
 
-use std::io::Write;
+pub mod datadog;
+mod deliver;
+pub mod elastic_bulk;
+mod probe;
+pub mod protocol;
+pub mod splunk_hec;
+pub mod sumo;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,14 +32,14 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::{Mutex, OnceCell};
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
+use self::protocol::{AuthScheme, Limits, Protocol};
+use super::DeliveryError;
 use crate::aws::Aws;
 use crate::config::{AuthSource, CollectorConfig, CollectorFormat, redact_url};
 use crate::normalize::FORWARDER;
-use crate::record::EncodedRecord;
-use crate::retry::{Backoff, Deadline, is_retryable_status, parse_retry_after};
+use crate::retry::{Backoff, Deadline, Verdict, parse_retry_after};
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -59,37 +70,68 @@ enum Auth {
 }
 
 pub struct HttpsSink {
-    uri: hyper::Uri,
+    /// Where records are posted: the base URL with the protocol's path and query.
+    endpoint: hyper::Uri,
+    /// The collector's base URL, without the protocol's path (probes, acknowledgements).
+    base: String,
     shown_url: String,
     cfg: CollectorConfig,
+    protocol: Box<dyn Protocol>,
+    /// The configured bounds and the product's, whichever is tighter.
+    limits: Limits,
     header: HeaderName,
+    /// Written before a bare token (`Splunk `, `ApiKey `), or empty.
+    scheme: &'static str,
     auth: Auth,
     extra_roots: Vec<CertificateDer<'static>>,
     client: OnceCell<HttpClient>,
     backoff: Backoff,
 }
 
-/// The outcome of one request.
-enum Attempt {
-    Delivered,
-    Retry {
-        why: String,
-        retry_after: Option<Duration>,
-    },
-    Unauthorized {
-        why: String,
-    },
-    Permanent(String),
+/// One probe's result, for `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    pub label: &'static str,
+    pub result: Result<String, String>,
+}
+
+/// One request to send.
+struct Req<'a> {
+    post: bool,
+    uri: hyper::Uri,
+    body: Bytes,
+    gzip: bool,
+    auth: Option<&'a HeaderValue>,
+}
+
+/// One answer, read.
+struct Exchange {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Bytes,
 }
 
 impl HttpsSink {
     /// Validates the settings (URL, CA file) now; the TLS client and the secret are
     /// built and fetched on first use.
     pub fn new(cfg: CollectorConfig, aws: Arc<Aws>) -> Result<Self, CollectorSetupError> {
-        let uri: hyper::Uri = cfg
-            .url
+        let protocol = protocol_for(&cfg.format);
+        let endpoint: hyper::Uri = protocol::endpoint(&cfg.url, protocol.path(), protocol.query())
             .parse()
             .map_err(|e| CollectorSetupError::Url(format!("{e}")))?;
+        let no_query = cfg.url.split('?').next().unwrap_or_default();
+        let trimmed = no_query.trim_end_matches('/');
+        let base = protocol
+            .path()
+            .and_then(|p| trimmed.strip_suffix(p))
+            .unwrap_or(trimmed)
+            .to_string();
+        let own = protocol.limits();
+        let limits = Limits {
+            max_body: cfg.max_batch_bytes.min(own.max_body),
+            max_items: cfg.max_batch_records.min(own.max_items),
+            max_item: own.max_item,
+        };
         let extra_roots = match &cfg.ca_file {
             None => Vec::new(),
             Some(path) => {
@@ -105,7 +147,11 @@ impl HttpsSink {
                 certs
             }
         };
-        let header = HeaderName::from_bytes(cfg.auth_header.as_bytes()).map_err(|_| {
+        let (header_name, scheme) = match protocol.auth() {
+            AuthScheme::Configured => (cfg.auth_header.as_str(), ""),
+            AuthScheme::Header { name, prefix } => (name, prefix),
+        };
+        let header = HeaderName::from_bytes(header_name.as_bytes()).map_err(|_| {
             CollectorSetupError::Setting {
                 var: "COLLECTOR_AUTH_HEADER",
                 reason: "not a valid HTTP header name",
@@ -114,9 +160,11 @@ impl HttpsSink {
         let auth = match &cfg.auth {
             AuthSource::None => Auth::None,
             AuthSource::Value(v) => {
-                Auth::Static(sensitive(v).map_err(|_| CollectorSetupError::Setting {
-                    var: "COLLECTOR_AUTH_VALUE",
-                    reason: "not a valid HTTP header value (value not shown)",
+                Auth::Static(sensitive(&with_scheme(scheme, v)).map_err(|_| {
+                    CollectorSetupError::Setting {
+                        var: "COLLECTOR_AUTH_VALUE",
+                        reason: "not a valid HTTP header value (value not shown)",
+                    }
                 })?)
             }
             AuthSource::Secret(arn) => Auth::Secret {
@@ -127,8 +175,12 @@ impl HttpsSink {
         };
         Ok(HttpsSink {
             shown_url: redact_url(&cfg.url),
-            uri,
+            endpoint,
+            base,
+            protocol,
+            limits,
             header,
+            scheme,
             auth,
             extra_roots,
             client: OnceCell::new(),
@@ -178,7 +230,7 @@ impl HttpsSink {
             .map_err(|e| DeliveryError::Unavailable(e.to_string()))
     }
 
-    /// The auth header value; with `refresh`, fetched again from Secrets Manager.
+    /// The credential header value; with `refresh`, fetched again from Secrets Manager.
     async fn auth_value(&self, refresh: bool) -> Result<Option<HeaderValue>, DeliveryError> {
         match &self.auth {
             Auth::None => Ok(None),
@@ -205,7 +257,8 @@ impl HttpsSink {
                         "COLLECTOR_AUTH_SECRET_ARN: {arn} has no SecretString"
                     ))
                 })?;
-                let header = sensitive(value.trim_end_matches(['\r', '\n'])).map_err(|_| {
+                let value = with_scheme(self.scheme, value.trim_end_matches(['\r', '\n']));
+                let header = sensitive(&value).map_err(|_| {
                     DeliveryError::Unavailable(format!(
                         "COLLECTOR_AUTH_SECRET_ARN: the value of {arn} is not a valid HTTP header value (not shown)"
                     ))
@@ -216,141 +269,50 @@ impl HttpsSink {
         }
     }
 
-    /// Checks TLS, reach and auth with an empty batch (for `check`); the status on success.
-    /// Some collectors (Splunk HEC among them) answer an empty batch with 400 "no data":
-    /// the connection, TLS and credential were fine, so such an answer passes too.
-    pub async fn probe(&self) -> Result<u16, DeliveryError> {
-        let body = self
-            .encode_body(&[])
-            .map_err(|e| DeliveryError::Io(format!("gzip: {e}")))?;
-        match self.send_once(&body, Deadline::none()).await? {
-            (Attempt::Delivered, status) => Ok(status),
-            (Attempt::Permanent(_), status @ (400 | 411 | 413 | 415 | 422)) => Ok(status),
-            (
-                Attempt::Retry { why, .. }
-                | Attempt::Unauthorized { why }
-                | Attempt::Permanent(why),
-                _,
-            ) => Err(DeliveryError::Rejected(why)),
-        }
-    }
-
-    fn encode_body(&self, records: &[&EncodedRecord]) -> std::io::Result<Bytes> {
-        let mut raw =
-            Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum::<usize>() + 2);
-        match self.cfg.format {
-            CollectorFormat::Ndjson => {
-                for r in records {
-                    raw.extend_from_slice(r.json.as_bytes());
-                    raw.push(b'\n');
-                }
-            }
-            CollectorFormat::Json => {
-                raw.push(b'[');
-                for (i, r) in records.iter().enumerate() {
-                    if i > 0 {
-                        raw.push(b',');
-                    }
-                    raw.extend_from_slice(r.json.as_bytes());
-                }
-                raw.push(b']');
-            }
-        }
-        if !self.cfg.gzip {
-            return Ok(Bytes::from(raw));
-        }
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(raw.len() / 4),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&raw)?;
-        Ok(Bytes::from(gz.finish()?))
-    }
-
-    /// Size one record adds to an uncompressed body.
-    fn record_cost(&self, r: &EncodedRecord) -> usize {
-        r.json.len() + 1
-    }
-
-    fn body_overhead(&self) -> usize {
-        match self.cfg.format {
-            CollectorFormat::Ndjson => 0,
-            CollectorFormat::Json => 2,
-        }
-    }
-
-    /// Splits records into batches within both bounds; records too large alone are set apart.
-    pub fn plan(&self, records: &[EncodedRecord]) -> (Vec<Vec<usize>>, Vec<usize>) {
-        let costs: Vec<usize> = records.iter().map(|r| self.record_cost(r)).collect();
-        plan_batches(
-            &costs,
-            self.body_overhead(),
-            self.cfg.max_batch_bytes,
-            self.cfg.max_batch_records,
-        )
-    }
-
-    async fn send_once(
-        &self,
-        body: &Bytes,
-        deadline: Deadline,
-    ) -> Result<(Attempt, u16), DeliveryError> {
-        self.send_with_auth(body, deadline, false).await
-    }
-
-    async fn send_with_auth(
-        &self,
-        body: &Bytes,
-        deadline: Deadline,
-        refresh_auth: bool,
-    ) -> Result<(Attempt, u16), DeliveryError> {
-        let client = self.client().await?;
-        let auth = self.auth_value(refresh_auth).await?;
-        let mut req = hyper::Request::post(self.uri.clone())
-            .header(
-                CONTENT_TYPE,
-                match self.cfg.format {
-                    CollectorFormat::Ndjson => "application/x-ndjson",
-                    CollectorFormat::Json => "application/json",
-                },
-            )
+    /// One request and its answer; a transport failure comes back as its verdict.
+    async fn exchange(&self, r: Req<'_>, deadline: Deadline) -> Result<Exchange, Verdict> {
+        let client = self
+            .client()
+            .await
+            .map_err(|e| Verdict::Failed(e.to_string()))?;
+        let mut req = hyper::Request::builder()
+            .method(if r.post {
+                hyper::Method::POST
+            } else {
+                hyper::Method::GET
+            })
+            .uri(r.uri)
             .header(USER_AGENT, FORWARDER);
-        if self.cfg.gzip {
+        if r.post {
+            req = req.header(CONTENT_TYPE, self.protocol.content_type());
+        }
+        if r.gzip {
             req = req.header(CONTENT_ENCODING, "gzip");
         }
-        if let Some(v) = &auth {
+        for (name, value) in self.protocol.headers() {
+            req = req.header(name, value);
+        }
+        if let Some(v) = r.auth {
             req = req.header(self.header.clone(), v.clone());
         }
         let req = req
-            .body(Full::new(body.clone()))
-            .map_err(|e| DeliveryError::Rejected(format!("request could not be built: {e}")))?;
+            .body(Full::new(r.body))
+            .map_err(|e| Verdict::Failed(format!("request could not be built: {e}")))?;
         let timeout = deadline.clamp(self.cfg.timeout);
         let response = match tokio::time::timeout(timeout, client.request(req)).await {
             Err(_) => {
-                return Ok((
-                    Attempt::Retry {
-                        why: format!("no response within {} ms", timeout.as_millis()),
-                        retry_after: None,
-                    },
-                    0,
-                ));
+                return Err(Verdict::Retry(format!(
+                    "no response within {} ms",
+                    timeout.as_millis()
+                )));
             }
             Ok(Err(e)) => {
                 let why = error_chain(&e);
                 // A certificate the roots do not vouch for will not become valid on retry.
                 if why.contains("certificate") || why.contains("InvalidCertificate") {
-                    return Ok((
-                        Attempt::Permanent(format!("TLS verification failed: {why}")),
-                        0,
-                    ));
+                    return Err(Verdict::Failed(format!("TLS verification failed: {why}")));
                 }
-                return Ok((
-                    Attempt::Retry {
-                        why,
-                        retry_after: None,
-                    },
-                    0,
-                ));
+                return Err(Verdict::Retry(why));
             }
             Ok(Ok(r)) => r,
         };
@@ -369,18 +331,11 @@ impl HttpsSink {
             Ok(Ok(b)) => b.to_bytes(),
             _ => Bytes::new(),
         };
-        if (200..300).contains(&status) {
-            return Ok((Attempt::Delivered, status));
-        }
-        let why = format!("HTTP {status}: {}", self.excerpt(&body, auth.as_ref()));
-        let attempt = if status == 401 || status == 403 {
-            Attempt::Unauthorized { why }
-        } else if is_retryable_status(status) {
-            Attempt::Retry { why, retry_after }
-        } else {
-            Attempt::Permanent(why)
-        };
-        Ok((attempt, status))
+        Ok(Exchange {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// A short, single-line excerpt of a response body, with the credential masked.
@@ -403,70 +358,6 @@ impl HttpsSink {
             text.trim().to_string()
         }
     }
-
-    async fn send_batch(
-        &self,
-        body: Bytes,
-        deadline: Deadline,
-    ) -> Result<u64, (DeliveryError, u64)> {
-        let mut attempt = 0u32;
-        let mut retries = 0u64;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            let (outcome, _) = self
-                .send_with_auth(&body, deadline, false)
-                .await
-                .map_err(|e| (e, retries))?;
-            let (why, retry_after) = match outcome {
-                Attempt::Delivered => return Ok(retries),
-                Attempt::Permanent(why) => return Err((DeliveryError::Rejected(why), retries)),
-                Attempt::Unauthorized { why } => {
-                    if refreshed || !matches!(self.auth, Auth::Secret { .. }) {
-                        return Err((DeliveryError::Rejected(why), retries));
-                    }
-                    // The secret may have been rotated: fetch it once more and retry now.
-                    refreshed = true;
-                    warn!(message = "Collector refused the credential; fetching the secret again.", url = %self.shown_url);
-                    let (outcome, _) = self
-                        .send_with_auth(&body, deadline, true)
-                        .await
-                        .map_err(|e| (e, retries))?;
-                    retries += 1;
-                    match outcome {
-                        Attempt::Delivered => return Ok(retries),
-                        Attempt::Permanent(why) | Attempt::Unauthorized { why } => {
-                            return Err((DeliveryError::Rejected(why), retries));
-                        }
-                        Attempt::Retry { why, retry_after } => (why, retry_after),
-                    }
-                }
-                Attempt::Retry { why, retry_after } => (why, retry_after),
-            };
-            let wait = self.backoff.wait(attempt, retry_after);
-            if attempt >= self.backoff.max_attempts {
-                return Err((
-                    DeliveryError::Exhausted {
-                        attempts: attempt,
-                        last: why,
-                    },
-                    retries,
-                ));
-            }
-            if !deadline.allows(wait, Duration::from_millis(500)) {
-                return Err((
-                    DeliveryError::DeadlineReached {
-                        attempts: attempt,
-                        last: why,
-                    },
-                    retries,
-                ));
-            }
-            warn!(message = "Retrying collector request.", url = %self.shown_url, attempt, wait_ms = wait.as_millis() as u64, error = %why);
-            retries += 1;
-            tokio::time::sleep(wait).await;
-        }
-    }
 }
 
 fn sensitive(v: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
@@ -486,63 +377,39 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-impl Sink for HttpsSink {
-    fn name(&self) -> &'static str {
-        "https"
+/// The protocol for a configured format.
+fn protocol_for(format: &CollectorFormat) -> Box<dyn Protocol> {
+    match format {
+        CollectorFormat::Ndjson => Box::new(protocol::Generic::new(false)),
+        CollectorFormat::Json => Box::new(protocol::Generic::new(true)),
+        CollectorFormat::SplunkHec(o) => Box::new(splunk_hec::SplunkHec::new(o.clone())),
+        CollectorFormat::ElasticBulk(o) => Box::new(elastic_bulk::ElasticBulk::new(o)),
+        CollectorFormat::DatadogLogs(o) => Box::new(datadog::Datadog::new(o.clone())),
+        CollectorFormat::SumoHttp(o) => Box::new(sumo::Sumo::new(o.clone())),
     }
+}
 
-    fn deliver<'a>(
-        &'a self,
-        records: &'a [EncodedRecord],
-        deadline: Deadline,
-    ) -> BoxFuture<'a, Delivery> {
-        Box::pin(async move {
-            let (batches, oversize) = self.plan(records);
-            let mut delivery = Delivery::default();
-            for i in oversize {
-                let size = records.get(i).map_or(0, |r| r.json.len());
-                delivery.failed.push((
-                    i,
-                    DeliveryError::Oversize {
-                        size,
-                        limit: self.cfg.max_batch_bytes,
-                    },
-                ));
-            }
-            for batch in batches {
-                if deadline.expired() {
-                    let e = DeliveryError::DeadlineReached {
-                        attempts: 0,
-                        last: "no time left in this invocation".into(),
-                    };
-                    delivery
-                        .failed
-                        .extend(batch.iter().map(|&i| (i, e.clone())));
-                    continue;
-                }
-                let refs: Vec<&EncodedRecord> =
-                    batch.iter().filter_map(|&i| records.get(i)).collect();
-                let body = match self.encode_body(&refs) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let e = DeliveryError::Io(format!("gzip: {e}"));
-                        delivery
-                            .failed
-                            .extend(batch.iter().map(|&i| (i, e.clone())));
-                        continue;
-                    }
-                };
-                match self.send_batch(body, deadline).await {
-                    Ok(retries) => delivery.retries += retries,
-                    Err((e, retries)) => {
-                        delivery.retries += retries;
-                        for &i in &batch {
-                            delivery.failed.push((i, e.clone()));
-                        }
-                    }
-                }
-            }
-            delivery
-        })
+/// Writes `prefix` before a bare token, unless the value already carries it.
+fn with_scheme(prefix: &str, value: &str) -> String {
+    let has = value
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+    if prefix.is_empty() || has {
+        value.to_string()
+    } else {
+        format!("{prefix}{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_writes_its_scheme_before_a_bare_token_only() {
+        assert_eq!(with_scheme("Splunk ", "abc"), "Splunk abc");
+        assert_eq!(with_scheme("Splunk ", "splunk abc"), "splunk abc");
+        assert_eq!(with_scheme("ApiKey ", "abc"), "ApiKey abc");
+        assert_eq!(with_scheme("", "abc"), "abc");
     }
 }
