@@ -70,6 +70,8 @@ pub enum Via {
     Eventbridge,
     Backfill,
     Cli,
+    /// Re-sent from the dead-letter queue by `redrive`.
+    Redrive,
 }
 
 impl Via {
@@ -78,6 +80,7 @@ impl Via {
             Via::Eventbridge => "eventbridge",
             Via::Backfill => "backfill",
             Via::Cli => "cli",
+            Via::Redrive => "redrive",
         }
     }
 }
