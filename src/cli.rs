@@ -60,7 +60,51 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Look inside the dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Send what the dead-letter queue holds on to the configured destinations (stdout by
+    /// default). A message is deleted only once every finding in it was delivered; what fails
+    /// again, or holds no finding, stays and is reported. Exit 0 only when nothing stays.
+    Redrive {
+        /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
+        #[arg(long, value_name = "URL")]
+        queue: Option<String>,
+        /// Stop after this many messages.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Read and report every message; send and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// One line per message: kind, finding id and type, severity, account/region, first
+    /// failure, error. Messages stay in the queue. Exit 0 only when the queue is empty.
+    List {
+        /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
+        #[arg(long, value_name = "URL")]
+        queue: Option<String>,
+        /// Print the messages as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The dead-letter queue's URL: `--queue`, else `DLQ_URL`.
+fn dlq_url(app: &App, queue: Option<String>) -> Option<String> {
+    queue
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty())
+        .or_else(|| app.config.backfill.dlq_url.clone())
+}
+
+const NO_QUEUE: &str =
+    "no dead-letter queue: pass --queue URL or set DLQ_URL (the stack's DeadLetterQueueUrl output)";
 
 /// Prints check results and gives the exit code.
 pub fn report_checks(results: &[crate::check::CheckResult], json: bool) -> ExitCode {
@@ -118,6 +162,83 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             backfill(&app, request).await
         }
         Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
+        Command::Dlq {
+            command: DlqCommand::List { queue, json },
+        } => dlq_list(&app, queue, json).await,
+        Command::Redrive {
+            queue,
+            max,
+            dry_run,
+        } => {
+            let options = crate::dlq::Options {
+                max: max.map(|n| n as usize),
+                dry_run,
+                progress: true,
+            };
+            redrive(&app, queue, options).await
+        }
+    }
+}
+
+async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
+    let Some(url) = dlq_url(app, queue) else {
+        eprintln!("dlq list FAILED: {NO_QUEUE}");
+        return ExitCode::FAILURE;
+    };
+    let queue = crate::dlq::queue::Queue::new(&app.aws, url).await;
+    let entries = match crate::dlq::list(&queue, None).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("dlq list FAILED: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        );
+    } else {
+        for e in &entries {
+            println!("{}", e.line());
+        }
+    }
+    let without = entries.iter().filter(|e| e.problem.is_some()).count();
+    if entries.is_empty() {
+        eprintln!("dlq list: {} is empty", queue.url());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "dlq list: {} message(s) in {} ({without} hold no finding); run `guardduty-forwarder redrive` once the destination is back",
+            entries.len(),
+            queue.url()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options) -> ExitCode {
+    let Some(url) = dlq_url(app, queue) else {
+        eprintln!("redrive FAILED: {NO_QUEUE}");
+        return ExitCode::FAILURE;
+    };
+    let queue = crate::dlq::queue::Queue::new(&app.aws, url).await;
+    match crate::dlq::redrive(&queue, &app.forwarder, options).await {
+        Ok(report) => {
+            for kept in &report.kept {
+                eprintln!("kept: {} | {}", kept.entry.line(), kept.reason);
+            }
+            eprintln!("{}", report.summary());
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("redrive FAILED: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

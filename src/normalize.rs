@@ -156,7 +156,7 @@ pub struct Record<'a> {
 
 /// Looks a key up in its camelCase form, then in PascalCase (AWS CLI / boto3 output).
 /// JSON `null` counts as absent.
-fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
     let found = match obj.get(camel) {
         Some(x) => Some(x),
