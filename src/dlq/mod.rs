@@ -381,3 +381,78 @@ fn failure_of(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
         .collect();
     (!errors.is_empty()).then(|| format!("failed again: {}", errors.join("; ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::Incoming;
+    use crate::pipeline::Failure;
+    use serde_json::json;
+
+    fn unwrapped(ids: &[&str]) -> Unwrapped {
+        Unwrapped {
+            kind: Kind::QuarantinedFinding,
+            findings: Ok(ids
+                .iter()
+                .map(|id| Incoming {
+                    event_id: None,
+                    finding: json!({"id": id}),
+                })
+                .collect()),
+            error: None,
+            first_failed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_message_fails_again_when_any_of_its_findings_failed_anywhere() {
+        let outcome = Outcome {
+            failures: vec![Failure {
+                finding_id: "b".into(),
+                sink: "https",
+                error: "HTTP 503".into(),
+                cause: None,
+            }],
+            ..Outcome::default()
+        };
+        assert_eq!(failure_of(&unwrapped(&["a"]), &outcome), None);
+        assert_eq!(
+            failure_of(&unwrapped(&["a", "b"]), &outcome).as_deref(),
+            Some("failed again: b to https: HTTP 503")
+        );
+    }
+
+    #[test]
+    fn the_summary_says_failed_while_anything_stays() {
+        let mut report = Report {
+            messages: 2,
+            deleted: 2,
+            ..Report::default()
+        };
+        assert!(
+            report
+                .summary()
+                .starts_with("redrive ok: 2 message(s) read, 2 deleted, 0 kept")
+        );
+        report.kept.push(Kept {
+            entry: Entry {
+                message_id: "m".into(),
+                kind: Kind::Unknown,
+                findings: vec![],
+                error: None,
+                first_failed_at: None,
+                receive_count: None,
+                problem: Some("not JSON".into()),
+            },
+            reason: "holds no finding".into(),
+        });
+        assert!(!report.ok());
+        assert!(report.summary().starts_with("redrive FAILED"));
+        assert!(
+            report.kept[0]
+                .entry
+                .line()
+                .contains("unknown message | NO FINDING: not JSON")
+        );
+    }
+}
