@@ -60,6 +60,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-read a time range from the GuardDuty API into the configured destinations (stdout
+    /// by default) without touching the checkpoint: a SIEM rebuilt from scratch, a new
+    /// destination added, a failed scheduled run. The `backfill` with explicit bounds.
+    Replay {
+        /// Start of the range (`updatedAt`): an RFC 3339 time (2026-11-01T00:00:00Z) or a
+        /// duration ago (90m, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: i64,
+        /// End of the range, exclusive (default: now); the same forms.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        until: Option<i64>,
+        /// Region to read (repeatable; default GUARDDUTY_REGIONS, else the SDK's region).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Detector to read (repeatable; default DETECTOR_IDS, else ListDetectors).
+        #[arg(long = "detector", value_name = "ID")]
+        detectors: Vec<String>,
+    },
     /// Look inside the dead-letter queue.
     Dlq {
         #[command(subcommand)]
@@ -93,6 +111,39 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Why a `--since`/`--until` value is not a time.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TimeArgError {
+    #[error(
+        "{value:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor a duration ago (90m, 7d)"
+    )]
+    Unreadable { value: String },
+    #[error("{value:?} is in the future")]
+    Future { value: String },
+}
+
+/// Epoch milliseconds of an RFC 3339 time, or of now minus a duration (`90m`, `7d`).
+pub fn parse_time(value: &str) -> Result<i64, TimeArgError> {
+    let now = crate::clock::now_ms();
+    let ms = match crate::clock::epoch_ms(value.trim()) {
+        Some(ms) => ms,
+        None => match humantime::parse_duration(value.trim()) {
+            Ok(ago) => crate::clock::ms_before(now, ago),
+            Err(_) => {
+                return Err(TimeArgError::Unreadable {
+                    value: value.to_string(),
+                });
+            }
+        },
+    };
+    if ms > now {
+        return Err(TimeArgError::Future {
+            value: value.to_string(),
+        });
+    }
+    Ok(ms)
 }
 
 /// The dead-letter queue's URL: `--queue`, else `DLQ_URL`.
@@ -151,15 +202,42 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             detectors,
             max_findings,
         } => {
+            let window = since.map(|ago| crate::backfill::FixedWindow {
+                start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
+                end_ms: None,
+            });
             let request = crate::backfill::Request {
                 regions,
                 detectors,
-                since,
+                window,
                 via: Some(Via::Backfill),
                 progress: true,
                 max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
             };
-            backfill(&app, request).await
+            backfill(&app, request, "backfill").await
+        }
+        Command::Replay {
+            since,
+            until,
+            regions,
+            detectors,
+        } => {
+            if until.is_some_and(|until| until <= since) {
+                eprintln!("replay FAILED: --until must be later than --since");
+                return ExitCode::from(2);
+            }
+            let request = crate::backfill::Request {
+                regions,
+                detectors,
+                window: Some(crate::backfill::FixedWindow {
+                    start_ms: since,
+                    end_ms: until,
+                }),
+                via: Some(Via::Backfill),
+                progress: true,
+                max_findings: Some(usize::MAX),
+            };
+            backfill(&app, request, "replay").await
         }
         Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
         Command::Dlq {
@@ -242,13 +320,14 @@ async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options)
     }
 }
 
-async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
+/// Runs a CLI backfill (`name`: `backfill` or `replay`, for the summary line).
+async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> ExitCode {
     match app.backfill().run(&request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;
             eprintln!(
-                "{}: {} received, {} forwarded, {} skipped, {} failed",
-                if ok { "backfill ok" } else { "backfill FAILED" },
+                "{name} {}: {} received, {} forwarded, {} skipped, {} failed",
+                if ok { "ok" } else { "FAILED" },
                 o.received,
                 o.forwarded,
                 o.skipped,
@@ -264,7 +343,7 @@ async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("backfill FAILED: {e}");
+            eprintln!("{name} FAILED: {e}");
             ExitCode::FAILURE
         }
     }
@@ -349,5 +428,29 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_rfc_3339_or_a_duration_ago_and_never_in_the_future() {
+        assert_eq!(
+            parse_time("2026-11-01T00:00:00Z"),
+            Ok(crate::clock::epoch_ms("2026-11-01T00:00:00Z").unwrap_or_default())
+        );
+        let ago = parse_time("2h").unwrap_or_default();
+        let expected = crate::clock::now_ms() - 2 * 3_600_000;
+        assert!((expected - 1000..=expected).contains(&ago), "{ago}");
+        assert!(matches!(
+            parse_time("last tuesday"),
+            Err(TimeArgError::Unreadable { .. })
+        ));
+        assert!(matches!(
+            parse_time("2999-01-01T00:00:00Z"),
+            Err(TimeArgError::Future { .. })
+        ));
     }
 }
