@@ -123,25 +123,32 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     results
 }
 
-/// TLS, reach and credential of the collector; its URL shown as scheme, host and port only.
+/// The collector's probes, as its product documents them, in one line: TLS and each step.
+/// Its URL is shown as scheme, host and port only.
 async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
+    let format = collector.format.name();
     let sink = match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
         Err(e) => return fail("collector", e.to_string()),
         Ok(sink) => sink,
     };
-    let probed = sink.probe().await;
+    let outcomes = sink.probe().await;
     let shown = sink.shown_url().await;
-    match probed {
-        Ok(status) if (200..300).contains(&status) => pass(
-            "collector",
-            format!("{shown}: TLS verified, authenticated probe answered HTTP {status}"),
-        ),
-        Ok(status) => pass(
-            "collector",
-            format!("{shown}: TLS verified, credential accepted (HTTP {status} to an empty probe)"),
-        ),
-        Err(e) => fail("collector", format!("{shown}: {e}")),
+    let mut steps = Vec::new();
+    for o in &outcomes {
+        match &o.result {
+            Ok(detail) => steps.push(format!("{}: {detail}", o.label)),
+            Err(why) => {
+                return fail(
+                    "collector",
+                    format!("{shown} ({format}): {} failed: {why}", o.label),
+                );
+            }
+        }
     }
+    pass(
+        "collector",
+        format!("{shown} ({format}): TLS verified, {}", steps.join("; ")),
+    )
 }
 
 fn describe(app: &App) -> String {

@@ -60,7 +60,102 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-read a time range from the GuardDuty API into the configured destinations (stdout
+    /// by default) without touching the checkpoint: a SIEM rebuilt from scratch, a new
+    /// destination added, a failed scheduled run. The `backfill` with explicit bounds.
+    Replay {
+        /// Start of the range (`updatedAt`): an RFC 3339 time (2026-11-01T00:00:00Z) or a
+        /// duration ago (90m, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: i64,
+        /// End of the range, exclusive (default: now); the same forms.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        until: Option<i64>,
+        /// Region to read (repeatable; default GUARDDUTY_REGIONS, else the SDK's region).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Detector to read (repeatable; default DETECTOR_IDS, else ListDetectors).
+        #[arg(long = "detector", value_name = "ID")]
+        detectors: Vec<String>,
+    },
+    /// Look inside the dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Send what the dead-letter queue holds on to the configured destinations (stdout by
+    /// default). A message is deleted only once every finding in it was delivered; what fails
+    /// again, or holds no finding, stays and is reported. Exit 0 only when nothing stays.
+    Redrive {
+        /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
+        #[arg(long, value_name = "URL")]
+        queue: Option<String>,
+        /// Stop after this many messages.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Read and report every message; send and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// One line per message: kind, finding id and type, severity, account/region, first
+    /// failure, error. Messages stay in the queue. Exit 0 only when the queue is empty.
+    List {
+        /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
+        #[arg(long, value_name = "URL")]
+        queue: Option<String>,
+        /// Print the messages as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Why a `--since`/`--until` value is not a time.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TimeArgError {
+    #[error(
+        "{value:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor a duration ago (90m, 7d)"
+    )]
+    Unreadable { value: String },
+    #[error("{value:?} is in the future")]
+    Future { value: String },
+}
+
+/// Epoch milliseconds of an RFC 3339 time, or of now minus a duration (`90m`, `7d`).
+pub fn parse_time(value: &str) -> Result<i64, TimeArgError> {
+    let now = crate::clock::now_ms();
+    let ms = match crate::clock::epoch_ms(value.trim()) {
+        Some(ms) => ms,
+        None => match humantime::parse_duration(value.trim()) {
+            Ok(ago) => crate::clock::ms_before(now, ago),
+            Err(_) => {
+                return Err(TimeArgError::Unreadable {
+                    value: value.to_string(),
+                });
+            }
+        },
+    };
+    if ms > now {
+        return Err(TimeArgError::Future {
+            value: value.to_string(),
+        });
+    }
+    Ok(ms)
+}
+
+/// The dead-letter queue's URL: `--queue`, else `DLQ_URL`.
+fn dlq_url(app: &App, queue: Option<String>) -> Option<String> {
+    queue
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty())
+        .or_else(|| app.config.backfill.dlq_url.clone())
+}
+
+const NO_QUEUE: &str =
+    "no dead-letter queue: pass --queue URL or set DLQ_URL (the stack's DeadLetterQueueUrl output)";
 
 /// Prints check results and gives the exit code.
 pub fn report_checks(results: &[crate::check::CheckResult], json: bool) -> ExitCode {
@@ -107,27 +202,132 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             detectors,
             max_findings,
         } => {
+            let window = since.map(|ago| crate::backfill::FixedWindow {
+                start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
+                end_ms: None,
+            });
             let request = crate::backfill::Request {
                 regions,
                 detectors,
-                since,
+                window,
                 via: Some(Via::Backfill),
                 progress: true,
                 max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
             };
-            backfill(&app, request).await
+            backfill(&app, request, "backfill").await
+        }
+        Command::Replay {
+            since,
+            until,
+            regions,
+            detectors,
+        } => {
+            if until.is_some_and(|until| until <= since) {
+                eprintln!("replay FAILED: --until must be later than --since");
+                return ExitCode::from(2);
+            }
+            let request = crate::backfill::Request {
+                regions,
+                detectors,
+                window: Some(crate::backfill::FixedWindow {
+                    start_ms: since,
+                    end_ms: until,
+                }),
+                via: Some(Via::Backfill),
+                progress: true,
+                max_findings: Some(usize::MAX),
+            };
+            backfill(&app, request, "replay").await
         }
         Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
+        Command::Dlq {
+            command: DlqCommand::List { queue, json },
+        } => dlq_list(&app, queue, json).await,
+        Command::Redrive {
+            queue,
+            max,
+            dry_run,
+        } => {
+            let options = crate::dlq::Options {
+                max: max.map(|n| n as usize),
+                dry_run,
+                progress: true,
+            };
+            redrive(&app, queue, options).await
+        }
     }
 }
 
-async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
+async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
+    let Some(url) = dlq_url(app, queue) else {
+        eprintln!("dlq list FAILED: {NO_QUEUE}");
+        return ExitCode::FAILURE;
+    };
+    let queue = crate::dlq::queue::Queue::new(&app.aws, url).await;
+    let entries = match crate::dlq::list(&queue, None).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("dlq list FAILED: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        );
+    } else {
+        for e in &entries {
+            println!("{}", e.line());
+        }
+    }
+    let without = entries.iter().filter(|e| e.problem.is_some()).count();
+    if entries.is_empty() {
+        eprintln!("dlq list: {} is empty", queue.url());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "dlq list: {} message(s) in {} ({without} hold no finding); run `guardduty-forwarder redrive` once the destination is back",
+            entries.len(),
+            queue.url()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options) -> ExitCode {
+    let Some(url) = dlq_url(app, queue) else {
+        eprintln!("redrive FAILED: {NO_QUEUE}");
+        return ExitCode::FAILURE;
+    };
+    let queue = crate::dlq::queue::Queue::new(&app.aws, url).await;
+    match crate::dlq::redrive(&queue, &app.forwarder, options).await {
+        Ok(report) => {
+            for kept in &report.kept {
+                eprintln!("kept: {} | {}", kept.entry.line(), kept.reason);
+            }
+            eprintln!("{}", report.summary());
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("redrive FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a CLI backfill (`name`: `backfill` or `replay`, for the summary line).
+async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> ExitCode {
     match app.backfill().run(&request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;
             eprintln!(
-                "{}: {} received, {} forwarded, {} skipped, {} failed",
-                if ok { "backfill ok" } else { "backfill FAILED" },
+                "{name} {}: {} received, {} forwarded, {} skipped, {} failed",
+                if ok { "ok" } else { "FAILED" },
                 o.received,
                 o.forwarded,
                 o.skipped,
@@ -143,7 +343,7 @@ async fn backfill(app: &App, request: crate::backfill::Request) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("backfill FAILED: {e}");
+            eprintln!("{name} FAILED: {e}");
             ExitCode::FAILURE
         }
     }
@@ -228,5 +428,29 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_rfc_3339_or_a_duration_ago_and_never_in_the_future() {
+        assert_eq!(
+            parse_time("2026-11-01T00:00:00Z"),
+            Ok(crate::clock::epoch_ms("2026-11-01T00:00:00Z").unwrap_or_default())
+        );
+        let ago = parse_time("2h").unwrap_or_default();
+        let expected = crate::clock::now_ms() - 2 * 3_600_000;
+        assert!((expected - 1000..=expected).contains(&ago), "{ago}");
+        assert!(matches!(
+            parse_time("last tuesday"),
+            Err(TimeArgError::Unreadable { .. })
+        ));
+        assert!(matches!(
+            parse_time("2999-01-01T00:00:00Z"),
+            Err(TimeArgError::Future { .. })
+        ));
     }
 }

@@ -13,6 +13,12 @@ use std::time::Duration;
 
 use crate::normalize::{OutputSchema, Severity};
 
+mod collector_format;
+pub use collector_format::{
+    CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
+    SumoOptions,
+};
+
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -70,12 +76,6 @@ pub enum UrlSource {
     Plain(Sensitive),
     /// `COLLECTOR_URL_SECRET_ARN`: the SecretString is the URL, validated when fetched.
     Secret(Sensitive),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CollectorFormat {
-    Ndjson,
-    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,22 +355,25 @@ fn collector_from_env(env: &Env<'_>) -> Result<Option<CollectorConfig>, ConfigEr
 
 fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, ConfigError> {
     let allow_http = env.boolean("COLLECTOR_ALLOW_HTTP", false)?;
-    let format = match env.string("COLLECTOR_FORMAT").as_deref() {
-        None | Some("ndjson") => CollectorFormat::Ndjson,
-        Some("json") => CollectorFormat::Json,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                var: "COLLECTOR_FORMAT",
-                value: other.into(),
-                reason: "expected ndjson or json".into(),
-            });
-        }
-    };
+    let format = collector_format::parse(env)?;
     let auth_header = env
         .string("COLLECTOR_AUTH_HEADER")
         .unwrap_or_else(|| "Authorization".into());
     check_auth_header(&auth_header)?;
     let auth = auth_source(env)?;
+    if let (CollectorFormat::SumoHttp(_), AuthSource::Secret(_) | AuthSource::Value(_)) =
+        (&format, &auth)
+    {
+        return Err(ConfigError::Rejected {
+            var: match auth {
+                AuthSource::Secret(_) => "COLLECTOR_AUTH_SECRET_ARN",
+                _ => "COLLECTOR_AUTH_VALUE",
+            },
+            reason: "sumo-http takes its credential in the source URL (COLLECTOR_URL or \
+                     COLLECTOR_URL_SECRET_ARN), not in a header"
+                .into(),
+        });
+    }
     let ca_file = env.string("COLLECTOR_CA_FILE");
     Ok(CollectorConfig {
         url,
@@ -743,6 +746,14 @@ mod tests {
                 "ASSUME_ROLE_EXTERNAL_ID",
             ),
             (&[("METRICS_NAMESPACE", ":bad")], "METRICS_NAMESPACE"),
+            (
+                &[
+                    ("COLLECTOR_URL", "https://c.example/receiver/v1/http/x"),
+                    ("COLLECTOR_FORMAT", "sumo-http"),
+                    ("COLLECTOR_AUTH_VALUE", "token"),
+                ],
+                "COLLECTOR_AUTH_VALUE",
+            ),
         ];
         for (vars, var) in cases {
             assert_eq!(rejected_var(vars), *var, "for {vars:?}");

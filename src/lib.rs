@@ -11,7 +11,9 @@
 //!   [`retry`]: the deadline, backoff and what is worth retrying.
 //! - [`backfill`]: the scheduled catch-up from the GuardDuty API.
 //! - [`lambda`] and [`cli`]: the two faces of the binary; [`app`] wires them.
-//! - [`logging`]: structured logs on stderr; [`clock`]: now, epoch ms, RFC 3339.
+//! - [`dlq`]: the dead-letter queue for operators (`dlq list`, `redrive`, `replay`).
+//! - [`logging`]: structured logs on stderr; [`metrics`]: EMF lines on stdout;
+//!   [`clock`]: now, epoch ms, RFC 3339.
 
 pub mod app;
 pub mod aws;
@@ -20,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dlq;
 pub mod intake;
 pub mod lambda;
 pub mod logging;

@@ -1,6 +1,12 @@
 //! Diagnostics output: structured logs on stderr (stdout carries records). JSON lines in
 //! Lambda (compatible with Lambda's JSON log format), text for a person at a terminal.
 //! Level from `LOG_LEVEL`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else info.
+//!
+//! The level filters these diagnostics only. The EMF metric lines (`crate::metrics`) and the
+//! `LOG_RECORDS` record lines are written to stdout without a `level` and never pass through
+//! this filter, so they come out at any level. The template therefore passes `LOG_LEVEL` and
+//! leaves Lambda's `ApplicationLogLevel` unset: Lambda's own filter would treat a line
+//! without `level` as INFO and drop every metric and record at WARN.
 
 use std::io::IsTerminal;
 

@@ -70,6 +70,8 @@ pub enum Via {
     Eventbridge,
     Backfill,
     Cli,
+    /// Re-sent from the dead-letter queue by `redrive`.
+    Redrive,
 }
 
 impl Via {
@@ -78,6 +80,7 @@ impl Via {
             Via::Eventbridge => "eventbridge",
             Via::Backfill => "backfill",
             Via::Cli => "cli",
+            Via::Redrive => "redrive",
         }
     }
 }
@@ -153,7 +156,7 @@ pub struct Record<'a> {
 
 /// Looks a key up in its camelCase form, then in PascalCase (AWS CLI / boto3 output).
 /// JSON `null` counts as absent.
-fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
     let found = match obj.get(camel) {
         Some(x) => Some(x),

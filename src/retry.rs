@@ -1,11 +1,23 @@
-//! Retrying: the invocation deadline, full-jitter exponential backoff, and the one place
-//! that decides which failures are worth another attempt.
+//! Retrying: the invocation deadline, full-jitter exponential backoff, and the one driver
+//! every destination delivers through. A destination only says, for each item of one
+//! attempt, whether it was delivered, is worth another attempt, or failed for good
+//! ([`Verdict`]); [`drive`] owns the attempts, the waits (`Retry-After` first, otherwise
+//! full jitter), the attempt budget and the invocation deadline.
 //!
-//! Invariants (property-tested below): no input panics, however absurd (a deadline in the
-//! year 584942417, a `Retry-After` of `u64::MAX` seconds or of any text); a wait is never
-//! longer than the backoff cap or a minute; an unreadable `Retry-After` is `None`.
+//! Invariants (checked by the property tests below):
+//! - every item handed to [`drive`] ends exactly once: delivered, or in `failed`;
+//! - an item is never sent again once an attempt delivered it or failed it for good;
+//! - no wait is started that would end past the deadline, and no more than
+//!   `max_attempts` attempts are made.
+//! - no input panics, however absurd (a deadline in the year 584942417, a `Retry-After` of
+//!   `u64::MAX` seconds or of any text); a wait is never longer than the backoff cap or a
+//!   minute; an unreadable `Retry-After` is `None`.
 
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::{Duration, Instant};
+
+use tracing::warn;
 
 /// When the current invocation must have answered. `None` in the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +113,187 @@ pub fn is_retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
 }
 
+/// What one attempt made of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Worth another attempt (throttling, a timeout, a server error), with the reason.
+    Retry(String),
+    /// Another attempt would be refused the same way, with the reason.
+    Failed(String),
+}
+
+impl Verdict {
+    /// The verdict an HTTP status gives a whole request: 2xx delivered, 408/429/5xx
+    /// retried, any other status a permanent failure.
+    pub fn for_status(status: u16, why: impl FnOnce() -> String) -> Verdict {
+        if (200..300).contains(&status) {
+            Verdict::Delivered
+        } else if is_retryable_status(status) {
+            Verdict::Retry(why())
+        } else {
+            Verdict::Failed(why())
+        }
+    }
+}
+
+/// One attempt's answer: a verdict per item (by the caller's index) and the server's
+/// `Retry-After`, if any. Items of the attempt without a verdict are retried.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub verdicts: Vec<(usize, Verdict)>,
+    pub retry_after: Option<Duration>,
+}
+
+impl Report {
+    /// The same verdict for every item.
+    pub fn all(items: &[usize], verdict: &Verdict) -> Report {
+        Report {
+            verdicts: items.iter().map(|&i| (i, verdict.clone())).collect(),
+            retry_after: None,
+        }
+    }
+
+    pub fn retry_after(mut self, retry_after: Option<Duration>) -> Report {
+        self.retry_after = retry_after;
+        self
+    }
+}
+
+/// Why an item was given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GaveUp {
+    /// The destination refused it for good.
+    Rejected(String),
+    /// Every attempt allowed was made.
+    Exhausted { attempts: u32, last: String },
+    /// The next wait would have run past the invocation deadline.
+    DeadlineReached { attempts: u32, last: String },
+}
+
+/// What [`drive`] made of its items: the ones given up on, and how many re-sends it made.
+#[derive(Debug, Default)]
+pub struct Driven {
+    pub failed: Vec<(usize, GaveUp)>,
+    /// Items sent again after a first attempt, for metrics.
+    pub retries: u64,
+}
+
+/// What to do after an attempt that left items to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Wait(Duration),
+    Exhausted,
+    DeadlineReached,
+}
+
+/// Time an attempt needs at least, so a wait that leaves less is not started.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(200);
+
+/// The decision after attempt `attempts` (1-based): wait and try again, or stop.
+pub fn next_step(
+    backoff: &Backoff,
+    attempts: u32,
+    retry_after: Option<Duration>,
+    deadline: Deadline,
+) -> Next {
+    if attempts >= backoff.max_attempts {
+        return Next::Exhausted;
+    }
+    let wait = backoff.wait(attempts, retry_after);
+    if deadline.allows(wait, MIN_ATTEMPT) {
+        Next::Wait(wait)
+    } else {
+        Next::DeadlineReached
+    }
+}
+
+/// Runs `attempt` over `items` until each is delivered or given up on. `attempt` gets the
+/// items still pending and answers with a [`Report`]; `what` names the destination in logs.
+pub async fn drive<F, Fut>(
+    backoff: &Backoff,
+    deadline: Deadline,
+    what: &str,
+    items: Vec<usize>,
+    mut attempt: F,
+) -> Driven
+where
+    F: FnMut(Vec<usize>) -> Fut,
+    Fut: Future<Output = Report>,
+{
+    let mut driven = Driven::default();
+    let mut pending: Vec<usize> = dedup(items);
+    let mut attempts = 0u32;
+    while !pending.is_empty() {
+        attempts += 1;
+        let report = attempt(pending.clone()).await;
+        let (retry, last) = settle(&pending, report.verdicts, &mut driven.failed);
+        if retry.is_empty() {
+            break;
+        }
+        let wait = match next_step(backoff, attempts, report.retry_after, deadline) {
+            Next::Wait(wait) => wait,
+            stop => {
+                let gave_up = if stop == Next::Exhausted {
+                    GaveUp::Exhausted { attempts, last }
+                } else {
+                    GaveUp::DeadlineReached { attempts, last }
+                };
+                driven
+                    .failed
+                    .extend(retry.into_iter().map(|i| (i, gave_up.clone())));
+                break;
+            }
+        };
+        warn!(message = "Retrying delivery.", destination = what, items = retry.len(), attempt = attempts,
+              wait_ms = wait.as_millis() as u64, error = %last);
+        driven.retries += retry.len() as u64;
+        tokio::time::sleep(wait).await;
+        pending = retry;
+    }
+    driven
+}
+
+fn dedup(items: Vec<usize>) -> Vec<usize> {
+    let mut seen = BTreeSet::new();
+    items.into_iter().filter(|i| seen.insert(*i)).collect()
+}
+
+/// Sorts one attempt's verdicts: failures recorded, the items to retry returned with the
+/// last reason. Verdicts for items not pending are ignored; pending items without one retry.
+fn settle(
+    pending: &[usize],
+    verdicts: Vec<(usize, Verdict)>,
+    failed: &mut Vec<(usize, GaveUp)>,
+) -> (Vec<usize>, String) {
+    let pending_set: BTreeSet<usize> = pending.iter().copied().collect();
+    let mut answered = BTreeSet::new();
+    let mut retry_set = BTreeSet::new();
+    let mut last = String::new();
+    for (i, verdict) in verdicts {
+        if !pending_set.contains(&i) || !answered.insert(i) {
+            continue;
+        }
+        match verdict {
+            Verdict::Delivered => {}
+            Verdict::Failed(why) => failed.push((i, GaveUp::Rejected(why))),
+            Verdict::Retry(why) => {
+                last = why;
+                retry_set.insert(i);
+            }
+        }
+    }
+    let retry: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|i| retry_set.contains(i) || !answered.contains(i))
+        .collect();
+    if last.is_empty() && !retry.is_empty() {
+        last = "the destination did not answer for every item".into();
+    }
+    (retry, last)
+}
+
 /// `Retry-After` in either of its forms (delay-seconds or HTTP-date).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
@@ -159,6 +352,162 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    fn quick(max_attempts: u32) -> Backoff {
+        Backoff {
+            base: Duration::ZERO,
+            cap: Duration::ZERO,
+            max_attempts,
+        }
+    }
+
+    fn run<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn retries_only_the_items_that_asked_for_it() {
+        let sent = std::sync::Mutex::new(Vec::new());
+        let driven = run(drive(
+            &quick(5),
+            Deadline::none(),
+            "test",
+            vec![0, 1, 2],
+            |items| {
+                sent.lock().unwrap().push(items.clone());
+                let first = sent.lock().unwrap().len() == 1;
+                async move {
+                    Report {
+                        verdicts: items
+                            .iter()
+                            .map(|&i| match (i, first) {
+                                (1, true) => (i, Verdict::Retry("busy".into())),
+                                (2, _) => (i, Verdict::Failed("bad".into())),
+                                _ => (i, Verdict::Delivered),
+                            })
+                            .collect(),
+                        retry_after: None,
+                    }
+                }
+            },
+        ));
+        assert_eq!(*sent.lock().unwrap(), vec![vec![0, 1, 2], vec![1]]);
+        assert_eq!(driven.failed, vec![(2, GaveUp::Rejected("bad".into()))]);
+        assert_eq!(driven.retries, 1);
+    }
+
+    #[test]
+    fn fails_on_exhausted_attempts_with_the_last_reason() {
+        let driven = run(drive(
+            &quick(3),
+            Deadline::none(),
+            "test",
+            vec![7],
+            |items| async move { Report::all(&items, &Verdict::Retry("HTTP 503".into())) },
+        ));
+        assert_eq!(
+            driven.failed,
+            vec![(
+                7,
+                GaveUp::Exhausted {
+                    attempts: 3,
+                    last: "HTTP 503".into()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_retry_after_past_the_deadline_stops_instead_of_waiting() {
+        let deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
+        let b = Backoff {
+            max_attempts: 10,
+            ..Backoff::default()
+        };
+        assert_eq!(
+            next_step(&b, 1, Some(Duration::from_secs(5)), deadline),
+            Next::DeadlineReached
+        );
+        assert_eq!(
+            next_step(&b, 1, Some(Duration::ZERO), Deadline::none()),
+            Next::Wait(Duration::ZERO)
+        );
+        assert_eq!(next_step(&b, 10, None, Deadline::none()), Next::Exhausted);
+    }
+
+    #[test]
+    fn statuses_map_to_verdicts() {
+        let why = || "x".to_string();
+        assert_eq!(Verdict::for_status(202, why), Verdict::Delivered);
+        assert_eq!(Verdict::for_status(429, why), Verdict::Retry("x".into()));
+        assert_eq!(Verdict::for_status(400, why), Verdict::Failed("x".into()));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn verdict() -> impl Strategy<Value = u8> {
+            0u8..3
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            /// Whatever the destination answers, each item ends exactly once, and nothing
+            /// delivered or failed for good is sent again.
+            #[test]
+            fn every_item_ends_once_and_nothing_settled_is_sent_again(
+                n in 0usize..20,
+                script in proptest::collection::vec(proptest::collection::vec(verdict(), 20), 1..6),
+                max_attempts in 1u32..6,
+            ) {
+                let settled = std::sync::Mutex::new(BTreeSet::new());
+                let resent_settled = std::sync::Mutex::new(false);
+                let round = std::sync::Mutex::new(0usize);
+                let driven = run(drive(&quick(max_attempts), Deadline::none(), "prop", (0..n).collect(), |items| {
+                    let r = { let mut g = round.lock().unwrap(); *g += 1; *g - 1 };
+                    let row = script.get(r % script.len()).cloned().unwrap_or_default();
+                    let mut verdicts = Vec::new();
+                    for &i in &items {
+                        if settled.lock().unwrap().contains(&i) {
+                            *resent_settled.lock().unwrap() = true;
+                        }
+                        let v = match row.get(i).copied().unwrap_or(0) {
+                            0 => { settled.lock().unwrap().insert(i); Verdict::Delivered }
+                            1 => { settled.lock().unwrap().insert(i); Verdict::Failed("no".into()) }
+                            _ => Verdict::Retry("later".into()),
+                        };
+                        verdicts.push((i, v));
+                    }
+                    async move { Report { verdicts, retry_after: None } }
+                }));
+                prop_assert!(!*resent_settled.lock().unwrap());
+                let failed: Vec<usize> = driven.failed.iter().map(|(i, _)| *i).collect();
+                let unique: BTreeSet<usize> = failed.iter().copied().collect();
+                prop_assert_eq!(unique.len(), failed.len(), "an item failed twice");
+                prop_assert!(*round.lock().unwrap() <= max_attempts as usize);
+            }
+
+            /// The driver never starts a wait that would end past the deadline.
+            #[test]
+            fn no_wait_ends_past_the_deadline(
+                attempts in 1u32..10,
+                retry_after_ms in proptest::option::of(0u64..120_000),
+                left_ms in 0u64..60_000,
+            ) {
+                let deadline = Deadline::at(Instant::now() + Duration::from_millis(left_ms));
+                let b = Backoff { max_attempts: 10, ..Backoff::default() };
+                if let Next::Wait(w) = next_step(&b, attempts, retry_after_ms.map(Duration::from_millis), deadline) {
+                    prop_assert!(w + MIN_ATTEMPT <= Duration::from_millis(left_ms));
+                }
+            }
+        }
     }
 
     #[test]

@@ -107,8 +107,9 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
         .as_u64()
         .unwrap();
     assert!((85..200).contains(&lag), "lag {lag}");
-    for d in &by_trigger {
+    for d in &docs {
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "TestNS");
+        assert_eq!(d["FunctionName"], "guardduty-forwarder", "{d}");
     }
     let per_dest: Vec<&Value> = docs.iter().filter(|d| d["Destination"] == "sqs").collect();
     let failed: u64 = per_dest
@@ -142,4 +143,44 @@ async fn the_collector_secret_never_appears_even_at_trace_level() {
     let out = proc_.all_output();
     assert!(!out.is_empty());
     assert!(!out.contains("trace-secret-987"), "secret leaked:\n{out}");
+}
+
+#[tokio::test]
+async fn at_log_level_warn_metrics_and_log_records_still_come_out_and_info_lines_do_not() {
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.push(("LOG_RECORDS", "true".into()));
+    env.push(("LOG_LEVEL", "WARN".into()));
+    env.push(("AWS_LAMBDA_FUNCTION_NAME", "gdf-stack-a".into()));
+    let proc_ = Running::spawn(command(&env));
+    for n in 0..3 {
+        let f = json!({"id": format!("w-{n}"), "severity": 5, "type": "Recon:EC2/Portscan",
+                       "accountId": "123456789012", "updatedAt": "2026-11-22T00:00:00.000Z"});
+        api.invoke(event(f, n)).await;
+    }
+    proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
+        lines.iter().filter(|l| l.contains("\"_aws\"")).count() >= 6
+    });
+
+    let records = proc_.records();
+    assert_eq!(records.len(), 3, "{:?}", proc_.stdout());
+    let docs = emf(&proc_);
+    let forwarded: u64 = docs
+        .iter()
+        .filter(|d| d.get("Destination").is_none())
+        .map(|d| d["FindingsForwarded"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(forwarded, 3, "{docs:?}");
+    assert!(docs.iter().all(|d| d["FunctionName"] == "gdf-stack-a"));
+    // The record and metric lines carry no `level`, so Lambda's own filter (left unset by the
+    // template) has nothing to drop; the function's own diagnostics obey LOG_LEVEL.
+    for line in proc_.stdout() {
+        let v: Value = serde_json::from_str(&line).expect("stdout line is JSON");
+        assert!(v.get("level").is_none(), "{line}");
+    }
+    for line in proc_.stderr() {
+        let v: Value = serde_json::from_str(&line).expect("stderr line is JSON");
+        let level = v["level"].as_str().unwrap_or_default();
+        assert!(matches!(level, "WARN" | "ERROR"), "{line}");
+    }
 }

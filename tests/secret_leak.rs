@@ -69,7 +69,7 @@ impl Transcript {
         // The scenarios went where they were meant to: each of these shows somewhere.
         let all: String = self.outputs.iter().map(|(_, o)| o.as_str()).collect();
         for expected in [
-            "Retrying collector request",
+            "Retrying delivery",
             "HTTP 400",
             "HTTP 401",
             "HTTP 403",

@@ -170,3 +170,30 @@ async fn a_record_over_the_queue_limit_fails_alone_and_its_neighbours_are_sent()
     );
     assert_eq!(rule.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn an_entry_named_both_successful_and_failed_is_sent_again_not_taken_as_delivered() {
+    let seen: Arc<Mutex<Vec<Vec<String>>>> = Default::default();
+    let first = mock!(Client::send_message_batch)
+        .match_requests(recording(&seen))
+        .then_output(|| {
+            answer(
+                &["0", "1"],
+                vec![
+                    failed("1", "InternalError", false),
+                    failed("1", "InternalError", false),
+                ],
+            )
+        });
+    let second = mock!(Client::send_message_batch)
+        .match_requests(recording(&seen))
+        .then_output(|| answer(&["0"], vec![]));
+    let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &second]);
+    let sink = SqsSink::with_client(client, QUEUE.into(), 262_144, fast());
+    let recs = records(2);
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1], vec![recs[1].json.clone()]);
+}

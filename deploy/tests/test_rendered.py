@@ -162,10 +162,10 @@ class FunctionSettingsTest(unittest.TestCase):
     def test_the_backfill_knobs_and_the_dlq_reach_the_function(self):
         variables = env(rendered())
         self.assertEqual(variables["BACKFILL_QUARANTINE_AFTER"], "3")
-        self.assertEqual(variables["BACKFILL_SETTLE_SECONDS"], "120")
+        self.assertEqual(variables["BACKFILL_SETTLE_SECONDS"], "300")
         self.assertEqual(variables["DLQ_URL"], "<DeadLetterQueue>")
-        variables = env(rendered(BackfillQuarantineAfter="5", BackfillSettleSeconds="300"))
-        self.assertEqual((variables["BACKFILL_QUARANTINE_AFTER"], variables["BACKFILL_SETTLE_SECONDS"]), ("5", "300"))
+        variables = env(rendered(BackfillQuarantineAfter="5", BackfillSettleSeconds="60"))
+        self.assertEqual((variables["BACKFILL_QUARANTINE_AFTER"], variables["BACKFILL_SETTLE_SECONDS"]), ("5", "60"))
 
     def test_the_role_may_quarantine_to_the_dlq(self):
         policies = rendered()["FunctionRole"]["Properties"]["Policies"]

@@ -125,7 +125,7 @@ impl Job<'_> {
     async fn open(&self, deadline: Deadline) -> Result<Opened, BackfillError> {
         let cfg = self.backfill.config;
         let now = now_ms();
-        let name = match (&self.req.since, &cfg.checkpoint_parameter) {
+        let name = match (&self.req.window, &cfg.checkpoint_parameter) {
             (None, Some(prefix)) => Some(checkpoint::parameter_name(
                 prefix,
                 self.region,
@@ -143,10 +143,10 @@ impl Job<'_> {
             }
             None => None,
         };
-        let (start, upper) = match (&previous, self.req.since) {
+        let (start, upper) = match (&previous, self.req.window) {
             (Some(c), _) => (c.start_ms().unwrap_or(0), ms_before(now, cfg.settle)),
             // A fixed window moves no checkpoint: it may end at now.
-            (None, Some(since)) => (ms_before(now, since), now),
+            (None, Some(w)) => (w.start_ms, w.end_ms.map_or(now, |end| end.min(now))),
             (None, None) => (ms_before(now, cfg.lookback), ms_before(now, cfg.settle)),
         };
         Ok(Opened {

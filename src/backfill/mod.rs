@@ -12,8 +12,9 @@
 //!   queue; [`budget`] bounds every AWS call by the invocation's remaining time.
 //!
 //! `start` is the checkpoint when there is one, else now − `BACKFILL_LOOKBACK_MINUTES` (or
-//! the CLI's `--since`); `upper` is now − `BACKFILL_SETTLE_SECONDS` (the CLI's fixed window
-//! ends at now: it moves no checkpoint). A run that stops early (cap, hard limit, deadline,
+//! the CLI's fixed window: `backfill --since`, `replay --since`); `upper` is now −
+//! `BACKFILL_SETTLE_SECONDS` (a fixed window ends at now, or at `replay --until`: it moves no
+//! checkpoint). A run that stops early (cap, hard limit, deadline,
 //! API error) still delivers what it fetched, writes its checkpoint, and counts one
 //! `BackfillTruncated` with a log line naming the reason, the detector and how far behind it is.
 
@@ -24,8 +25,6 @@ pub mod guardduty;
 pub mod quarantine;
 
 mod detector;
-
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use tracing::warn;
@@ -48,13 +47,22 @@ pub struct Request {
     pub regions: Vec<String>,
     /// Empty: `DETECTOR_IDS`, else ListDetectors.
     pub detectors: Vec<String>,
-    /// A fixed window (CLI `--since`): neither reads nor moves the checkpoint.
-    pub since: Option<Duration>,
+    /// A fixed window (CLI `backfill --since`, `replay`): neither reads nor moves the
+    /// checkpoint.
+    pub window: Option<FixedWindow>,
     pub via: Option<Via>,
     /// Print a progress line on stderr per page (CLI).
     pub progress: bool,
     /// Findings per detector in this run; `None`: `BACKFILL_MAX_FINDINGS`.
     pub max_findings: Option<usize>,
+}
+
+/// A fixed window `[start_ms, end_ms)` of `updatedAt`, in epoch milliseconds; `end_ms`
+/// `None` (or later than now) ends it at now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedWindow {
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
 }
 
 /// Why a backfill, or one detector's part of it, failed.

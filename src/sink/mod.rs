@@ -1,6 +1,7 @@
 //! Destinations. Each implements [`Sink`]: given encoded records, deliver them and say, per
 //! record, which could not be delivered and why. A sink never reports success for a record
-//! it dropped; retrying is its own business (see `crate::retry`).
+//! it dropped. A sink only classifies its destination's answer per record (delivered, retry,
+//! failed); attempts, backoff, `Retry-After` and the deadline belong to `crate::retry::drive`.
 
 pub mod https;
 pub mod log;
@@ -13,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::record::EncodedRecord;
-use crate::retry::Deadline;
+use crate::retry::{Deadline, Driven, GaveUp};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -53,7 +54,26 @@ pub struct Delivery {
     pub retries: u64,
 }
 
+impl From<GaveUp> for DeliveryError {
+    fn from(g: GaveUp) -> Self {
+        match g {
+            GaveUp::Rejected(why) => DeliveryError::Rejected(why),
+            GaveUp::Exhausted { attempts, last } => DeliveryError::Exhausted { attempts, last },
+            GaveUp::DeadlineReached { attempts, last } => {
+                DeliveryError::DeadlineReached { attempts, last }
+            }
+        }
+    }
+}
+
 impl Delivery {
+    /// Adds what the retry driver gave up on.
+    pub fn absorb(&mut self, driven: Driven) {
+        self.retries += driven.retries;
+        self.failed
+            .extend(driven.failed.into_iter().map(|(i, g)| (i, g.into())));
+    }
+
     pub fn all_failed(n: usize, error: DeliveryError) -> Self {
         Delivery {
             failed: (0..n).map(|i| (i, error.clone())).collect(),
@@ -82,16 +102,29 @@ pub fn plan_batches(
     max_bytes: usize,
     max_items: usize,
 ) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let all: Vec<usize> = (0..costs.len()).collect();
+    plan_subset(&all, costs, overhead, max_bytes, max_items)
+}
+
+/// [`plan_batches`] over the items `subset` (indices into `costs`), keeping their order.
+pub fn plan_subset(
+    subset: &[usize],
+    costs: &[usize],
+    overhead: usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut batches = Vec::new();
     let mut oversize = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut bytes = overhead;
-    for (i, &cost) in costs.iter().enumerate() {
+    for &i in subset {
+        let cost = costs.get(i).copied().unwrap_or(0);
         if cost + overhead > max_bytes {
             oversize.push(i);
             continue;
         }
-        if !current.is_empty() && (current.len() >= max_items || bytes + cost > max_bytes) {
+        if !current.is_empty() && (current.len() >= max_items.max(1) || bytes + cost > max_bytes) {
             batches.push(std::mem::take(&mut current));
             bytes = overhead;
         }

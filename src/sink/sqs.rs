@@ -1,8 +1,8 @@
 //! The SQS destination: one message per record, body = the record, attributes `severity`,
 //! `finding_type`, `account_id`. SendMessageBatch of at most 10 entries within the queue's
 //! `MaximumMessageSize` (read once, on first use), batches sent concurrently (bounded).
-//! Every response's `Failed` list is read: entries that can succeed are retried with
-//! backoff, the others reported. FIFO queues get `MessageGroupId` = finding id and
+//! Every response's `Failed` list is read: entries that can succeed are retried through the
+//! one retry driver (`crate::retry::drive`), the others reported. FIFO queues get `MessageGroupId` = finding id and
 //! `MessageDeduplicationId` = `dedup_key`.
 
 use std::sync::Arc;
@@ -12,12 +12,12 @@ use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
 use crate::record::EncodedRecord;
-use crate::retry::{Backoff, Deadline};
+use crate::retry::{Backoff, Deadline, Report, Verdict, drive};
 
 /// SQS's limit on entries per SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -154,8 +154,8 @@ impl SqsSink {
         b.build().map_err(|e| e.to_string())
     }
 
-    /// Sends one batch (indices into `records`) until every entry is delivered or has
-    /// failed for good.
+    /// Sends one batch (indices into `records`) through the retry driver until every
+    /// entry is delivered or has failed for good.
     async fn send_batch(
         &self,
         ready: &Ready,
@@ -163,115 +163,86 @@ impl SqsSink {
         batch: Vec<usize>,
         deadline: Deadline,
     ) -> Delivery {
+        let driven = drive(&self.backoff, deadline, "sqs", batch, |pending| {
+            self.attempt(ready, records, pending)
+        })
+        .await;
         let mut delivery = Delivery::default();
-        let mut pending = batch;
-        let mut attempt = 0u32;
-        let mut last_error = String::new();
-        while !pending.is_empty() {
-            attempt += 1;
-            let mut entries = Vec::with_capacity(pending.len());
-            for (slot, &i) in pending.iter().enumerate() {
-                match self.entry(slot, &records[i]) {
-                    Ok(e) => entries.push(e),
-                    Err(e) => {
-                        delivery.failed.push((i, DeliveryError::Rejected(e)));
-                    }
-                }
-            }
-            if entries.len() < pending.len() {
-                let failed: Vec<usize> = delivery.failed.iter().map(|(i, _)| *i).collect();
-                pending.retain(|i| !failed.contains(i));
-                continue;
-            }
-            let sent = ready
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            let mut retry: Vec<usize> = Vec::new();
-            match sent {
-                Ok(out) => {
-                    // An entry named twice in `Failed` is read once (the first time).
-                    let mut handled = vec![false; pending.len()];
-                    for f in out.failed() {
-                        let Some((&i, seen)) =
-                            f.id().parse::<usize>().ok().and_then(|slot| {
-                                Some((pending.get(slot)?, handled.get_mut(slot)?))
-                            })
-                        else {
-                            continue;
-                        };
-                        if std::mem::replace(seen, true) {
-                            continue;
-                        }
-                        let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
-                        if f.sender_fault() {
-                            delivery.failed.push((i, DeliveryError::Rejected(why)));
-                        } else {
-                            last_error = why;
-                            retry.push(i);
-                        }
-                    }
-                    // Entries neither successful nor failed would be a protocol breach: retry them.
-                    let answered: Vec<usize> = out
-                        .successful()
-                        .iter()
-                        .map(|s| s.id())
-                        .chain(out.failed().iter().map(|f| f.id()))
-                        .filter_map(|id| id.parse::<usize>().ok())
-                        .collect();
-                    for (slot, &i) in pending.iter().enumerate() {
-                        if !answered.contains(&slot) {
-                            retry.push(i);
-                        }
-                    }
-                }
-                Err(e) => {
-                    let code = e.code().unwrap_or_default().to_string();
-                    let why = format!("{}", DisplayErrorContext(&e));
-                    if PERMANENT_CODES.contains(&code.as_str()) {
-                        for &i in &pending {
-                            delivery
-                                .failed
-                                .push((i, DeliveryError::Rejected(why.clone())));
-                        }
-                        return delivery;
-                    }
-                    last_error = why;
-                    retry = pending.clone();
-                }
-            }
-            if retry.is_empty() {
-                break;
-            }
-            let wait = self.backoff.delay(attempt);
-            if attempt >= self.backoff.max_attempts
-                || !deadline.allows(wait, std::time::Duration::from_millis(200))
-            {
-                let err = if attempt >= self.backoff.max_attempts {
-                    DeliveryError::Exhausted {
-                        attempts: attempt,
-                        last: last_error.clone(),
-                    }
-                } else {
-                    DeliveryError::DeadlineReached {
-                        attempts: attempt,
-                        last: last_error.clone(),
-                    }
-                };
-                for i in retry {
-                    delivery.failed.push((i, err.clone()));
-                }
-                break;
-            }
-            warn!(message = "Retrying SQS entries.", entries = retry.len(), attempt, error = %last_error);
-            delivery.retries += retry.len() as u64;
-            tokio::time::sleep(wait).await;
-            pending = retry;
-        }
+        delivery.absorb(driven);
         delivery
+    }
+
+    /// One SendMessageBatch over `pending`, read entry by entry: successful entries are
+    /// delivered, sender faults failed, the others retried. A whole-request error is
+    /// permanent when its code says so.
+    async fn attempt(
+        &self,
+        ready: &Ready,
+        records: &[EncodedRecord],
+        pending: Vec<usize>,
+    ) -> Report {
+        let mut report = Report::default();
+        let mut sent: Vec<usize> = Vec::with_capacity(pending.len());
+        let mut entries = Vec::with_capacity(pending.len());
+        for i in pending {
+            let Some(record) = records.get(i) else {
+                continue;
+            };
+            match self.entry(sent.len(), record) {
+                Ok(e) => {
+                    entries.push(e);
+                    sent.push(i);
+                }
+                Err(e) => report.verdicts.push((i, Verdict::Failed(e))),
+            }
+        }
+        if entries.is_empty() {
+            return report;
+        }
+        let out = match ready
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let code = e.code().unwrap_or_default().to_string();
+                let why = format!("{}", DisplayErrorContext(&e));
+                let verdict = if PERMANENT_CODES.contains(&code.as_str()) {
+                    Verdict::Failed(why)
+                } else {
+                    Verdict::Retry(why)
+                };
+                report
+                    .verdicts
+                    .extend(Report::all(&sent, &verdict).verdicts);
+                return report;
+            }
+        };
+        let slot = |id: &str| id.parse::<usize>().ok().and_then(|s| sent.get(s).copied());
+        for f in out.failed() {
+            let Some(i) = slot(f.id()) else {
+                continue;
+            };
+            let why = format!("{}: {}", f.code(), f.message().unwrap_or_default());
+            let verdict = if f.sender_fault() {
+                Verdict::Failed(why)
+            } else {
+                Verdict::Retry(why)
+            };
+            report.verdicts.push((i, verdict));
+        }
+        // Read after `Failed`: the driver keeps an entry's first verdict, so an entry named
+        // in both lists is not taken as delivered. Entries in neither are retried.
+        for ok in out.successful() {
+            if let Some(i) = slot(ok.id()) {
+                report.verdicts.push((i, Verdict::Delivered));
+            }
+        }
+        report
     }
 }
 

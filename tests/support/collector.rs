@@ -1,5 +1,6 @@
 //! A real HTTPS collector on 127.0.0.1 with a certificate from a CA generated per test, and a
-//! script of faults to play: statuses, `Retry-After`, dropped connections, stalls.
+//! script of faults to play: statuses, `Retry-After`, dropped connections, stalls. Past the
+//! script, a [`Responder`] (a product stand-in from `products`) may answer instead of 200.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -33,6 +34,9 @@ pub enum Action {
 /// One request as received, body decompressed when gzip.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
     pub headers: Vec<(String, String)>,
     pub raw_len: usize,
     pub body: Vec<u8>,
@@ -103,16 +107,47 @@ impl Ca {
     }
 }
 
+/// An answer from a product stand-in.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Answers requests past the script, the way a product would.
+pub type Responder = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Collector {
     pub addr: SocketAddr,
     script: Arc<Mutex<VecDeque<Action>>>,
     received: Arc<Mutex<Vec<Received>>>,
+    responder: Option<Responder>,
 }
 
 impl Collector {
     /// Starts a collector whose certificate `ca` signed. Requests past the script get 200.
     pub async fn start(ca: &Ca, script: Vec<Action>) -> Collector {
+        Self::start_with(ca, script, None).await
+    }
+
+    /// Starts a collector whose answers past `script` come from `responder`.
+    pub async fn start_with(
+        ca: &Ca,
+        script: Vec<Action>,
+        responder: Option<Responder>,
+    ) -> Collector {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (certs, key) = ca.server_cert();
         let config = rustls::ServerConfig::builder()
@@ -125,6 +160,7 @@ impl Collector {
             addr: listener.local_addr().expect("addr"),
             script: Arc::new(Mutex::new(script.into())),
             received: Default::default(),
+            responder,
         };
         let server = collector.clone();
         tokio::spawn(async move {
@@ -155,6 +191,11 @@ impl Collector {
         format!("https://127.0.0.1:{}/ingest", self.addr.port())
     }
 
+    /// The collector's address without a path, the way a product's base URL is given.
+    pub fn base_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
@@ -173,6 +214,12 @@ impl Collector {
         req: Request<hyper::body::Incoming>,
     ) -> Result<Response<Full<Bytes>>, std::io::Error> {
         let target = req.uri().to_string();
+        let method = req.method().to_string();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
@@ -201,12 +248,30 @@ impl Collector {
         } else {
             raw.to_vec()
         };
-        let action = self
-            .script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(Action::Status(200));
+        let scripted = self.script.lock().unwrap().pop_front();
+        let mut received = Received {
+            method,
+            path,
+            headers,
+            raw_len: raw.len(),
+            body,
+            status: 0,
+        };
+        let action = match (scripted, &self.responder) {
+            (Some(a), _) => a,
+            (None, Some(responder)) => {
+                let reply = responder(&received);
+                received.status = reply.status;
+                self.received.lock().unwrap().push(received);
+                let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+                *r.status_mut() = hyper::StatusCode::from_u16(reply.status).expect("status");
+                for (k, v) in reply.headers {
+                    r.headers_mut().insert(k, v.parse().expect("header"));
+                }
+                return Ok(r);
+            }
+            (None, None) => Action::Status(200),
+        };
         let status = match &action {
             Action::Status(s)
             | Action::StatusWithRetryAfter(s, _)
@@ -215,13 +280,9 @@ impl Collector {
             // Neither counts as delivered: the connection is gone, or the client gave up waiting.
             Action::Drop | Action::Stall(_) => 0,
         };
-        let echo = format!("{target} {headers:?}");
-        self.received.lock().unwrap().push(Received {
-            headers,
-            raw_len: raw.len(),
-            body,
-            status,
-        });
+        let echo = format!("{target} {:?}", received.headers);
+        received.status = status;
+        self.received.lock().unwrap().push(received);
         let reply = |status: u16, body: String| {
             let mut r = Response::new(Full::new(Bytes::from(body)));
             *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");

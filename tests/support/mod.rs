@@ -5,6 +5,7 @@ pub mod collector;
 pub mod guardduty;
 pub mod moto;
 pub mod process;
+pub mod products;
 pub mod runtime_api;
 
 use std::path::PathBuf;

@@ -1,0 +1,273 @@
+//! The dead-letter queue through SQS: receive (hiding messages while they are looked at),
+//! delete, and make visible again. Every batch call's per-entry failures are looked at.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, QueueAttributeName,
+};
+
+use crate::aws::Aws;
+
+/// SQS's limit of entries per batch call and messages per receive.
+const BATCH: usize = 10;
+
+/// Why the queue could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{operation} on {queue} failed: {detail}")]
+    Sqs {
+        operation: &'static str,
+        queue: String,
+        detail: String,
+    },
+    #[error("{operation} on {queue}: the request could not be built: {detail}")]
+    Request {
+        operation: &'static str,
+        queue: String,
+        detail: String,
+    },
+}
+
+/// One message as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// Message attributes with a String value.
+    pub attributes: BTreeMap<String, String>,
+    /// `SentTimestamp` as RFC 3339.
+    pub sent_at: Option<String>,
+    /// `ApproximateReceiveCount`.
+    pub receive_count: Option<u64>,
+}
+
+/// A message whose batch entry failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    pub message_id: String,
+    pub reason: String,
+}
+
+pub struct Queue {
+    client: Client,
+    url: String,
+}
+
+/// The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it names one.
+pub fn region_of_url(url: &str) -> Option<&str> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let mut parts = host.split('.');
+    let (first, region) = (parts.next()?, parts.next()?);
+    let rest: Vec<&str> = parts.collect();
+    let aws = rest.first().is_some_and(|d| d.starts_with("amazonaws"));
+    (first == "sqs" && aws && !region.is_empty()).then_some(region)
+}
+
+impl Queue {
+    /// A client for `url`, in the queue's own region when the URL names one.
+    pub async fn new(aws: &Aws, url: String) -> Queue {
+        let config = match region_of_url(&url) {
+            Some(region) => aws.config_for(region).await,
+            None => aws.config().await.clone(),
+        };
+        Queue {
+            client: Client::new(&config),
+            url,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn sqs_error(&self, operation: &'static str, e: impl std::error::Error) -> QueueError {
+        QueueError::Sqs {
+            operation,
+            queue: self.url.clone(),
+            detail: DisplayErrorContext(e).to_string(),
+        }
+    }
+
+    fn request_error(&self, operation: &'static str, e: impl std::fmt::Display) -> QueueError {
+        QueueError::Request {
+            operation,
+            queue: self.url.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// `ApproximateNumberOfMessages`, when the queue says.
+    pub async fn approximate_count(&self) -> Option<u64> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .ok()?;
+        out.attributes()?
+            .get(&QueueAttributeName::ApproximateNumberOfMessages)?
+            .parse()
+            .ok()
+    }
+
+    /// Receives up to `max` (at most 10) messages, hidden from others for `hide_seconds`.
+    /// An empty answer after a one-second wait means the queue has nothing visible left.
+    pub async fn receive(
+        &self,
+        max: usize,
+        hide_seconds: i32,
+    ) -> Result<Vec<Received>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, BATCH) as i32)
+            .visibility_timeout(hide_seconds)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("ReceiveMessage", e))?;
+        let mut received = Vec::new();
+        for m in out.messages() {
+            let (Some(id), Some(handle)) = (m.message_id(), m.receipt_handle()) else {
+                continue;
+            };
+            let attributes = m
+                .message_attributes()
+                .map(|attrs| {
+                    attrs
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let system = m.attributes();
+            let system_value = |name: MessageSystemAttributeName| {
+                system
+                    .and_then(|a| a.get(&name))
+                    .and_then(|v| v.parse::<i64>().ok())
+            };
+            received.push(Received {
+                message_id: id.to_string(),
+                receipt_handle: handle.to_string(),
+                body: m.body().unwrap_or_default().to_string(),
+                attributes,
+                sent_at: system_value(MessageSystemAttributeName::SentTimestamp)
+                    .map(crate::clock::format_ms),
+                receive_count: system_value(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .map(|n| n.max(0) as u64),
+            });
+        }
+        Ok(received)
+    }
+
+    /// Deletes these messages; the ones SQS did not delete, and why.
+    pub async fn delete(&self, messages: &[&Received]) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut failures = Vec::new();
+        for chunk in messages.chunks(BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, m) in chunk.iter().enumerate() {
+                let entry = DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt_handle)
+                    .build()
+                    .map_err(|e| self.request_error("DeleteMessageBatch", e))?;
+                entries.push(entry);
+            }
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| self.sqs_error("DeleteMessageBatch", e))?;
+            failures.extend(entry_failures(chunk, out.failed()));
+        }
+        Ok(failures)
+    }
+
+    /// Makes these messages visible again at once; the ones SQS did not change, and why (they
+    /// come back by themselves when their visibility timeout ends).
+    pub async fn release(&self, messages: &[&Received]) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut failures = Vec::new();
+        for chunk in messages.chunks(BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, m) in chunk.iter().enumerate() {
+                let entry = ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt_handle)
+                    .visibility_timeout(0)
+                    .build()
+                    .map_err(|e| self.request_error("ChangeMessageVisibilityBatch", e))?;
+                entries.push(entry);
+            }
+            let out = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| self.sqs_error("ChangeMessageVisibilityBatch", e))?;
+            failures.extend(entry_failures(chunk, out.failed()));
+        }
+        Ok(failures)
+    }
+}
+
+fn entry_failures(
+    chunk: &[&Received],
+    failed: &[aws_sdk_sqs::types::BatchResultErrorEntry],
+) -> Vec<EntryFailure> {
+    failed
+        .iter()
+        .map(|f| {
+            let message_id = f
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| chunk.get(i))
+                .map_or_else(|| format!("(entry {})", f.id()), |m| m.message_id.clone());
+            EntryFailure {
+                message_id,
+                reason: format!("{}: {}", f.code(), f.message().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_comes_from_an_sqs_url_and_nothing_else() {
+        let cases = [
+            (
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq",
+                Some("eu-west-1"),
+            ),
+            (
+                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/dlq",
+                Some("cn-north-1"),
+            ),
+            ("http://127.0.0.1:5000/123456789012/dlq", None),
+            ("https://queue.amazonaws.com/123456789012/dlq", None),
+            ("not a url", None),
+        ];
+        for (url, region) in cases {
+            assert_eq!(region_of_url(url), region, "{url}");
+        }
+    }
+}

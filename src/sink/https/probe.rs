@@ -1,0 +1,68 @@
+//! `check` for the collector: the protocol's probes run in order (health, credential,
+//! permissions: whatever the product documents), stopping at the first that fails.
+
+use bytes::Bytes;
+
+use super::protocol::{Probe, ProbeTarget};
+use super::{HttpsSink, ProbeOutcome, Req, datadog};
+use crate::retry::{Deadline, Verdict};
+
+impl HttpsSink {
+    /// Runs the protocol's `check` probes in order, stopping at the first that fails.
+    pub async fn probe(&self) -> Vec<ProbeOutcome> {
+        let mut out = Vec::new();
+        for p in self.protocol.probes() {
+            let result = self.run_probe(&p).await;
+            let failed = result.is_err();
+            out.push(ProbeOutcome {
+                label: p.label,
+                result,
+            });
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    async fn run_probe(&self, p: &Probe) -> Result<String, String> {
+        let ends = self.endpoints(false).await.map_err(|e| e.to_string())?;
+        let uri = match p.target {
+            ProbeTarget::Endpoint => Ok(ends.endpoint.clone()),
+            ProbeTarget::Base(path) => format!("{}{path}", ends.base).parse::<hyper::Uri>(),
+            ProbeTarget::ApiHost(path) => {
+                let host = datadog::api_host(ends.endpoint.host().unwrap_or_default());
+                let port = ends
+                    .endpoint
+                    .port()
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default();
+                let scheme = ends.endpoint.scheme_str().unwrap_or("https");
+                format!("{scheme}://{host}{port}{path}").parse::<hyper::Uri>()
+            }
+        }
+        .map_err(|_| "probe URL could not be built".to_string())?;
+        let auth = if p.authenticated {
+            self.auth_value(false).await.map_err(|e| e.to_string())?
+        } else {
+            None
+        };
+        let req = Req {
+            post: p.post,
+            uri,
+            body: Bytes::from(p.body.clone()),
+            gzip: false,
+            auth: auth.as_ref(),
+        };
+        match self.exchange(req, Deadline::none()).await {
+            Ok(ex) => (p.judge)(ex.status, ex.body.bytes()).map_err(|why| {
+                format!(
+                    "{why} ({})",
+                    self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
+                )
+            }),
+            Err(Verdict::Retry(why) | Verdict::Failed(why)) => Err(why),
+            Err(Verdict::Delivered) => Ok(String::new()),
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The collector presets against stand-ins that answer like each product (see
+//! `support::products`), over real TLS on loopback: every finding ends where the product
+//! keeps it, exactly once where the product says it took it, with the product's headers and
+//! paths; partial failures are retried alone or reported; `check` probes as documented; no
+//! credential shows up in the forwarder's output.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use guardduty_forwarder::aws::Aws;
+use guardduty_forwarder::config::Config;
+use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::record::{EncodedRecord, encode};
+use guardduty_forwarder::retry::{Backoff, Deadline};
+use guardduty_forwarder::sink::https::HttpsSink;
+use guardduty_forwarder::sink::{DeliveryError, Sink};
+use serde_json::Value;
+use support::collector::{Ca, Collector};
+use support::products;
+
+struct Stand {
+    collector: Collector,
+    _dir: tempfile::TempDir,
+    ca_file: String,
+}
+
+async fn stand(responder: support::collector::Responder) -> Stand {
+    let ca = Ca::new("preset ca");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let collector = Collector::start_with(&ca, vec![], Some(responder)).await;
+    Stand {
+        collector,
+        _dir: dir,
+        ca_file,
+    }
+}
+
+fn fast() -> Backoff {
+    Backoff {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(10),
+        max_attempts: 5,
+    }
+}
+
+fn sink(s: &Stand, url: String, vars: &[(&str, &str)]) -> HttpsSink {
+    let mut env: Vec<(String, String)> = vec![
+        ("COLLECTOR_URL".into(), url),
+        ("COLLECTOR_CA_FILE".into(), s.ca_file.clone()),
+        ("COLLECTOR_TIMEOUT_SECONDS".into(), "2".into()),
+    ];
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_lookup(|k| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    HttpsSink::new(config.collector.expect("collector"), Arc::new(Aws::new()))
+        .expect("sink")
+        .with_backoff(fast())
+}
+
+/// Findings of the shared corpus, one record per distinct `dedup_key`.
+fn corpus_records() -> Vec<EncodedRecord> {
+    let dir = support::fixtures().join("corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for f in files {
+        let doc = support::read_json(&f);
+        for finding in findings_in(&doc) {
+            let ingest = Ingest::new(Via::Cli, None, "2026-12-01T00:00:00Z");
+            if let Ok(r) = encode(&finding, &ingest, OutputSchema::Native)
+                && seen.insert(r.dedup_key.clone())
+            {
+                out.push(r);
+            }
+        }
+    }
+    assert!(out.len() >= 10, "corpus too small: {}", out.len());
+    out
+}
+
+fn findings_in(doc: &Value) -> Vec<Value> {
+    match doc {
+        Value::Array(items) => items.iter().flat_map(findings_in).collect(),
+        Value::Object(o) if o.contains_key("detail") => vec![o["detail"].clone()],
+        Value::Object(o) if o.contains_key("findings") => {
+            o["findings"].as_array().cloned().unwrap_or_default()
+        }
+        other => vec![other.clone()],
+    }
+}
+
+fn ids(records: &[EncodedRecord]) -> BTreeSet<String> {
+    records.iter().map(|r| r.id.clone()).collect()
+}
+
+fn failed_ids(records: &[EncodedRecord], failed: &[(usize, DeliveryError)]) -> BTreeSet<String> {
+    failed.iter().map(|(i, _)| records[*i].id.clone()).collect()
+}
+
+#[tokio::test]
+async fn splunk_hec_indexes_every_event_once_through_a_busy_server_and_fails_only_the_bad_one() {
+    let hec = products::Hec::new("hec-token-1234", false);
+    let recs = corpus_records();
+    let bad = recs[3].id.clone();
+    {
+        let mut s = hec.state.lock().unwrap();
+        s.busy = 1;
+        s.invalid.push(bad.clone());
+    }
+    let s = stand(hec.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "hec-token-1234"),
+            ("COLLECTOR_HEC_INDEX", "security"),
+        ],
+    );
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(
+        failed_ids(&recs, &delivery.failed),
+        BTreeSet::from([bad.clone()])
+    );
+    assert!(
+        matches!(&delivery.failed[0].1, DeliveryError::Rejected(m) if m.contains("HEC code 6")),
+        "{:?}",
+        delivery.failed
+    );
+    let indexed = hec.indexed_ids();
+    let mut want = ids(&recs);
+    want.remove(&bad);
+    assert_eq!(indexed.iter().cloned().collect::<BTreeSet<_>>(), want);
+    assert_eq!(indexed.len(), want.len(), "an event was indexed twice");
+    for r in s.collector.received() {
+        assert_eq!(r.path, "/services/collector/event");
+        assert_eq!(r.header("authorization"), Some("Splunk hec-token-1234"));
+        assert!(r.header("x-splunk-request-channel").is_some());
+    }
+    let state = hec.state.lock().unwrap();
+    let first = &state.indexed[0];
+    assert_eq!(first["sourcetype"], "aws:guardduty");
+    assert_eq!(first["index"], "security");
+    let indexed = &state.indexed;
+    assert!(
+        indexed.iter().all(|e| e["time"].as_f64().is_some()),
+        "every event has its finding's time"
+    );
+}
+
+#[tokio::test]
+async fn splunk_hec_with_acks_counts_events_only_once_the_indexers_confirm_them() {
+    let hec = products::Hec::new("hec-token-1234", true);
+    hec.state.lock().unwrap().ack_delay = 2;
+    let s = stand(hec.responder()).await;
+    let sink = sink(
+        &s,
+        format!("{}/services/collector/event", s.collector.base_url()),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "Splunk hec-token-1234"),
+            ("COLLECTOR_HEC_ACK", "true"),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(hec.indexed_ids().len(), recs.len());
+    assert!(hec.state.lock().unwrap().ack_polls >= 3);
+    let acks: Vec<_> = s
+        .collector
+        .received()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/services/collector/ack?channel="))
+        .collect();
+    assert!(!acks.is_empty());
+}
+
+#[tokio::test]
+async fn elastic_bulk_retries_throttled_items_alone_counts_409_as_there_and_fails_only_refused_ones()
+ {
+    let es = products::Elastic::new("es-key-5678");
+    let recs = corpus_records();
+    let (throttled, unavailable, refused, known) = (
+        recs[0].id.clone(),
+        recs[1].id.clone(),
+        recs[2].id.clone(),
+        recs[4].clone(),
+    );
+    {
+        let mut st = es.state.lock().unwrap();
+        st.script.insert(throttled.clone(), [429].into());
+        st.script.insert(unavailable.clone(), [503, 503].into());
+        st.refused.push(refused.clone());
+        st.docs.insert(
+            ("logs-aws.guardduty-default".into(), known.dedup_key.clone()),
+            serde_json::json!({"id": known.id}),
+        );
+    }
+    let s = stand(es.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "elastic-bulk"),
+            ("COLLECTOR_AUTH_VALUE", "es-key-5678"),
+        ],
+    );
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(
+        failed_ids(&recs, &delivery.failed),
+        BTreeSet::from([refused.clone()])
+    );
+    assert!(
+        matches!(&delivery.failed[0].1, DeliveryError::Rejected(m) if m.contains("mapper_parsing_exception"))
+    );
+    let stored: BTreeSet<String> = es
+        .stored_ids("logs-aws.guardduty-default")
+        .into_iter()
+        .collect();
+    let mut want = ids(&recs);
+    want.remove(&refused);
+    assert_eq!(stored, want);
+    let st = es.state.lock().unwrap();
+    for r in &recs {
+        let sends = st.sends.get(&r.dedup_key).copied().unwrap_or(0);
+        let expected = if r.id == throttled {
+            2
+        } else if r.id == unavailable {
+            3
+        } else {
+            1
+        };
+        assert_eq!(sends, expected, "{} sent {sends} times", r.id);
+    }
+    for r in s.collector.received() {
+        assert!(r.path.starts_with("/_bulk?filter_path="), "{}", r.path);
+        assert_eq!(r.header("authorization"), Some("ApiKey es-key-5678"));
+        assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+    }
+}
+
+#[tokio::test]
+async fn elastic_bulk_writes_into_the_namespace_the_configuration_names() {
+    let es = products::Elastic::new("k");
+    let s = stand(es.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "elastic-bulk"),
+            ("COLLECTOR_AUTH_VALUE", "k"),
+            ("COLLECTOR_ELASTIC_NAMESPACE", "prod"),
+        ],
+    );
+    let recs = corpus_records();
+    assert!(
+        sink.deliver(&recs, Deadline::none())
+            .await
+            .failed
+            .is_empty()
+    );
+    assert_eq!(es.stored_ids("logs-aws.guardduty-prod").len(), recs.len());
+}
+
+#[tokio::test]
+async fn datadog_splits_a_batch_the_intake_calls_too_large_and_loses_nothing() {
+    let dd = products::Datadog::new("dd-key-9012", 20_000);
+    let s = stand(dd.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "datadog-logs"),
+            ("COLLECTOR_AUTH_VALUE", "dd-key-9012"),
+            ("COLLECTOR_DATADOG_SERVICE", "security"),
+            ("COLLECTOR_DATADOG_TAGS", "env:test"),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert!(
+        dd.state.lock().unwrap().too_large >= 1,
+        "the stand-in never said 413"
+    );
+    let got = dd.ids();
+    assert_eq!(got.len(), recs.len(), "a log was stored twice or lost");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+    let log = dd.state.lock().unwrap().logs[0].clone();
+    assert_eq!(log["ddsource"], "guardduty");
+    assert_eq!(log["service"], "security");
+    assert_eq!(log["ddtags"], "env:test");
+    for r in s.collector.received() {
+        assert_eq!(r.path, "/api/v2/logs");
+        assert_eq!(r.header("dd-api-key"), Some("dd-key-9012"));
+        assert_eq!(r.header("authorization"), None);
+    }
+}
+
+#[tokio::test]
+async fn sumo_receives_every_record_on_the_source_url_with_its_category() {
+    let sumo = products::Sumo::new("ZaVnC4dhaV0secret");
+    let s = stand(sumo.responder()).await;
+    let url = format!("{}{}", s.collector.base_url(), sumo.path());
+    let sink = sink(
+        &s,
+        url,
+        &[
+            ("COLLECTOR_FORMAT", "sumo-http"),
+            ("COLLECTOR_SUMO_CATEGORY", "aws/guardduty"),
+            ("COLLECTOR_SUMO_NAME", "guardduty-forwarder"),
+        ],
+    );
+    let recs = corpus_records();
+    assert!(
+        sink.deliver(&recs, Deadline::none())
+            .await
+            .failed
+            .is_empty()
+    );
+    assert_eq!(sumo.ids().into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+    for r in s.collector.received() {
+        assert_eq!(r.header("x-sumo-category"), Some("aws/guardduty"));
+        assert_eq!(r.header("x-sumo-name"), Some("guardduty-forwarder"));
+    }
+}
+
+#[tokio::test]
+async fn check_probes_each_product_the_way_it_documents() {
+    let hec = products::Hec::new("t", false);
+    let s = stand(hec.responder()).await;
+    let probes = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "t"),
+        ],
+    )
+    .probe()
+    .await;
+    assert_eq!(
+        probes.iter().map(|p| p.label).collect::<Vec<_>>(),
+        ["health", "token"]
+    );
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+    let paths: Vec<String> = s
+        .collector
+        .received()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/services/collector/health", "/services/collector/event"]
+    );
+
+    let wrong = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "nope"),
+        ],
+    )
+    .probe()
+    .await;
+    assert!(wrong.last().unwrap().result.is_err(), "{wrong:?}");
+
+    let es = products::Elastic::new("k");
+    let s = stand(es.responder()).await;
+    let probes = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "elastic-bulk"),
+            ("COLLECTOR_AUTH_VALUE", "k"),
+        ],
+    )
+    .probe()
+    .await;
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+    assert_eq!(probes.len(), 2);
+
+    let dd = products::Datadog::new("k", 5_000_000);
+    let s = stand(dd.responder()).await;
+    let probes = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "datadog-logs"),
+            ("COLLECTOR_AUTH_VALUE", "k"),
+        ],
+    )
+    .probe()
+    .await;
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+    assert_eq!(s.collector.received()[0].path, "/api/v1/validate");
+
+    let sumo = products::Sumo::new("abc");
+    let s = stand(sumo.responder()).await;
+    let probes = sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), sumo.path()),
+        &[("COLLECTOR_FORMAT", "sumo-http")],
+    )
+    .probe()
+    .await;
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+}
+
+/// Runs `forward` over the corpus with debug logging; returns stdout + stderr and success.
+fn forward_corpus(env: &[(&str, String)]) -> (String, bool) {
+    let mut env = env.to_vec();
+    env.push(("LOG_LEVEL", "debug".into()));
+    let mut cmd = support::process::command(&env);
+    cmd.arg("forward");
+    let dir = support::fixtures().join("corpus");
+    for f in std::fs::read_dir(dir).unwrap() {
+        let path = f.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // The corpus's edge cases (not findings, no id) fail the run on purpose.
+        if !(name.starts_with("edge__")
+            || name.starts_with("malware-")
+            || name.starts_with("runtime__"))
+        {
+            cmd.arg(path);
+        }
+    }
+    let out = cmd.output().expect("run forward");
+    (
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        out.status.success(),
+    )
+}
+
+#[tokio::test]
+async fn no_credential_appears_in_the_output_whether_the_collector_takes_it_or_refuses_it() {
+    let token = "s3cr3t-hec-token-0001";
+    for (accepted, format) in [
+        (true, "splunk-hec"),
+        (false, "splunk-hec"),
+        (true, "elastic-bulk"),
+        (false, "datadog-logs"),
+    ] {
+        let responder = match format {
+            "splunk-hec" => {
+                products::Hec::new(if accepted { token } else { "other" }, false).responder()
+            }
+            "elastic-bulk" => products::Elastic::new(token).responder(),
+            _ => products::Datadog::new("other", 5_000_000).responder(),
+        };
+        let s = stand(responder).await;
+        let env = vec![
+            ("COLLECTOR_URL", s.collector.base_url()),
+            ("COLLECTOR_CA_FILE", s.ca_file.clone()),
+            ("COLLECTOR_FORMAT", format.to_string()),
+            ("COLLECTOR_AUTH_VALUE", token.to_string()),
+            ("COLLECTOR_TIMEOUT_SECONDS", "2".to_string()),
+        ];
+        let output = tokio::task::spawn_blocking(move || forward_corpus(&env))
+            .await
+            .unwrap();
+        assert_eq!(output.1, accepted, "{format}: {}", output.0);
+        assert!(
+            !output.0.contains(token),
+            "{format} leaked the credential: {}",
+            output.0
+        );
+        assert!(!s.collector.received().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_throttled() {
+    use support::process::{Running, command, lambda_env};
+    use support::runtime_api::{Reply, RuntimeApi};
+
+    let event = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    let id = event["detail"]["id"].as_str().unwrap().to_string();
+    let es = products::Elastic::new("es-key-lambda");
+    es.state.lock().unwrap().refused.push(id.clone());
+    let s = stand(es.responder()).await;
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend([
+        ("COLLECTOR_URL", s.collector.base_url()),
+        ("COLLECTOR_CA_FILE", s.ca_file.clone()),
+        ("COLLECTOR_FORMAT", "elastic-bulk".into()),
+        ("COLLECTOR_AUTH_VALUE", "es-key-lambda".into()),
+        ("COLLECTOR_TIMEOUT_SECONDS", "2".into()),
+    ]);
+    let proc_ = Running::spawn(command(&env));
+
+    match api.invoke(event.clone()).await {
+        Reply::Error(e) => {
+            let msg = e["errorMessage"].as_str().unwrap_or_default();
+            assert_eq!(e["errorType"], "DeliveryFailed");
+            assert!(
+                msg.contains(&id) && msg.contains("mapper_parsing_exception"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}: {}", proc_.all_output()),
+    }
+
+    {
+        let mut st = es.state.lock().unwrap();
+        st.refused.clear();
+        st.script.insert(id.clone(), [429].into());
+    }
+    let reply = api.invoke(event).await;
+    assert_eq!(
+        reply,
+        Reply::Response(
+            serde_json::json!({"via": "eventbridge", "received": 1, "forwarded": 1, "skipped": 0, "failed": 0})
+        ),
+        "{}",
+        proc_.all_output()
+    );
+    assert_eq!(es.stored_ids("logs-aws.guardduty-default"), [id]);
+    assert!(!proc_.all_output().contains("es-key-lambda"));
+}
+
+#[tokio::test]
+async fn splunk_hec_events_the_indexers_never_confirm_are_not_counted_as_delivered() {
+    let hec = products::Hec::new("t", true);
+    hec.state.lock().unwrap().ack_delay = usize::MAX;
+    let s = stand(hec.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_AUTH_VALUE", "t"),
+            ("COLLECTOR_HEC_ACK", "true"),
+            ("COLLECTOR_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .with_backoff(Backoff {
+        max_attempts: 1,
+        ..fast()
+    });
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs[..2], Deadline::none()).await;
+    assert_eq!(delivery.failed.len(), 2, "{:?}", delivery.failed);
+    assert!(
+        matches!(&delivery.failed[0].1, DeliveryError::Exhausted { last, .. } if last.contains("did not confirm")),
+        "{:?}",
+        delivery.failed
+    );
+    assert!(hec.indexed_ids().is_empty());
+}

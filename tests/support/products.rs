@@ -1,0 +1,411 @@
+//! Stand-ins for the collectors the presets speak to, answering the way each product
+//! documents: Splunk HEC (codes, `invalid-event-number`, channels and indexer
+//! acknowledgement), Elasticsearch `_bulk` (per-item statuses into a data stream, 409 on a
+//! known `_id`), Datadog logs intake v2 (`DD-API-KEY`, 413 over the size limit, `validate`)
+//! and a Sumo Logic HTTP source (the URL is the credential). Each keeps what it would have
+//! stored, so tests can check every finding ended where the product keeps it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::collector::{Received, Reply, Responder};
+
+fn header<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
+    r.header(name)
+}
+
+fn finding_id(event: &Value) -> String {
+    event["id"].as_str().unwrap_or_default().to_string()
+}
+
+// ---------------------------------------------------------------- Splunk HEC
+
+#[derive(Default)]
+pub struct HecState {
+    /// Events indexed (the `event` of each envelope), with their envelopes.
+    pub indexed: Vec<Value>,
+    /// Answer the next N event posts with 503 code 9 (server busy).
+    pub busy: usize,
+    /// Finding ids refused as invalid events (code 6 at their position).
+    pub invalid: Vec<String>,
+    /// Acks answered `false` this many times before `true`.
+    pub ack_delay: usize,
+    /// Received but not yet indexed, by ack id (acks on).
+    pending: BTreeMap<u64, Vec<Value>>,
+    next_ack: u64,
+    pub ack_polls: usize,
+}
+
+#[derive(Clone)]
+pub struct Hec {
+    pub token: String,
+    pub acks: bool,
+    pub state: Arc<Mutex<HecState>>,
+}
+
+impl Hec {
+    pub fn new(token: &str, acks: bool) -> Hec {
+        Hec {
+            token: token.into(),
+            acks,
+            state: Default::default(),
+        }
+    }
+
+    pub fn indexed_ids(&self) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.indexed.iter().map(|e| finding_id(&e["event"])).collect()
+    }
+
+    pub fn responder(&self) -> Responder {
+        let hec = self.clone();
+        Arc::new(move |r| hec.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        let hec_reply = |status: u16, code: u32, text: &str| {
+            Reply::new(status, json!({"text": text, "code": code}).to_string())
+        };
+        if r.path.starts_with("/services/collector/health") {
+            return hec_reply(200, 17, "HEC is healthy");
+        }
+        match header(r, "authorization") {
+            None => return hec_reply(401, 2, "Token is required"),
+            Some(v) if v != format!("Splunk {}", self.token) => {
+                return hec_reply(403, 4, "Invalid token");
+            }
+            _ => {}
+        }
+        let channel = header(r, "x-splunk-request-channel");
+        if self.acks && channel.is_none() {
+            return hec_reply(400, 10, "Data channel is missing");
+        }
+        if r.path.starts_with("/services/collector/ack") {
+            return self.ack(r);
+        }
+        if !r.path.starts_with("/services/collector/event") {
+            return hec_reply(404, 404, "Not found");
+        }
+        let mut s = self.state.lock().unwrap();
+        if s.busy > 0 {
+            s.busy -= 1;
+            return hec_reply(503, 9, "Server is busy");
+        }
+        let events: Vec<Value> = serde_json::Deserializer::from_slice(&r.body)
+            .into_iter::<Value>()
+            .map_while(Result::ok)
+            .collect();
+        if events.is_empty() {
+            return hec_reply(400, 5, "No data");
+        }
+        let mut taken = Vec::new();
+        for (n, e) in events.into_iter().enumerate() {
+            if e.get("event").is_none() {
+                s.indexed.extend(taken);
+                return Reply::new(
+                    400,
+                    json!({"text":"Event field is required","code":12,"invalid-event-number":n})
+                        .to_string(),
+                );
+            }
+            if s.invalid.contains(&finding_id(&e["event"])) {
+                s.indexed.extend(taken);
+                return Reply::new(
+                    400,
+                    json!({"text":"Invalid data format","code":6,"invalid-event-number":n})
+                        .to_string(),
+                );
+            }
+            taken.push(e);
+        }
+        if self.acks {
+            let id = s.next_ack;
+            s.next_ack += 1;
+            s.pending.insert(id, taken);
+            Reply::new(
+                200,
+                json!({"text":"Success","code":0,"ackId":id}).to_string(),
+            )
+        } else {
+            s.indexed.extend(taken);
+            hec_reply(200, 0, "Success")
+        }
+    }
+
+    fn ack(&self, r: &Received) -> Reply {
+        let asked: Vec<u64> = serde_json::from_slice::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v["acks"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        let mut s = self.state.lock().unwrap();
+        s.ack_polls += 1;
+        let mut acks = serde_json::Map::new();
+        for id in asked {
+            let done = if s.ack_delay > 0 {
+                s.ack_delay -= 1;
+                false
+            } else if let Some(events) = s.pending.remove(&id) {
+                s.indexed.extend(events);
+                true
+            } else {
+                false
+            };
+            acks.insert(id.to_string(), Value::Bool(done));
+        }
+        Reply::new(200, json!({ "acks": acks }).to_string())
+    }
+}
+
+// ---------------------------------------------------------------- Elasticsearch
+
+#[derive(Default)]
+pub struct ElasticState {
+    /// Documents by data stream and `_id`.
+    pub docs: BTreeMap<(String, String), Value>,
+    /// Statuses to answer for a finding id, one per try, before it is accepted.
+    pub script: HashMap<String, VecDeque<u16>>,
+    /// Finding ids refused for good (400 mapper_parsing_exception).
+    pub refused: Vec<String>,
+    /// How many times each `_id` was sent.
+    pub sends: HashMap<String, usize>,
+}
+
+#[derive(Clone)]
+pub struct Elastic {
+    pub api_key: String,
+    pub state: Arc<Mutex<ElasticState>>,
+}
+
+impl Elastic {
+    pub fn new(api_key: &str) -> Elastic {
+        Elastic {
+            api_key: api_key.into(),
+            state: Default::default(),
+        }
+    }
+
+    pub fn responder(&self) -> Responder {
+        let es = self.clone();
+        Arc::new(move |r| es.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        if header(r, "authorization") != Some(&format!("ApiKey {}", self.api_key)) {
+            return Reply::new(401, json!({"error":{"type":"security_exception","reason":"unable to authenticate"},"status":401}).to_string());
+        }
+        let path = r.path.split('?').next().unwrap_or_default();
+        match (r.method.as_str(), path) {
+            ("GET", "/") => Reply::new(
+                200,
+                json!({"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}).to_string(),
+            ),
+            ("POST", "/_security/user/_has_privileges") => {
+                Reply::new(200, json!({"has_all_requested": true}).to_string())
+            }
+            ("POST", "/_bulk") => self.bulk(r),
+            _ => Reply::new(404, "{}"),
+        }
+    }
+
+    fn bulk(&self, r: &Received) -> Reply {
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut s = self.state.lock().unwrap();
+        let mut items = Vec::new();
+        let mut errors = false;
+        for pair in lines.chunks(2) {
+            let action: Value = serde_json::from_str(pair[0]).unwrap_or(Value::Null);
+            let doc: Value = pair
+                .get(1)
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or(Value::Null);
+            let Some(meta) = action.get("create") else {
+                errors = true;
+                items.push(json!({"index":{"status":400,"error":{"type":"illegal_argument_exception","reason":"only create is allowed on a data stream"}}}));
+                continue;
+            };
+            let index = meta["_index"].as_str().unwrap_or_default().to_string();
+            let id = meta["_id"].as_str().unwrap_or_default().to_string();
+            *s.sends.entry(id.clone()).or_default() += 1;
+            let fid = finding_id(&doc);
+            let scripted = s.script.get_mut(&fid).and_then(VecDeque::pop_front);
+            let (status, error) = if let Some(code) = scripted {
+                (code, Some(("es_rejected_execution_exception", "scripted")))
+            } else if s.refused.contains(&fid) {
+                (
+                    400,
+                    Some(("mapper_parsing_exception", "failed to parse field")),
+                )
+            } else if doc.get("@timestamp").is_none() {
+                (
+                    400,
+                    Some((
+                        "illegal_argument_exception",
+                        "data stream timestamp field [@timestamp] is missing",
+                    )),
+                )
+            } else {
+                match s.docs.entry((index.clone(), id.clone())) {
+                    std::collections::btree_map::Entry::Occupied(_) => (
+                        409,
+                        Some((
+                            "version_conflict_engine_exception",
+                            "document already exists",
+                        )),
+                    ),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(doc);
+                        (201, None)
+                    }
+                }
+            };
+            let mut item = json!({"_index": index, "_id": id, "status": status});
+            if let Some((kind, reason)) = error {
+                errors = true;
+                item["error"] = json!({"type": kind, "reason": reason});
+            }
+            items.push(json!({ "create": item }));
+        }
+        Reply::new(
+            200,
+            json!({"took": 3, "errors": errors, "items": items}).to_string(),
+        )
+    }
+
+    /// The finding ids stored in `data_stream`.
+    pub fn stored_ids(&self, data_stream: &str) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.docs
+            .iter()
+            .filter(|((ds, _), _)| ds == data_stream)
+            .map(|(_, d)| finding_id(d))
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- Datadog
+
+#[derive(Default)]
+pub struct DatadogState {
+    pub logs: Vec<Value>,
+    pub too_large: usize,
+}
+
+#[derive(Clone)]
+pub struct Datadog {
+    pub api_key: String,
+    /// Bodies over this many bytes get 413 (the real intake: 5 MB).
+    pub max_body: usize,
+    pub state: Arc<Mutex<DatadogState>>,
+}
+
+impl Datadog {
+    pub fn new(api_key: &str, max_body: usize) -> Datadog {
+        Datadog {
+            api_key: api_key.into(),
+            max_body,
+            state: Default::default(),
+        }
+    }
+
+    pub fn responder(&self) -> Responder {
+        let dd = self.clone();
+        Arc::new(move |r| dd.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        if header(r, "dd-api-key") != Some(self.api_key.as_str()) {
+            return Reply::new(403, json!({"errors":["Forbidden"]}).to_string());
+        }
+        if r.path.starts_with("/api/v1/validate") {
+            return Reply::new(200, json!({"valid": true}).to_string());
+        }
+        if !r.path.starts_with("/api/v2/logs") {
+            return Reply::new(404, "{}");
+        }
+        let mut s = self.state.lock().unwrap();
+        if r.body.len() > self.max_body {
+            s.too_large += 1;
+            return Reply::new(
+                413,
+                json!({"errors":[{"status":"413","title":"Payload Too Large"}]}).to_string(),
+            );
+        }
+        match serde_json::from_slice::<Vec<Value>>(&r.body) {
+            Ok(entries) if entries.len() <= 1000 => {
+                s.logs.extend(entries);
+                Reply::new(202, "{}")
+            }
+            _ => Reply::new(
+                400,
+                json!({"errors":[{"status":"400","title":"Bad Request"}]}).to_string(),
+            ),
+        }
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .logs
+            .iter()
+            .map(finding_id)
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- Sumo Logic
+
+/// Lines a Sumo source kept, with the category each came under.
+type SumoLines = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+#[derive(Clone)]
+pub struct Sumo {
+    /// The secret part of the source URL.
+    pub token: String,
+    pub lines: SumoLines,
+}
+
+impl Sumo {
+    pub fn new(token: &str) -> Sumo {
+        Sumo {
+            token: token.into(),
+            lines: Default::default(),
+        }
+    }
+
+    pub fn path(&self) -> String {
+        format!("/receiver/v1/http/{}", self.token)
+    }
+
+    pub fn responder(&self) -> Responder {
+        let sumo = self.clone();
+        Arc::new(move |r| {
+            if r.path != sumo.path() {
+                return Reply::new(401, "");
+            }
+            let category = r.header("x-sumo-category").map(str::to_string);
+            let mut lines = sumo.lines.lock().unwrap();
+            for l in String::from_utf8_lossy(&r.body).lines() {
+                if let Ok(v) = serde_json::from_str::<Value>(l) {
+                    lines.push((category.clone(), v));
+                }
+            }
+            Reply::new(200, "")
+        })
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| finding_id(v))
+            .collect()
+    }
+}
