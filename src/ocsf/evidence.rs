@@ -1,0 +1,411 @@
+//! `evidences[]`: what GuardDuty saw, per action type — the API call and its caller, the
+//! network connection or port probe and both endpoints, the DNS query, the Kubernetes or RDS
+//! login and who made it, the Runtime Monitoring process and the malware scan's files.
+//! Every evidence holds at least one of the attributes OCSF requires of it.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::model::{
+    Actor, Api, ConnectionInfo, DnsQuery, Endpoint, Evidence, File, Fingerprint, Group, Location,
+    Process, Response, Service, Str, User,
+};
+use super::values::{epoch_ms, float, integer, ip, port, string};
+use crate::normalize::{OcsfVersion, first, get, path};
+
+/// At most this many evidences of one kind (port probes, scanned files).
+const MAX_EACH: usize = 16;
+
+/// The evidences of one finding.
+pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
+    let service = get(finding, "service");
+    let action = service.and_then(|s| get(s, "action"));
+    let resource = get(finding, "resource");
+    let instance = resource.and_then(|r| string(path(r, &["instanceDetails", "instanceId"])));
+    let mut out = Vec::new();
+    if let Some(a) = action {
+        if let Some(call) = get(a, "awsApiCallAction") {
+            out.push(api_call(call, resource, version));
+        }
+        if let Some(conn) = get(a, "networkConnectionAction") {
+            out.push(network_connection(conn, instance.clone(), version));
+        }
+        if let Some(probe) = get(a, "portProbeAction") {
+            out.extend(port_probes(probe, instance.clone(), version));
+        }
+        if let Some(dns) = get(a, "dnsRequestAction") {
+            out.extend(dns_request(dns, instance.clone()));
+        }
+        if let Some(call) = get(a, "kubernetesApiCallAction") {
+            out.push(kubernetes_call(call, resource, version));
+        }
+        if let Some(login) = get(a, "rdsLoginAttemptAction") {
+            out.push(rds_login(login, resource, version));
+        }
+    }
+    if let Some(runtime) = service.and_then(|s| get(s, "runtimeDetails")) {
+        out.extend(runtime_processes(runtime));
+    }
+    if let Some(scan) = service.and_then(|s| get(s, "ebsVolumeScanDetails")) {
+        out.extend(scanned_files(scan));
+    }
+    out.retain(|e| !e.is_empty());
+    out
+}
+
+fn some_endpoint(e: Endpoint<'_>) -> Option<Endpoint<'_>> {
+    e.is_identified().then_some(e)
+}
+
+/// The remote side as GuardDuty describes it (`remoteIpDetails`). Coordinates are
+/// `[lon, lat]` in 1.1.0; 1.8.0 deprecates them for `lat` and `long`.
+fn remote(details: Option<&Value>, version: OcsfVersion) -> Endpoint<'_> {
+    let Some(d) = details else {
+        return Endpoint::default();
+    };
+    let lat = float(path(d, &["geoLocation", "lat"]));
+    let long = float(path(d, &["geoLocation", "lon"]));
+    let location = match (version, lat, long) {
+        (OcsfVersion::V1_1_0, Some(lat), Some(long)) => Location {
+            coordinates: vec![long, lat],
+            ..Default::default()
+        },
+        (OcsfVersion::V1_8_0, _, _) => Location {
+            lat,
+            long,
+            ..Default::default()
+        },
+        _ => Location::default(),
+    };
+    let location = Location {
+        country: string(path(d, &["country", "countryName"])),
+        city: string(path(d, &["city", "cityName"])),
+        ..location
+    };
+    let has_location = location.country.is_some() || location.city.is_some();
+    Endpoint {
+        ip: ip(get(d, "ipAddressV4")).or_else(|| ip(get(d, "ipAddressV6"))),
+        location: has_location.then_some(location),
+        ..Default::default()
+    }
+}
+
+fn local<'a>(details: Option<&'a Value>, instance: Str<'a>) -> Endpoint<'a> {
+    let ip = details.and_then(|d| ip(get(d, "ipAddressV4")).or_else(|| ip(get(d, "ipAddressV6"))));
+    Endpoint {
+        ip,
+        instance_uid: instance,
+        ..Default::default()
+    }
+}
+
+/// The IAM identity behind an access key.
+fn iam_user(resource: Option<&Value>) -> Option<User<'_>> {
+    let d = get(resource?, "accessKeyDetails")?;
+    let user_type = string(get(d, "userType"));
+    // OCSF's captions where they say the same; the source's own word otherwise (`Root`,
+    // `AssumedRole`, `FederatedUser` stay visible as type `Other`).
+    let (type_id, user_type) = match user_type.as_deref() {
+        None => (None, None),
+        Some("IAMUser") => (Some(1), Some(Cow::Borrowed("User"))),
+        Some("AWSService") => (Some(3), Some(Cow::Borrowed("System"))),
+        Some(_) => (Some(99), user_type),
+    };
+    let user = User {
+        name: string(get(d, "userName")),
+        uid: string(get(d, "principalId")),
+        credential_uid: string(get(d, "accessKeyId")),
+        r#type: user_type,
+        type_id,
+        ..Default::default()
+    };
+    (user.name.is_some() || user.uid.is_some()).then_some(user)
+}
+
+fn actor_of(user: Option<User<'_>>) -> Option<Actor<'_>> {
+    user.map(|u| Actor {
+        user: Some(u),
+        ..Default::default()
+    })
+}
+
+fn api_call<'a>(
+    call: &'a Value,
+    resource: Option<&'a Value>,
+    version: OcsfVersion,
+) -> Evidence<'a> {
+    let api = string(get(call, "api")).map(|operation| Api {
+        operation,
+        service: string(get(call, "serviceName")).map(|name| Service {
+            name: Some(name),
+            ..Default::default()
+        }),
+        response: string(get(call, "errorCode")).map(|error| Response {
+            error: Some(error),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let mut src = remote(get(call, "remoteIpDetails"), version);
+    src.domain = string(path(call, &["domainDetails", "domain"]));
+    if src.ip.is_none() {
+        src.name = src.domain.clone();
+    }
+    Evidence {
+        api,
+        src_endpoint: some_endpoint(src),
+        actor: actor_of(iam_user(resource)),
+        ..Default::default()
+    }
+}
+
+/// OCSF's direction and its caption (the source's own word for `Other`).
+fn direction(d: Str<'_>) -> (u8, Str<'_>) {
+    let (id, caption) = match d.as_deref() {
+        Some("INBOUND") => (1, "Inbound"),
+        Some("OUTBOUND") => (2, "Outbound"),
+        None | Some("UNKNOWN") => (0, "Unknown"),
+        Some(_) => return (99, d),
+    };
+    (id, Some(Cow::Borrowed(caption)))
+}
+
+fn network_connection<'a>(
+    conn: &'a Value,
+    instance: Str<'a>,
+    version: OcsfVersion,
+) -> Evidence<'a> {
+    let (direction_id, dir) = direction(string(get(conn, "connectionDirection")));
+    let mut far = remote(get(conn, "remoteIpDetails"), version);
+    far.port = port(path(conn, &["remotePortDetails", "port"]));
+    let mut near = local(get(conn, "localIpDetails"), instance);
+    near.port = port(path(conn, &["localPortDetails", "port"]));
+    let (src, dst) = if direction_id == 1 {
+        (far, near)
+    } else {
+        (near, far)
+    };
+    Evidence {
+        connection_info: Some(ConnectionInfo {
+            direction_id,
+            direction: dir,
+            protocol_name: string(get(conn, "protocol")),
+            ..Default::default()
+        }),
+        src_endpoint: some_endpoint(src),
+        dst_endpoint: some_endpoint(dst),
+        ..Default::default()
+    }
+}
+
+fn port_probes<'a>(probe: &'a Value, instance: Str<'a>, version: OcsfVersion) -> Vec<Evidence<'a>> {
+    let details = get(probe, "portProbeDetails").and_then(Value::as_array);
+    let details = details.map(Vec::as_slice).unwrap_or_default();
+    details
+        .iter()
+        .take(MAX_EACH)
+        .map(|d| {
+            let mut dst = local(get(d, "localIpDetails"), instance.clone());
+            dst.port = port(path(d, &["localPortDetails", "port"]));
+            Evidence {
+                connection_info: Some(ConnectionInfo {
+                    direction_id: 1,
+                    direction: Some(Cow::Borrowed("Inbound")),
+                    ..Default::default()
+                }),
+                src_endpoint: some_endpoint(remote(get(d, "remoteIpDetails"), version)),
+                dst_endpoint: some_endpoint(dst),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+fn dns_request<'a>(dns: &'a Value, instance: Str<'a>) -> Option<Evidence<'a>> {
+    let hostname = string(get(dns, "domain")).or_else(|| string(get(dns, "domainWithSuffix")))?;
+    Some(Evidence {
+        query: Some(DnsQuery {
+            hostname,
+            ..Default::default()
+        }),
+        connection_info: Some(ConnectionInfo {
+            direction_id: 2,
+            direction: Some(Cow::Borrowed("Outbound")),
+            protocol_name: string(get(dns, "protocol")),
+            ..Default::default()
+        }),
+        src_endpoint: some_endpoint(local(None, instance)),
+        ..Default::default()
+    })
+}
+
+fn kubernetes_call<'a>(
+    call: &'a Value,
+    resource: Option<&'a Value>,
+    version: OcsfVersion,
+) -> Evidence<'a> {
+    let user = resource
+        .and_then(|r| path(r, &["kubernetesDetails", "kubernetesUserDetails"]))
+        .map(|u| User {
+            name: string(get(u, "username")),
+            uid: string(get(u, "uid")),
+            groups: get(u, "groups")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .take(MAX_EACH)
+                .filter_map(|g| string(Some(g)))
+                .map(|name| Group {
+                    name: Some(name),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .filter(|u| u.name.is_some() || u.uid.is_some());
+    let api = string(get(call, "verb")).map(|operation| Api {
+        operation,
+        service: Some(Service {
+            name: Some(Cow::Borrowed("kubernetes")),
+            ..Default::default()
+        }),
+        response: integer(get(call, "statusCode")).map(|code| Response {
+            code: Some(code),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    Evidence {
+        api,
+        src_endpoint: some_endpoint(remote(get(call, "remoteIpDetails"), version)),
+        actor: actor_of(user),
+        ..Default::default()
+    }
+}
+
+fn rds_login<'a>(
+    login: &'a Value,
+    resource: Option<&'a Value>,
+    version: OcsfVersion,
+) -> Evidence<'a> {
+    let user = resource
+        .and_then(|r| string(path(r, &["rdsDbUserDetails", "user"])))
+        .map(|name| User {
+            name: Some(name),
+            ..Default::default()
+        });
+    let db = resource.and_then(|r| get(r, "rdsDbInstanceDetails"));
+    let dst = Endpoint {
+        name: db.and_then(|d| string(get(d, "dbInstanceIdentifier"))),
+        svc_name: db.and_then(|d| string(get(d, "engine"))),
+        ..Default::default()
+    };
+    Evidence {
+        src_endpoint: some_endpoint(remote(get(login, "remoteIpDetails"), version)),
+        dst_endpoint: some_endpoint(dst),
+        actor: actor_of(user),
+        ..Default::default()
+    }
+}
+
+fn sha256(v: Option<&Value>) -> Vec<Fingerprint<'_>> {
+    string(v)
+        .map(|value| Fingerprint {
+            algorithm_id: 3,
+            algorithm: "SHA-256",
+            value,
+            ..Default::default()
+        })
+        .into_iter()
+        .collect()
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit(['/', '\\']).next().unwrap_or(p)
+}
+
+/// A Runtime Monitoring process (`runtimeDetails.process`, `…context.targetProcess`).
+fn process(p: &Value) -> Option<Process<'_>> {
+    let exe = string(get(p, "executablePath"));
+    let file = exe.clone().and_then(|path| {
+        let name = match &path {
+            Cow::Borrowed(b) => Cow::Borrowed(basename(b)),
+            Cow::Owned(o) => Cow::Owned(basename(o).to_owned()),
+        };
+        (!name.is_empty()).then(|| File {
+            name,
+            type_id: 1,
+            path: Some(path),
+            hashes: sha256(get(p, "executableSha256")),
+            ..Default::default()
+        })
+    });
+    let user = User {
+        name: string(get(p, "user")),
+        uid: string(get(p, "userId")),
+        ..Default::default()
+    };
+    let parent = string(get(p, "parentUuid")).map(|uid| {
+        Box::new(Process {
+            uid: Some(uid),
+            ..Default::default()
+        })
+    });
+    let out = Process {
+        name: string(get(p, "name")),
+        pid: integer(get(p, "pid")),
+        uid: string(get(p, "uuid")),
+        created_time: epoch_ms(get(p, "startTime")).map(|(ms, _)| ms),
+        file,
+        user: (user.name.is_some() || user.uid.is_some()).then_some(user),
+        parent_process: parent,
+        ..Default::default()
+    };
+    (out.pid.is_some() || out.uid.is_some()).then_some(out)
+}
+
+fn runtime_processes(runtime: &Value) -> Vec<Evidence<'_>> {
+    let actor = get(runtime, "process").and_then(process);
+    let target = path(runtime, &["context", "targetProcess"]).and_then(process);
+    [actor, target]
+        .into_iter()
+        .flatten()
+        .map(|p| Evidence {
+            process: Some(p),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Files an EBS malware scan found (`scanDetections.threatDetectedByName.threatNames[].filePaths[]`).
+fn scanned_files(scan: &Value) -> Vec<Evidence<'_>> {
+    let names = path(
+        scan,
+        &["scanDetections", "threatDetectedByName", "threatNames"],
+    );
+    let names = names.and_then(Value::as_array).map(Vec::as_slice);
+    names
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|t| {
+            let paths = get(t, "filePaths").and_then(Value::as_array);
+            paths.map(Vec::as_slice).unwrap_or_default().iter()
+        })
+        .take(MAX_EACH)
+        .filter_map(|f| {
+            let file_path = string(get(f, "filePath"));
+            let name = string(get(f, "fileName")).or_else(|| file_path.clone())?;
+            Some(Evidence {
+                file: Some(File {
+                    name,
+                    type_id: 1,
+                    path: file_path,
+                    hashes: sha256(first(get(f, "hash"))),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
