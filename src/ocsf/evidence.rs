@@ -309,8 +309,10 @@ fn rds_login<'a>(
     }
 }
 
+/// A SHA-256 digest, only when it is one (OCSF's hash type holds at most 64 characters).
 fn sha256(v: Option<&Value>) -> Vec<Fingerprint<'_>> {
     string(v)
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(|value| Fingerprint {
             algorithm_id: 3,
             algorithm: "SHA-256",

@@ -164,7 +164,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         finding_info,
         cloud: Cloud {
             provider: "AWS",
-            account: Some(resources::aws_account(account)),
+            account: account.map(resources::aws_account),
             region: field(&r.region),
             ..Default::default()
         },

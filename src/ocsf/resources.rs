@@ -1,6 +1,8 @@
 //! `resources[]` and `remediation`: the affected resource (or, for an attack sequence, every
 //! resource the sequence names), and the GuardDuty remediation guide for its type.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::model::{Account, Owner, Remediation, Resource, Str};
@@ -11,9 +13,9 @@ use crate::normalize::{Record, get, path};
 const MAX_RESOURCES: usize = 32;
 
 /// An AWS account, as OCSF types it.
-pub fn aws_account(uid: Str<'_>) -> Account<'_> {
+pub fn aws_account(uid: Cow<'_, str>) -> Account<'_> {
     Account {
-        uid,
+        uid: Some(uid),
         type_id: Some(10),
         r#type: Some("AWS Account"),
         ..Default::default()
@@ -64,7 +66,7 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
 
 fn owner(uid: Str<'_>) -> Option<Owner<'_>> {
     uid.map(|uid| Owner {
-        account: Some(aws_account(Some(uid))),
+        account: Some(aws_account(uid)),
         ..Default::default()
     })
 }
