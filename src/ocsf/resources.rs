@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::model::{Account, Owner, Remediation, Resource, Str};
-use super::values::{field, string};
+use super::values::{clamp, field, string};
 use crate::normalize::{Record, get, path};
 
 /// At most this many resources are listed.
@@ -44,6 +44,25 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
             ..Default::default()
         });
     }
+    // What an API call touched: `affectedResources` maps a CloudFormation type to an ARN.
+    let affected = path(
+        r.raw_event,
+        &["service", "action", "awsApiCallAction", "affectedResources"],
+    );
+    for (kind, uid) in affected
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .take(MAX_RESOURCES)
+    {
+        out.push(Resource {
+            uid: string(Some(uid)),
+            r#type: Some(clamp(Cow::Borrowed(kind.as_str()))),
+            cloud_partition: field(&r.partition),
+            region: field(&r.region),
+            ..Default::default()
+        });
+    }
     let mut main = Resource {
         uid: field(&r.resource_id),
         name: main_name(r),
@@ -61,6 +80,7 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
         out.insert(0, main);
     }
     out.retain(|res| res.uid.is_some() || res.name.is_some());
+    out.truncate(MAX_RESOURCES);
     out
 }
 
