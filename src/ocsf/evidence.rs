@@ -411,3 +411,66 @@ fn scanned_files(scan: &Value) -> Vec<Evidence<'_>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conn(direction: &str) -> Value {
+        json!({"resource": {"instanceDetails": {"instanceId": "i-1"}},
+            "service": {"action": {"networkConnectionAction": {
+                "connectionDirection": direction, "protocol": "TCP",
+                "localIpDetails": {"ipAddressV4": "10.0.0.1"}, "localPortDetails": {"port": 22},
+                "remoteIpDetails": {"ipAddressV4": "198.51.100.9"}, "remotePortDetails": {"port": "40000"}}}}})
+    }
+
+    #[test]
+    fn an_inbound_connection_has_the_remote_side_as_its_source() {
+        let f = conn("INBOUND");
+        let e = evidences(&f, OcsfVersion::V1_1_0);
+        let src = e[0].src_endpoint.as_ref().unwrap();
+        let dst = e[0].dst_endpoint.as_ref().unwrap();
+        assert_eq!(src.ip.as_deref(), Some("198.51.100.9"));
+        assert_eq!(src.port, Some(40000));
+        assert_eq!(
+            (dst.instance_uid.as_deref(), dst.port),
+            (Some("i-1"), Some(22))
+        );
+        assert_eq!(e[0].connection_info.as_ref().unwrap().direction_id, 1);
+    }
+
+    #[test]
+    fn an_outbound_connection_has_the_instance_as_its_source() {
+        let f = conn("OUTBOUND");
+        let e = evidences(&f, OcsfVersion::V1_1_0);
+        assert_eq!(
+            e[0].src_endpoint.as_ref().unwrap().ip.as_deref(),
+            Some("10.0.0.1")
+        );
+        assert_eq!(e[0].connection_info.as_ref().unwrap().direction_id, 2);
+        let f = conn("SIDEWAYS");
+        let e = evidences(&f, OcsfVersion::V1_1_0);
+        let info = e[0].connection_info.as_ref().unwrap();
+        assert_eq!(
+            (info.direction_id, info.direction.as_deref()),
+            (99, Some("SIDEWAYS"))
+        );
+    }
+
+    #[test]
+    fn port_probes_are_listed_up_to_the_bound() {
+        let probe = json!({"localPortDetails": {"port": 3389}, "remoteIpDetails": {"ipAddressV4": "203.0.113.5"}});
+        let f = json!({"service": {"action": {"portProbeAction": {"portProbeDetails": vec![probe; 100]}}}});
+        assert_eq!(evidences(&f, OcsfVersion::V1_1_0).len(), MAX_EACH);
+    }
+
+    #[test]
+    fn an_action_with_nothing_usable_gives_no_evidence() {
+        let f = json!({"service": {"action": {"awsApiCallAction": {"api": [7], "remoteIpDetails": {"ipAddressV4": "nope"}},
+            "dnsRequestAction": {"domain": {"x": 1}}, "networkConnectionAction": []}}});
+        let e = evidences(&f, OcsfVersion::V1_1_0);
+        assert!(e.iter().all(|e| !e.is_empty()));
+        assert!(e.iter().all(|e| e.api.is_none() && e.query.is_none()));
+    }
+}

@@ -28,7 +28,7 @@ use model::{
     Analytic, Cloud, Evidence, Feature, FindingInfo, Metadata, Observable, Product, Remediation,
     Resource, Unmapped,
 };
-use values::{clamp, epoch_ms, field, string, whole};
+use values::{clamp, epoch_ms, field, parse_time, string, whole};
 
 impl OcsfVersion {
     pub fn as_str(self) -> &'static str {
@@ -104,29 +104,30 @@ struct When<'a> {
     unparsed: Option<&'a serde_json::Value>,
 }
 
-fn when<'a>(r: &'a Record<'a>) -> When<'a> {
-    if let Some((ms, offset_minutes)) = epoch_ms(r.updated_at) {
-        return When {
+fn when<'a>(r: &'a Record<'a>, updated: Option<(i64, i32)>, received: Option<i64>) -> When<'a> {
+    match updated {
+        Some((ms, offset_minutes)) => When {
             ms,
             offset_minutes,
             source: None,
             unparsed: None,
-        };
-    }
-    let received = epoch_ms(Some(&serde_json::Value::from(r.ingest.received_at)));
-    When {
-        ms: received.map_or(0, |(ms, _)| ms),
-        offset_minutes: 0,
-        source: Some("ingest.received_at"),
-        unparsed: r.updated_at,
+        },
+        None => When {
+            ms: received.unwrap_or_default(),
+            offset_minutes: 0,
+            source: Some("ingest.received_at"),
+            unparsed: r.updated_at,
+        },
     }
 }
 
 pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> DetectionFinding<'a> {
     let (severity_id, severity) = severity(r.severity);
     let (status_id, status) = status(r.archived, version);
-    let when = when(r);
-    let finding_info = finding_info(r, version);
+    let updated = epoch_ms(r.updated_at);
+    let received = parse_time(r.ingest.received_at).map(|(ms, _)| ms);
+    let when = when(r, updated, received);
+    let finding_info = finding_info(r, version, updated.map(|(ms, _)| ms));
     let activity_id = match (finding_info.created_time, finding_info.modified_time) {
         (Some(c), Some(m)) if c == m => 1,
         _ => 2,
@@ -160,7 +161,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         message: finding_info.title.clone(),
         count: r.count.as_ref().and_then(whole),
         is_alert: (version == OcsfVersion::V1_8_0).then_some(true),
-        metadata: metadata(r, version),
+        metadata: metadata(r, version, received),
         finding_info,
         cloud: Cloud {
             provider: "AWS",
@@ -183,7 +184,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
     }
 }
 
-fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Metadata<'a> {
+fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) -> Metadata<'a> {
     let service = get(r.raw_event, "service");
     let feature = Feature {
         uid: service.and_then(|s| string(get(s, "detectorId"))),
@@ -210,14 +211,17 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Metadata<'a> {
         log_version: schema_version,
         tenant_uid: field(&r.account_id),
         original_time: string(r.updated_at),
-        logged_time: epoch_ms(Some(&serde_json::Value::from(r.ingest.received_at)))
-            .map(|(ms, _)| ms),
+        logged_time: received,
         labels: if r.sample { vec!["sample"] } else { Vec::new() },
         ..Default::default()
     }
 }
 
-fn finding_info<'a>(r: &'a Record<'a>, version: OcsfVersion) -> FindingInfo<'a> {
+fn finding_info<'a>(
+    r: &'a Record<'a>,
+    version: OcsfVersion,
+    modified: Option<i64>,
+) -> FindingInfo<'a> {
     let service = get(r.raw_event, "service");
     let finding_type = field(&r.finding_type);
     let title = field(&r.title)
@@ -241,7 +245,7 @@ fn finding_info<'a>(r: &'a Record<'a>, version: OcsfVersion) -> FindingInfo<'a> 
         attacks: attack::attacks(r.raw_event, r.finding_type.as_deref()),
         src_url: console_url(r),
         created_time: epoch_ms(r.created_at).map(|(ms, _)| ms),
-        modified_time: epoch_ms(r.updated_at).map(|(ms, _)| ms),
+        modified_time: modified,
         first_seen_time: epoch_ms(service.and_then(|s| get(s, "eventFirstSeen"))).map(|t| t.0),
         last_seen_time: epoch_ms(service.and_then(|s| get(s, "eventLastSeen"))).map(|t| t.0),
         // Deprecated in 1.8.0 in favour of uid_alt.

@@ -107,7 +107,8 @@ fn epoch_number(f: f64) -> Option<i64> {
     (ms >= MIN_MS as f64 && ms <= MAX_MS as f64).then_some(ms as i64)
 }
 
-fn parse_time(s: &str) -> Option<(i64, i32)> {
+/// `epoch_ms` of a string.
+pub fn parse_time(s: &str) -> Option<(i64, i32)> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return s
             .parse::<f64>()
