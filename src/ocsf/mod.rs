@@ -16,6 +16,7 @@ mod attack;
 mod evidence;
 mod model;
 mod observables;
+mod process;
 mod resources;
 mod values;
 
