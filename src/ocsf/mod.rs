@@ -196,7 +196,7 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) 
     let schema_version = string(get(r.raw_event, "schemaVersion"));
     Metadata {
         version: version.as_str(),
-        profiles: vec!["cloud"],
+        profiles: &["cloud"],
         product: Product {
             name: "GuardDuty",
             vendor_name: "AWS",
@@ -213,7 +213,7 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) 
         tenant_uid: field(&r.account_id),
         original_time: string(r.updated_at),
         logged_time: received,
-        labels: if r.sample { vec!["sample"] } else { Vec::new() },
+        labels: if r.sample { &["sample"] } else { &[] },
         ..Default::default()
     }
 }

@@ -41,6 +41,18 @@ impl<T> Skip for Option<T> {
     }
 }
 
+impl<T> Skip for &[T] {
+    fn skip(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T, const N: usize> Skip for [T; N] {
+    fn skip(&self) -> bool {
+        N == 0
+    }
+}
+
 impl<T> Skip for Vec<T> {
     fn skip(&self) -> bool {
         self.is_empty()
@@ -98,7 +110,7 @@ ocsf_object!(Product {
 
 ocsf_object!(Metadata {
     version: &'static str,
-    profiles: Vec<&'static str>,
+    profiles: &'static [&'static str],
     product: Product<'a>,
     uid: Str<'a>,
     event_code: Str<'a>,
@@ -108,7 +120,7 @@ ocsf_object!(Metadata {
     tenant_uid: Str<'a>,
     original_time: Str<'a>,
     logged_time: Option<i64>,
-    labels: Vec<&'static str>,
+    labels: &'static [&'static str],
 });
 
 ocsf_object!(Tactic {
@@ -283,7 +295,7 @@ ocsf_object!(Resource {
 
 ocsf_object!(Remediation {
     desc: &'static str,
-    references: Vec<&'static str>,
+    references: [&'static str; 1],
 });
 
 /// What has no OCSF attribute: kept as the forwarder knows it.

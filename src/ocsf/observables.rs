@@ -124,7 +124,7 @@ pub fn observables<'a>(
     version: OcsfVersion,
 ) -> Vec<Observable<'a>> {
     let mut list = List {
-        items: Vec::new(),
+        items: Vec::with_capacity(8),
         version,
     };
     list.add("cloud.account.uid", 10, account);

@@ -144,7 +144,7 @@ pub fn remediation(resource_type: Option<&str>) -> Remediation<'static> {
     };
     Remediation {
         desc,
-        references: vec![guide_url(page)],
+        references: [guide_url(page)],
         ..Default::default()
     }
 }

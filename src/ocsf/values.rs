@@ -116,12 +116,70 @@ pub fn parse_time(s: &str) -> Option<(i64, i32)> {
             .and_then(epoch_number)
             .map(|ms| (ms, 0));
     }
+    if let Some(ms) = utc_fast(s) {
+        return Some((ms, 0));
+    }
     let t = match OffsetDateTime::parse(s, &Rfc3339) {
         Ok(t) => t,
         Err(_) => OffsetDateTime::parse(&lenient_rfc3339(s)?, &Rfc3339).ok()?,
     };
     let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
     Some((ms, i32::from(t.offset().whole_minutes())))
+}
+
+/// The common shape, `YYYY-MM-DDTHH:MM:SS[.fff…]Z`, without the general parser: GuardDuty
+/// writes every timestamp so, and a record holds several.
+fn utc_fast(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let digits = |from: usize, to: usize| -> Option<i64> {
+        b.get(from..to)?.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if b.last() != Some(&b'Z') || seps.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 7)?, digits(8, 10)?);
+    let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
+    let frac = b.get(19..b.len() - 1)?;
+    let millis = match frac.split_first() {
+        None => 0,
+        Some((b'.', rest)) if !rest.is_empty() && rest.iter().all(u8::is_ascii_digit) => (0..3)
+            .fold(0, |acc, i| {
+                acc * 10 + rest.get(i).map_or(0, |&c| i64::from(c - b'0'))
+            }),
+        _ => return None,
+    };
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then(|| {
+        let days = days_from_civil(year, month, day);
+        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
+    })
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Rewrites the near-RFC 3339 forms into RFC 3339: a space for the `T`, `+0000` or `+00`
@@ -181,6 +239,30 @@ mod tests {
             json!("1740516006721"),
         ] {
             assert_eq!(epoch_ms(Some(&v)), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_rfc_3339_parser() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59.999Z",
+            "2025-02-25T20:40:06.7Z",
+            "2000-03-01T00:00:00.123456789Z",
+            "1969-12-31T23:59:59.5Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let t = OffsetDateTime::parse(s, &Rfc3339).unwrap();
+            let want = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap();
+            assert_eq!(utc_fast(s), Some(want), "{s}");
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:00.Z",
+        ] {
+            assert_eq!(utc_fast(s), None, "{s}");
         }
     }
 
