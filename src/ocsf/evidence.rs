@@ -25,24 +25,24 @@ pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
     let resource = get(finding, "resource");
     let instance = resource.and_then(|r| string(path(r, &["instanceDetails", "instanceId"])));
     let mut out = Vec::new();
-    if let Some(a) = action {
-        if let Some(call) = get(a, "awsApiCallAction") {
-            out.push(api_call(call, resource, version));
+    // One pass over the action's keys rather than a lookup for each kind it might hold.
+    for (key, a) in action.and_then(Value::as_object).into_iter().flatten() {
+        if a.is_null() {
+            continue;
         }
-        if let Some(conn) = get(a, "networkConnectionAction") {
-            out.push(network_connection(conn, instance.clone(), version));
-        }
-        if let Some(probe) = get(a, "portProbeAction") {
-            out.extend(port_probes(probe, instance.clone(), version));
-        }
-        if let Some(dns) = get(a, "dnsRequestAction") {
-            out.extend(dns_request(dns, instance.clone()));
-        }
-        if let Some(call) = get(a, "kubernetesApiCallAction") {
-            out.push(kubernetes_call(call, resource, version));
-        }
-        if let Some(login) = get(a, "rdsLoginAttemptAction") {
-            out.push(rds_login(login, resource, version));
+        let kind = |camel: &str| named(key, camel);
+        if kind("awsApiCallAction") {
+            out.push(api_call(a, resource, version));
+        } else if kind("networkConnectionAction") {
+            out.push(network_connection(a, instance.clone(), version));
+        } else if kind("portProbeAction") {
+            out.extend(port_probes(a, instance.clone(), version));
+        } else if kind("dnsRequestAction") {
+            out.extend(dns_request(a, instance.clone()));
+        } else if kind("kubernetesApiCallAction") {
+            out.push(kubernetes_call(a, resource, version));
+        } else if kind("rdsLoginAttemptAction") {
+            out.push(rds_login(a, resource, version));
         }
     }
     if let Some(runtime) = service.and_then(|s| get(s, "runtimeDetails")) {
@@ -53,6 +53,15 @@ pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
     }
     out.retain(|e| !e.is_empty());
     out
+}
+
+/// `key` is `camel` or its PascalCase spelling (AWS CLI output).
+fn named(key: &str, camel: &str) -> bool {
+    let (k, c) = (key.as_bytes(), camel.as_bytes());
+    k.len() == c.len()
+        && k.split_first()
+            .zip(c.split_first())
+            .is_some_and(|((k0, kr), (c0, cr))| k0.eq_ignore_ascii_case(c0) && kr == cr)
 }
 
 fn some_endpoint(e: Endpoint<'_>) -> Option<Endpoint<'_>> {

@@ -56,7 +56,6 @@ pub struct DetectionFinding<'a> {
     pub status_id: u8,
     pub status: &'static str,
     pub confidence_id: u8,
-    pub confidence: &'static str,
     pub time: i64,
     pub timezone_offset: i32,
     pub message: Cow<'a, str>,
@@ -156,7 +155,6 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         status,
         // GuardDuty states no confidence.
         confidence_id: 0,
-        confidence: "Unknown",
         time: when.ms,
         timezone_offset: when.offset_minutes,
         message: finding_info.title.clone(),
@@ -201,7 +199,7 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) 
             name: "GuardDuty",
             vendor_name: "AWS",
             uid: Some(Cow::Borrowed("aws/guardduty")),
-            version: schema_version.clone(),
+            version: schema_version,
             feature: has_feature.then_some(feature),
             ..Default::default()
         },
@@ -209,7 +207,6 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) 
         event_code: field(&r.finding_type),
         log_name: "GuardDuty Findings",
         log_provider: "Amazon GuardDuty",
-        log_version: schema_version,
         tenant_uid: field(&r.account_id),
         original_time: string(r.updated_at),
         logged_time: received,

@@ -62,7 +62,6 @@ impl<T> Skip for Vec<T> {
 ocsf_object!(Account {
     uid: Str<'a>,
     type_id: Option<u8>,
-    r#type: Option<&'static str>,
 });
 
 ocsf_object!(Cloud {
@@ -116,7 +115,6 @@ ocsf_object!(Metadata {
     event_code: Str<'a>,
     log_name: &'static str,
     log_provider: &'static str,
-    log_version: Str<'a>,
     tenant_uid: Str<'a>,
     original_time: Str<'a>,
     logged_time: Option<i64>,

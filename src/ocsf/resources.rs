@@ -17,7 +17,6 @@ pub fn aws_account(uid: Cow<'_, str>) -> Account<'_> {
     Account {
         uid: Some(uid),
         type_id: Some(10),
-        r#type: Some("AWS Account"),
         ..Default::default()
     }
 }
