@@ -2,7 +2,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use guardduty_forwarder::intake::{Item, parse_documents};
-use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 
 fn fixture_findings() -> Vec<serde_json::Value> {
@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(findings.len() as u64));
     for (name, schema) in [
         ("native", OutputSchema::Native),
-        ("ocsf", OutputSchema::Ocsf),
+        ("ocsf", OutputSchema::Ocsf(OcsfVersion::V1_1_0)),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {

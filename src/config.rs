@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::normalize::{OutputSchema, Severity};
+use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
 mod collector_format;
 pub use collector_format::{
@@ -185,7 +185,7 @@ impl Config {
         };
         let output_schema = match env.string("OUTPUT_SCHEMA").as_deref() {
             None | Some("native") => OutputSchema::Native,
-            Some("ocsf") => OutputSchema::Ocsf,
+            Some("ocsf") => OutputSchema::Ocsf(ocsf_version(&env)?),
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     var: "OUTPUT_SCHEMA",
@@ -504,6 +504,19 @@ fn check_external_id(id: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `OCSF_VERSION`: which OCSF release `OUTPUT_SCHEMA=ocsf` writes (1.1.0 by default).
+fn ocsf_version(env: &Env<'_>) -> Result<OcsfVersion, ConfigError> {
+    match env.string("OCSF_VERSION").as_deref() {
+        None | Some("1.1.0") | Some("1.1") => Ok(OcsfVersion::V1_1_0),
+        Some("1.8.0") | Some("1.8") => Ok(OcsfVersion::V1_8_0),
+        Some(other) => Err(ConfigError::Invalid {
+            var: "OCSF_VERSION",
+            value: other.into(),
+            reason: "expected 1.1.0 or 1.8.0".into(),
+        }),
+    }
+}
+
 fn validate_queue_url(url: &str) -> Result<(), ConfigError> {
     validate_queue_url_of("SQS_QUEUE_URL", url)
 }
@@ -619,6 +632,10 @@ mod tests {
         assert!(!c.log_records && c.sqs_queue_url.is_none() && c.collector.is_none());
         assert_eq!(c.min_severity, Severity::Info);
         assert_eq!(c.output_schema, OutputSchema::Native);
+        let c = parse(&[("OUTPUT_SCHEMA", "ocsf")]).unwrap();
+        assert_eq!(c.output_schema, OutputSchema::Ocsf(OcsfVersion::V1_1_0));
+        let c = parse(&[("OUTPUT_SCHEMA", "ocsf"), ("OCSF_VERSION", "1.8.0")]).unwrap();
+        assert_eq!(c.output_schema, OutputSchema::Ocsf(OcsfVersion::V1_8_0));
         assert_eq!(c.backfill.max_findings, 500);
         assert_eq!(c.backfill.lookback, Duration::from_secs(15 * 60));
         assert_eq!(c.backfill.settle, Duration::from_secs(300));
@@ -634,6 +651,10 @@ mod tests {
             (&[("LOG_RECORDS", "maybe")], "LOG_RECORDS"),
             (&[("MIN_SEVERITY", "severe")], "MIN_SEVERITY"),
             (&[("OUTPUT_SCHEMA", "ecs")], "OUTPUT_SCHEMA"),
+            (
+                &[("OUTPUT_SCHEMA", "ocsf"), ("OCSF_VERSION", "1.2.0")],
+                "OCSF_VERSION",
+            ),
             (&[("SQS_QUEUE_URL", "my-queue")], "SQS_QUEUE_URL"),
             (
                 &[("SQS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/")],

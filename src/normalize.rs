@@ -60,7 +60,16 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputSchema {
     Native,
-    Ocsf,
+    Ocsf(OcsfVersion),
+}
+
+/// The OCSF release a record is written for (`OCSF_VERSION`): 1.1.0, the version Amazon
+/// Security Lake ingests, by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OcsfVersion {
+    #[default]
+    V1_1_0,
+    V1_8_0,
 }
 
 /// How a finding reached us.
@@ -173,12 +182,12 @@ pub(crate) fn get<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
     found.filter(|x| !x.is_null())
 }
 
-fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+pub(crate) fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().try_fold(v, |cur, k| get(cur, k))
 }
 
 /// A scalar as text: strings borrowed, numbers and booleans printed; anything else absent.
-fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
+pub(crate) fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
         Value::Number(n) => Some(Cow::Owned(n.to_string())),
@@ -188,7 +197,7 @@ fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
 }
 
 /// A number, also from a numeric string ("8", " 8.0 ").
-fn number(v: Option<&Value>) -> Option<Number> {
+pub(crate) fn number(v: Option<&Value>) -> Option<Number> {
     match v? {
         Value::Number(n) => Some(n.clone()),
         Value::String(s) => {
@@ -204,7 +213,7 @@ fn number(v: Option<&Value>) -> Option<Number> {
 }
 
 /// A boolean, also from "true"/"false" strings.
-fn boolean(v: Option<&Value>) -> Option<bool> {
+pub(crate) fn boolean(v: Option<&Value>) -> Option<bool> {
     match v? {
         Value::Bool(b) => Some(*b),
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -217,7 +226,7 @@ fn boolean(v: Option<&Value>) -> Option<bool> {
 }
 
 /// The first element of an array, or the value itself when it is not an array.
-fn first(v: Option<&Value>) -> Option<&Value> {
+pub(crate) fn first(v: Option<&Value>) -> Option<&Value> {
     match v? {
         Value::Array(items) => items.first(),
         other => Some(other),

@@ -33,7 +33,9 @@ pub fn encode(
     let record = normalize(finding, ingest)?;
     let json = match schema {
         OutputSchema::Native => serde_json::to_string(&record),
-        OutputSchema::Ocsf => serde_json::to_string(&ocsf::detection_finding(&record)),
+        OutputSchema::Ocsf(version) => {
+            serde_json::to_string(&ocsf::detection_finding(&record, version))
+        }
     }
     .map_err(|e| NormalizeError::Serialize(e.to_string()))?;
     Ok(EncodedRecord {

@@ -12,7 +12,7 @@
 mod support;
 
 use guardduty_forwarder::intake::{Item, Items, Routed, route_event};
-use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -147,7 +147,11 @@ fn mutated_finding() -> impl Strategy<Value = Value> {
 /// Encodes in both schemas and checks the record invariants.
 fn check_encoding(finding: &Value) -> Result<(), TestCaseError> {
     let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
-    for schema in [OutputSchema::Native, OutputSchema::Ocsf] {
+    for schema in [
+        OutputSchema::Native,
+        OutputSchema::Ocsf(OcsfVersion::V1_1_0),
+        OutputSchema::Ocsf(OcsfVersion::V1_8_0),
+    ] {
         match encode(finding, &ingest, schema) {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
             Ok(r) => {

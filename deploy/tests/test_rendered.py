@@ -235,13 +235,19 @@ class CollectorTest(unittest.TestCase):
             "CollectorDatadogTags": ("COLLECTOR_DATADOG_TAGS", "env:prod,team:sec"),
             "CollectorDatadogService": ("COLLECTOR_DATADOG_SERVICE", "guardduty"),
             "CollectorSumoCategory": ("COLLECTOR_SUMO_CATEGORY", "aws/guardduty"),
+            "CollectorHecSource": ("COLLECTOR_HEC_SOURCE", "aws:guardduty"),
+            "CollectorDatadogSource": ("COLLECTOR_DATADOG_SOURCE", "guardduty"),
+            "CollectorSumoName": ("COLLECTOR_SUMO_NAME", "guardduty-forwarder"),
+            "OcsfVersion": ("OCSF_VERSION", "1.8.0"),
         }
         variables = env(rendered(CollectorUrl="https://c.example.com", **{p: v for p, (_, v) in options.items()}))
         for param, (name, value) in options.items():
             self.assertEqual(variables[name], value, param)
         defaults = env(rendered())
         for name, _ in options.values():
-            self.assertEqual(defaults[name], "", f"{name} unset by default")
+            if name != "OCSF_VERSION":
+                self.assertEqual(defaults[name], "", f"{name} unset by default")
+        self.assertEqual(defaults["OCSF_VERSION"], "1.1.0")
 
 
 def metric_rows(widget):

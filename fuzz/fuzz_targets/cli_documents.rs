@@ -3,7 +3,7 @@
 #![no_main]
 
 use guardduty_forwarder::intake::{Item, Items};
-use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use libfuzzer_sys::fuzz_target;
 
@@ -11,8 +11,14 @@ fuzz_target!(|data: &[u8]| {
     let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
     for item in Items::new(data) {
         let Item::Finding(f) = item else { continue };
-        for schema in [OutputSchema::Native, OutputSchema::Ocsf] {
-            let Ok(r) = encode(&f.finding, &ingest, schema) else { continue };
+        for schema in [
+            OutputSchema::Native,
+            OutputSchema::Ocsf(OcsfVersion::V1_1_0),
+            OutputSchema::Ocsf(OcsfVersion::V1_8_0),
+        ] {
+            let Ok(r) = encode(&f.finding, &ingest, schema) else {
+                continue;
+            };
             let v: serde_json::Value = serde_json::from_str(&r.json).expect("record is JSON");
             assert_eq!(serde_json::to_string(&v).expect("serialize"), r.json);
             if schema == OutputSchema::Native {

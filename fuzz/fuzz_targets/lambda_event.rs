@@ -3,7 +3,7 @@
 #![no_main]
 
 use guardduty_forwarder::intake::{Routed, route_event};
-use guardduty_forwarder::normalize::{Ingest, OutputSchema, Via};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     match route_event(event) {
         Ok(Routed::Finding(f)) => {
             let _ = encode(&f.finding, &ingest, OutputSchema::Native);
-            let _ = encode(&f.finding, &ingest, OutputSchema::Ocsf);
+            let _ = encode(
+                &f.finding,
+                &ingest,
+                OutputSchema::Ocsf(OcsfVersion::default()),
+            );
         }
         Ok(_) => {}
         Err(e) => assert!(!e.to_string().is_empty()),

@@ -1,0 +1,138 @@
+//! `observables[]`: every IP address, domain, account, principal, access key id, resource
+//! uid (instance id, bucket, …), process name and file hash of a record, each once, named by
+//! the path where it appears — what an analyst pivots on across records.
+
+use super::model::{Evidence, Observable, Process, Resource, Str, User};
+use crate::normalize::OcsfVersion;
+
+/// At most this many observables are listed.
+const MAX_OBSERVABLES: usize = 64;
+
+struct List<'a> {
+    items: Vec<Observable<'a>>,
+    version: OcsfVersion,
+}
+
+impl<'a> List<'a> {
+    fn add(&mut self, name: &'static str, type_id: u8, value: &Str<'a>) {
+        let Some(value) = value else { return };
+        if self.items.len() >= MAX_OBSERVABLES
+            || self
+                .items
+                .iter()
+                .any(|o| o.type_id == type_id && o.value == *value)
+        {
+            return;
+        }
+        self.items.push(Observable {
+            name,
+            r#type: type_name(type_id),
+            type_id,
+            value: value.clone(),
+            ..Default::default()
+        });
+    }
+
+    fn user(&mut self, prefix: Prefix, u: &User<'a>) {
+        self.add(prefix.user_name, 4, &u.name);
+        self.add(prefix.user_uid, 21, &u.uid);
+        // 1.8.0 has a type of its own for credentials; 1.1.0 counts them as resource uids.
+        let credential = match self.version {
+            OcsfVersion::V1_1_0 => 10,
+            OcsfVersion::V1_8_0 => 19,
+        };
+        self.add(prefix.credential, credential, &u.credential_uid);
+    }
+
+    fn process(&mut self, p: &Process<'a>) {
+        self.add("evidences[].process.name", 9, &p.name);
+        if let Some(f) = &p.file {
+            for h in &f.hashes {
+                self.add(
+                    "evidences[].process.file.hashes[].value",
+                    8,
+                    &Some(h.value.clone()),
+                );
+            }
+        }
+        if let Some(u) = &p.user {
+            self.add("evidences[].process.user.name", 4, &u.name);
+        }
+    }
+
+    fn evidence(&mut self, e: &Evidence<'a>) {
+        if let Some(ep) = &e.src_endpoint {
+            self.add("evidences[].src_endpoint.ip", 2, &ep.ip);
+            self.add("evidences[].src_endpoint.domain", 1, &ep.domain);
+        }
+        if let Some(ep) = &e.dst_endpoint {
+            self.add("evidences[].dst_endpoint.ip", 2, &ep.ip);
+            self.add(
+                "evidences[].dst_endpoint.instance_uid",
+                10,
+                &ep.instance_uid,
+            );
+        }
+        if let Some(q) = &e.query {
+            self.add("evidences[].query.hostname", 1, &Some(q.hostname.clone()));
+        }
+        if let Some(u) = e.actor.as_ref().and_then(|a| a.user.as_ref()) {
+            self.user(ACTOR, u);
+        }
+        if let Some(p) = &e.process {
+            self.process(p);
+        }
+        if let Some(f) = &e.file {
+            for h in &f.hashes {
+                self.add("evidences[].file.hashes[].value", 8, &Some(h.value.clone()));
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Prefix {
+    user_name: &'static str,
+    user_uid: &'static str,
+    credential: &'static str,
+}
+
+const ACTOR: Prefix = Prefix {
+    user_name: "evidences[].actor.user.name",
+    user_uid: "evidences[].actor.user.uid",
+    credential: "evidences[].actor.user.credential_uid",
+};
+
+fn type_name(type_id: u8) -> &'static str {
+    match type_id {
+        1 => "Hostname",
+        2 => "IP Address",
+        4 => "User Name",
+        8 => "Hash",
+        9 => "Process Name",
+        10 => "Resource UID",
+        19 => "User Credential ID",
+        21 => "User",
+        _ => "Other",
+    }
+}
+
+pub fn observables<'a>(
+    account: &Str<'a>,
+    resources: &[Resource<'a>],
+    evidences: &[Evidence<'a>],
+    version: OcsfVersion,
+) -> Vec<Observable<'a>> {
+    let mut list = List {
+        items: Vec::with_capacity(8),
+        version,
+    };
+    list.add("cloud.account.uid", 10, account);
+    for r in resources {
+        list.add("resources[].uid", 10, &r.uid);
+    }
+    for e in evidences {
+        list.evidence(e);
+    }
+    list.items
+}

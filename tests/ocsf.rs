@@ -1,0 +1,372 @@
+//! `OUTPUT_SCHEMA=ocsf` against the official OCSF Detection Finding schema (1.1.0 and 1.8.0,
+//! copied into `tests/fixtures/ocsf/` with their source and licence): every fixture finding,
+//! thousands of mutated ones (property test), and a snapshot of one record per resource type.
+//!
+//! The schema is checked as the OCSF server checks it: attributes of profiles the record does
+//! not list in `metadata.profiles` are unknown; `type_uid` = `class_uid` * 100 + `activity_id`.
+//! A value not matching a type's regex is a warning there, so it is not counted here either.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use guardduty_forwarder::intake::{Item, parse_documents};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
+use guardduty_forwarder::record::encode;
+use jsonschema::error::ValidationErrorKind;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const VERSIONS: [OcsfVersion; 2] = [OcsfVersion::V1_1_0, OcsfVersion::V1_8_0];
+const RECEIVED_AT: &str = "2026-11-22T00:00:00.000Z";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every finding of the fixture corpus and of the OCSF fixtures, with its file name.
+fn fixture_findings() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for dir in ["corpus", "ocsf/findings"] {
+        let mut paths: Vec<_> = std::fs::read_dir(fixtures().join(dir))
+            .expect("fixture dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let mut items = Vec::new();
+            parse_documents(&std::fs::read(&p).expect("read"), &mut items);
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            out.extend(items.into_iter().filter_map(|i| match i {
+                Item::Finding(f) => Some((name.clone(), f.finding)),
+                _ => None,
+            }));
+        }
+    }
+    out
+}
+
+/// Drops the attributes of profiles other than `profiles`, as the OCSF server does.
+fn prune(schema: &mut Value, profiles: &[&str]) {
+    let defs: Vec<String> = schema["$defs"]
+        .as_object()
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default();
+    // "" is the class itself, then every object definition.
+    for name in std::iter::once(String::new()).chain(defs) {
+        let node = if name.is_empty() {
+            &mut *schema
+        } else {
+            &mut schema["$defs"][&name]
+        };
+        let Some(props) = node.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        props.retain(
+            |_, p| match p.get("x-ocsf-profiles").and_then(Value::as_array) {
+                Some(ps) if !ps.is_empty() => ps
+                    .iter()
+                    .any(|x| profiles.contains(&x.as_str().unwrap_or(""))),
+                _ => true,
+            },
+        );
+        let kept: Vec<String> = props.keys().cloned().collect();
+        let empty = kept.is_empty();
+        if let Some(req) = node.get_mut("required").and_then(Value::as_array_mut) {
+            req.retain(|r| kept.iter().any(|k| Some(k.as_str()) == r.as_str()));
+        }
+        node["additionalProperties"] = Value::Bool(empty);
+    }
+}
+
+fn validator(version: OcsfVersion) -> &'static jsonschema::Validator {
+    static V1_1: OnceLock<jsonschema::Validator> = OnceLock::new();
+    static V1_8: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let (cell, file) = match version {
+        OcsfVersion::V1_1_0 => (&V1_1, "detection_finding-1.1.0.schema.json"),
+        OcsfVersion::V1_8_0 => (&V1_8, "detection_finding-1.8.0.schema.json"),
+    };
+    cell.get_or_init(|| {
+        let text = std::fs::read(fixtures().join("ocsf").join(file)).expect("schema");
+        let mut schema: Value = serde_json::from_slice(&text).expect("schema json");
+        // The profiles every record declares.
+        prune(&mut schema, &["cloud"]);
+        jsonschema::draft202012::new(&schema).expect("schema compiles")
+    })
+}
+
+fn version_str(v: OcsfVersion) -> &'static str {
+    match v {
+        OcsfVersion::V1_1_0 => "1.1.0",
+        OcsfVersion::V1_8_0 => "1.8.0",
+    }
+}
+
+/// Where an OCSF attribute is `null` (the OCSF server drops them; we never write them).
+fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(format!("{at}: null")),
+        Value::Array(items) => items.iter().for_each(|i| nulls(i, &format!("{at}[]"), out)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !(at.is_empty() && k.as_str() == "unmapped"))
+            .for_each(|(k, x)| nulls(x, &format!("{at}.{k}"), out)),
+        _ => {}
+    }
+}
+
+/// The schema errors of one record, as `path: problem` lines (empty when valid).
+fn schema_errors(version: OcsfVersion, record: &Value) -> Vec<String> {
+    let mut out: Vec<String> = validator(version)
+        .iter_errors(record)
+        .filter(|e| !matches!(e.kind(), ValidationErrorKind::Pattern { .. }))
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .map(|s| s.chars().take(300).collect())
+        .collect();
+    if record["metadata"]["profiles"] != json!(["cloud"]) {
+        out.push("metadata.profiles: expected [\"cloud\"]".into());
+    }
+    if record["metadata"]["version"] != version_str(version) {
+        out.push("metadata.version: not the version asked for".into());
+    }
+    let (c, a, t) = (
+        &record["class_uid"],
+        &record["activity_id"],
+        &record["type_uid"],
+    );
+    if let (Some(c), Some(a), Some(t)) = (c.as_i64(), a.as_i64(), t.as_i64())
+        && t != c * 100 + a
+    {
+        out.push(format!("type_uid: {t} != class_uid*100+activity_id"));
+    }
+    nulls(record, "", &mut out);
+    out
+}
+
+fn ocsf(finding: &Value, version: OcsfVersion) -> Value {
+    let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
+    let encoded = encode(finding, &ingest, OutputSchema::Ocsf(version)).expect("encodes");
+    serde_json::from_str(&encoded.json).expect("record is JSON")
+}
+
+#[test]
+fn every_fixture_finding_gives_a_record_the_official_schema_accepts() {
+    let findings = fixture_findings();
+    assert!(
+        findings.len() >= 25,
+        "only {} fixture findings",
+        findings.len()
+    );
+    for version in VERSIONS {
+        let mut invalid = BTreeMap::new();
+        for (name, f) in &findings {
+            let errors = schema_errors(version, &ocsf(f, version));
+            if !errors.is_empty() {
+                invalid.insert(name.clone(), errors);
+            }
+        }
+        assert!(invalid.is_empty(), "OCSF {version:?}: {invalid:#?}");
+    }
+}
+
+#[test]
+fn odd_timestamps_give_the_strict_times_and_attack_sequences_their_tactics() {
+    let findings = fixture_findings();
+    let (_, seq) = findings
+        .iter()
+        .find(|(n, _)| n.starts_with("attackseq__AttackSequence-S3"))
+        .expect("attack sequence fixture");
+    let o = ocsf(seq, OcsfVersion::V1_1_0);
+    // "2025-02-25 20:40:06.765" read as UTC.
+    assert_eq!(o["time"], 1_740_516_006_765_i64);
+    assert_eq!(o["metadata"]["original_time"], "2025-02-25 20:40:06.765");
+    let tactics: Vec<&str> = o["finding_info"]["attacks"]
+        .as_array()
+        .expect("attacks")
+        .iter()
+        .filter_map(|a| a["tactic"]["uid"].as_str())
+        .collect();
+    assert_eq!(tactics, ["TA0010", "TA0040", "TA0003", "TA0005", "TA0007"]);
+    assert_eq!(o["metadata"]["labels"], json!(["sample"]));
+    assert!(o["resources"][0]["name"] == "AttackSequence");
+
+    let (_, sumo) = findings
+        .iter()
+        .find(|(n, _)| n.contains("sumologic-docs"))
+        .expect("+0000 fixture");
+    let o = ocsf(sumo, OcsfVersion::V1_1_0);
+    let updated = sumo["updatedAt"].as_str().expect("updatedAt");
+    assert!(updated.ends_with("+0000"), "{updated}");
+    assert!(o["time"].as_i64().is_some() && o["unmapped"].get("time_source").is_none());
+}
+
+/// One fixture per resource type; the expected record of each is committed, so a change to
+/// the mapping shows as a diff. `UPDATE_SNAPSHOTS=1 cargo test --test ocsf` rewrites them.
+const SNAPSHOTS: &[(&str, &str)] = &[
+    (
+        "AccessKey",
+        "iam__Recon-MaliciousIPCaller.Custom__aws-gd-automated-response.json",
+    ),
+    (
+        "AttackSequence",
+        "attackseq__AttackSequence-IAM-CompromisedCredentials__panther-critical.json",
+    ),
+    (
+        "ECSCluster",
+        "ecs__Execution-Runtime.NewBinaryExecuted__authored.json",
+    ),
+    (
+        "EKSCluster",
+        "eks__Execution-Kubernetes.ExecInKubeSystemPod__authored.json",
+    ),
+    (
+        "Instance",
+        "ec2__Recon-PortProbeUnprotectedPort__sumologic-docs.json",
+    ),
+    (
+        "Instance-MalwareScan",
+        "ebs__Execution-EC2.MaliciousFile__authored.json",
+    ),
+    (
+        "Lambda",
+        "lambda__Backdoor-Lambda.C-CActivity.B__authored.json",
+    ),
+    (
+        "RDSDBInstance",
+        "rds__CredentialAccess-MaliciousIPCaller.FailedLogin__stixshifter-translation.json",
+    ),
+    (
+        "S3Bucket",
+        "s3__UnauthorizedAccess-TorIPCaller__stixshifter-translation.json",
+    ),
+];
+
+#[test]
+fn each_resource_type_maps_to_its_committed_snapshot() {
+    let findings = fixture_findings();
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut changed = Vec::new();
+    for (resource_type, file) in SNAPSHOTS {
+        let (_, f) = findings
+            .iter()
+            .find(|(n, _)| n == file)
+            .unwrap_or_else(|| panic!("fixture {file}"));
+        let mut record = ocsf(f, OcsfVersion::V1_1_0);
+        // The raw finding is the fixture itself: the snapshot shows the mapping.
+        record["unmapped"]["raw_event"] = json!("(the fixture finding)");
+        let text = serde_json::to_string_pretty(&record).expect("json") + "\n";
+        let path = fixtures().join(format!("ocsf/expected/{resource_type}.json"));
+        if update {
+            std::fs::write(&path, &text).expect("write snapshot");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            changed.push(format!("{resource_type} ({})", path.display()));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "mapping changed for {changed:?}; review and rerun with UPDATE_SNAPSHOTS=1"
+    );
+}
+
+// ----------------------------------------------------------------------------- property test
+
+/// Values a mistyped field may hold: every JSON type, huge strings, time-like strings.
+fn odd_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        (-3.0e12f64..3.0e12).prop_map(Value::from),
+        Just(json!(1.5)),
+        "\\PC{0,24}".prop_map(Value::from),
+        (0usize..3).prop_map(|i| Value::from(format!("{}é", ["x", "ü", "🚨"][i].repeat(100_000)))),
+        Just(json!("2025-02-25 20:40:06.721")),
+        Just(json!("2017-11-27T19:09:06.000+0000")),
+        Just(json!("999.999.999.999")),
+        Just(json!([1, "a", {"b": null}])),
+        Just(json!([])),
+        Just(json!({"a": {"b": [1, 2]}})),
+        Just(json!({})),
+    ]
+}
+
+/// Every JSON pointer inside a value.
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| {
+            let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            out.push(p.clone());
+            pointers(x, p, out);
+        }),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+            let p = format!("{at}/{i}");
+            out.push(p.clone());
+            pointers(x, p, out);
+        }),
+        _ => {}
+    }
+}
+
+fn mutate(mut f: Value, edits: &[(usize, Value)]) -> Value {
+    for (at, value) in edits {
+        let mut ptrs = Vec::new();
+        pointers(&f, String::new(), &mut ptrs);
+        if ptrs.is_empty() {
+            break;
+        }
+        let p = &ptrs[at % ptrs.len()];
+        if let Some(slot) = f.pointer_mut(p) {
+            *slot = value.clone();
+        }
+    }
+    f
+}
+
+fn cases() -> u32 {
+    std::env::var("OCSF_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200)
+}
+
+fn corpus() -> &'static Vec<Value> {
+    static C: OnceLock<Vec<Value>> = OnceLock::new();
+    C.get_or_init(|| {
+        fixture_findings()
+            .into_iter()
+            .map(|(_, f)| f)
+            .filter(|f| f.get("id").is_some() || f.get("Id").is_some())
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Whatever a finding's fields hold, its OCSF record has no schema error.
+    #[test]
+    fn a_mutated_finding_still_gives_a_valid_record(
+        which in any::<usize>(),
+        edits in proptest::collection::vec((any::<usize>(), odd_value()), 1..8),
+        v18 in any::<bool>(),
+    ) {
+        let base = &corpus()[which % corpus().len()];
+        let mut f = mutate(base.clone(), &edits);
+        // Keep an id so the finding is accepted (a finding without one is rejected upstream).
+        if let Some(obj) = f.as_object_mut() {
+            obj.entry("id").or_insert(json!("mutated"));
+            if !obj["id"].is_string() || obj["id"].as_str() == Some("") {
+                obj.insert("id".into(), json!("mutated"));
+            }
+        }
+        let version = if v18 { OcsfVersion::V1_8_0 } else { OcsfVersion::V1_1_0 };
+        let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
+        if let Ok(encoded) = encode(&f, &ingest, OutputSchema::Ocsf(version)) {
+            let record: Value = serde_json::from_str(&encoded.json).expect("record is JSON");
+            let errors = schema_errors(version, &record);
+            prop_assert!(errors.is_empty(), "{errors:#?}");
+            prop_assert_eq!(&record["unmapped"]["raw_event"], &f);
+        }
+    }
+}
