@@ -296,7 +296,7 @@ impl<R: Read> Framer<R> {
         let mut i = pos + 1;
         loop {
             let rest = self.buf.get(self.start + i..).unwrap_or_default();
-            match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            match memchr::memchr2(b'"', b'\\', rest) {
                 Some(p) => {
                     i += p;
                     if self.byte(i)? == b'"' {
@@ -317,21 +317,30 @@ impl<R: Read> Framer<R> {
         let mut depth = 0usize;
         let mut i = pos;
         loop {
+            let rest = self.buf.get(self.start + i..).unwrap_or_default();
+            let hit = rest
+                .iter()
+                .position(|b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'));
+            let Some(k) = hit else {
+                i += rest.len();
+                self.need(i)?;
+                continue;
+            };
+            i += k;
             match self.byte(i)? {
-                b'"' => {
-                    i = self.scan_string(i)?;
-                    continue;
+                b'"' => i = self.scan_string(i)?,
+                b'{' | b'[' => {
+                    depth += 1;
+                    i += 1;
                 }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
+                _ => {
+                    depth = depth.saturating_sub(1);
+                    i += 1;
                     if depth == 0 {
-                        return Ok(i + 1);
+                        return Ok(i);
                     }
                 }
-                _ => {}
             }
-            i += 1;
         }
     }
 
@@ -420,9 +429,9 @@ impl<R: Read> Framer<R> {
     fn consume(&mut self, n: usize) {
         let end = (self.start + n).min(self.buf.len());
         let gone = self.buf.get(self.start..end).unwrap_or_default();
-        match gone.iter().rposition(|&b| b == b'\n') {
+        match memchr::memrchr(b'\n', gone) {
             Some(last) => {
-                self.line += gone.iter().filter(|&&b| b == b'\n').count();
+                self.line += memchr::memchr_iter(b'\n', gone).count();
                 self.column = gone.len() - last;
             }
             None => self.column += gone.len(),
