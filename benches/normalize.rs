@@ -1,7 +1,8 @@
 //! Normalization and encoding over the fixture corpus (criterion).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use guardduty_forwarder::intake::{Item, parse_documents};
+use guardduty_forwarder::input::parse_documents;
+use guardduty_forwarder::intake::Item;
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 

@@ -93,7 +93,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("release/guardduty-forwarder");
+        .join(std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into()))
+        .join("guardduty-forwarder");
     let started = Instant::now();
     let status = tokio::process::Command::new(&bin)
         .arg("forward")

@@ -1,15 +1,12 @@
 //! CLI mode: argument parsing and the operator commands. `forward` replays files or stdin
 //! through the same pipeline the Lambda uses.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing::{error, warn};
 
 use crate::app::App;
-use crate::intake::{Incoming, Item, Items};
 use crate::normalize::Via;
 use crate::pipeline::Outcome;
 use crate::retry::Deadline;
@@ -182,9 +179,6 @@ pub fn report_checks(results: &[crate::check::CheckResult], json: bool) -> ExitC
     }
 }
 
-/// Findings handed to the pipeline at a time, so memory stays flat on large inputs.
-const CHUNK: usize = 500;
-
 /// What `forward` saw beyond the pipeline's counts.
 #[derive(Debug, Default)]
 struct Tally {
@@ -350,68 +344,26 @@ async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> E
 }
 
 async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
-    let inputs: Vec<PathBuf> = if files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        files
-    };
     let received_at = crate::clock::now_rfc3339();
     let mut tally = Tally::default();
-    for path in &inputs {
-        let shown = if path.as_os_str() == "-" {
-            "<stdin>".to_string()
-        } else {
-            path.display().to_string()
-        };
-        let bytes = if path.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-        } else {
-            std::fs::read(path)
-        };
-        let bytes = match bytes {
-            Ok(b) => b,
-            Err(e) => {
-                error!(message = "Cannot read input.", file = %shown, error = %e);
-                tally.invalid += 1;
-                continue;
-            }
-        };
-        let mut batch: Vec<Incoming> = Vec::with_capacity(CHUNK);
-        for item in Items::new(&bytes) {
-            match item {
-                Item::Finding(f) => {
-                    batch.push(f);
-                    if batch.len() >= CHUNK {
-                        let chunk = std::mem::replace(&mut batch, Vec::with_capacity(CHUNK));
-                        tally.outcome.add(
-                            app.forwarder
-                                .forward(chunk, Via::Cli, &received_at, Deadline::none())
-                                .await,
-                        );
-                    }
-                }
-                Item::Ignored {
-                    source,
-                    detail_type,
-                } => {
-                    warn!(message = "Event ignored: not a GuardDuty finding.", file = %shown, source = %source, detail_type = %detail_type);
-                    tally.ignored += 1;
-                }
-                Item::Invalid(e) => {
-                    error!(message = "Input rejected.", file = %shown, error = %e);
-                    tally.invalid += 1;
-                }
-            }
+    let mut reader = match crate::input::Reader::spawn(files) {
+        Ok(reader) => reader,
+        Err(e) => {
+            eprintln!("forward FAILED: cannot start reading the input: {e}");
+            return ExitCode::FAILURE;
         }
-        if !batch.is_empty() {
-            tally.outcome.add(
-                app.forwarder
-                    .forward(batch, Via::Cli, &received_at, Deadline::none())
-                    .await,
-            );
-        }
+    };
+    // The input thread parses the next chunk while this one is normalized and delivered.
+    while let Some(chunk) = reader.chunks.recv().await {
+        tally.outcome.add(
+            app.forwarder
+                .forward(chunk, Via::Cli, &received_at, Deadline::none())
+                .await,
+        );
     }
+    let counts = reader.finish();
+    tally.ignored = counts.ignored;
+    tally.invalid = counts.invalid;
     let o = &tally.outcome;
     let ok = o.failed == 0 && tally.invalid == 0;
     eprintln!(

@@ -45,6 +45,8 @@ pub enum IntakeError {
         key: &'static str,
         found: &'static str,
     },
+    #[error("value starting at line {line} is still open after {limit} bytes")]
+    TooLarge { line: usize, limit: usize },
     #[error("invalid JSON at line {line}, column {column}: {message}")]
     Json {
         line: usize,
@@ -156,7 +158,8 @@ pub fn items_of_document(doc: Value, out: &mut Vec<Item>) {
     }
 }
 
-fn bare_finding(finding: Value) -> Item {
+/// A value read as a bare finding: forwarded if it has an id, invalid otherwise.
+pub fn bare_finding(finding: Value) -> Item {
     match finding_id(&finding) {
         Ok(_) => Item::Finding(Incoming {
             event_id: None,
@@ -164,91 +167,6 @@ fn bare_finding(finding: Value) -> Item {
         }),
         Err(e) => Item::Invalid(IntakeError::NotAFinding(e)),
     }
-}
-
-/// Parses a byte buffer holding JSON, concatenated JSON or NDJSON into items, all at once.
-pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
-    out.extend(Items::new(input));
-}
-
-/// Items of a byte buffer holding JSON, concatenated JSON or NDJSON, one document parsed at
-/// a time so a large file is never held as values all at once. A syntax error is reported
-/// as an item and parsing resumes on the line after the one where the broken document
-/// began, so one bad line of an NDJSON file does not hide the rest.
-pub struct Items<'a> {
-    input: &'a [u8],
-    offset: usize,
-    pending: std::collections::VecDeque<Item>,
-}
-
-impl<'a> Items<'a> {
-    pub fn new(input: &'a [u8]) -> Self {
-        Items {
-            input,
-            offset: 0,
-            pending: Default::default(),
-        }
-    }
-
-    fn parse_next(&mut self) -> bool {
-        let rest = &self.input[self.offset.min(self.input.len())..];
-        let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
-        match stream.next() {
-            None => {
-                self.offset = self.input.len();
-                false
-            }
-            Some(Ok(doc)) => {
-                self.offset += stream.byte_offset();
-                let mut items = Vec::new();
-                items_of_document(doc, &mut items);
-                self.pending.extend(items);
-                true
-            }
-            Some(Err(e)) => {
-                let line_base = count_lines(&self.input[..self.offset]);
-                self.pending.push_back(Item::Invalid(IntakeError::Json {
-                    line: line_base + e.line(),
-                    column: e.column(),
-                    message: e
-                        .to_string()
-                        .split(" at line")
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                }));
-                let begin = rest
-                    .iter()
-                    .position(|b| !b.is_ascii_whitespace())
-                    .unwrap_or(rest.len());
-                let next = rest[begin..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(rest.len(), |p| begin + p + 1);
-                self.offset += next.max(1);
-                true
-            }
-        }
-    }
-}
-
-impl Iterator for Items<'_> {
-    type Item = Item;
-
-    fn next(&mut self) -> Option<Item> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some(item);
-            }
-            if self.offset >= self.input.len() || !self.parse_next() {
-                return None;
-            }
-        }
-    }
-}
-
-fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 #[cfg(test)]
@@ -313,56 +231,5 @@ mod tests {
     fn a_scheduled_event_asks_for_a_backfill() {
         let ev = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert_eq!(route_event(ev).unwrap(), Routed::Scheduled);
-    }
-
-    #[test]
-    fn documents_of_every_shape_are_split_into_findings() {
-        let input = br#"{"findings": [{"id": "a"}, {"id": "b"}]}
-{"Findings": [{"Id": "c"}]}
-[{"id": "d"}, {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "id": "e1", "detail": {"id": "e"}}]
-{"id": "f"}
-"#;
-        let mut items = Vec::new();
-        parse_documents(input, &mut items);
-        let ids: Vec<String> = items
-            .iter()
-            .map(|i| match i {
-                Item::Finding(f) => finding_id(&f.finding).unwrap().into_owned(),
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
-    }
-
-    #[test]
-    fn a_bad_ndjson_line_is_reported_with_its_line_and_the_rest_is_read() {
-        let input = b"{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}\n";
-        let mut items = Vec::new();
-        parse_documents(input, &mut items);
-        assert_eq!(items.len(), 3, "{items:?}");
-        assert!(
-            matches!(&items[1], Item::Invalid(IntakeError::Json { line: 3, .. })),
-            "{:?}",
-            items[1]
-        );
-        assert!(
-            matches!(&items[2], Item::Finding(f) if f.finding["id"] == "c"),
-            "{:?}",
-            items[2]
-        );
-    }
-
-    #[test]
-    fn values_that_are_not_findings_are_invalid_items() {
-        let mut items = Vec::new();
-        parse_documents(
-            br#"{"findings": "x"} 42 {"name": "not a finding"}"#,
-            &mut items,
-        );
-        assert_eq!(items.len(), 3);
-        assert!(items.iter().all(|i| matches!(i, Item::Invalid(_))));
-        let mut items = Vec::new();
-        parse_documents(br#"{"findings": []}"#, &mut items);
-        assert!(items.is_empty());
     }
 }

@@ -155,22 +155,48 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// Why the start-up error could not be reported.
+#[derive(Debug, thiserror::Error)]
+pub enum InitReportError {
+    #[error("AWS_LAMBDA_RUNTIME_API is not an address or URL: {0}")]
+    BadEndpoint(#[from] http::uri::InvalidUri),
+    #[error("the request could not be built: {0}")]
+    Request(#[from] http::Error),
+    #[error("the client could not be set up: {0}")]
+    Client(#[from] lambda_runtime_api_client::Error),
+    #[error("{0}")]
+    Send(lambda_runtime::Error),
+    #[error("the Runtime API answered {0}")]
+    Status(http::StatusCode),
+}
+
 /// Tells Lambda that initialization failed, with the one-line reason, via `/init/error`.
+/// `api` is `AWS_LAMBDA_RUNTIME_API` as Lambda (`host:port`) or an emulator such as
+/// cargo-lambda's (`http://host:port/base`) sets it; the request goes where the runtime's
+/// own client would send it.
 pub async fn report_init_error(api: &str, message: &str) {
-    use http_body_util::Full;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
+    if let Err(e) = try_report_init_error(api, message).await {
+        eprintln!("could not report the start-up error to the Lambda Runtime API: {e}");
+    }
+}
+
+async fn try_report_init_error(api: &str, message: &str) -> Result<(), InitReportError> {
+    use lambda_runtime_api_client::{Client, body::Body, build_request};
 
     let body = serde_json::json!({"errorMessage": message, "errorType": "Runtime.ConfigError"})
         .to_string();
-    let uri = format!("http://{api}/2018-06-01/runtime/init/error");
-    let request = hyper::Request::post(uri)
+    let client = Client::builder()
+        .with_endpoint(http::Uri::try_from(api)?)
+        .build()?;
+    let request = build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
         .header("Lambda-Runtime-Function-Error-Type", "Runtime.ConfigError")
         .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body)));
-    let Ok(request) = request else { return };
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    if let Err(e) = client.request(request).await {
-        eprintln!("could not report the start-up error to the Lambda Runtime API: {e}");
+        .body(Body::from(body))?;
+    let response = client.call(request).await.map_err(InitReportError::Send)?;
+    match response.status() {
+        s if s.is_success() => Ok(()),
+        s => Err(InitReportError::Status(s)),
     }
 }

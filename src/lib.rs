@@ -3,7 +3,8 @@
 //! The modules follow the data's path:
 //!
 //! - [`config`]: every setting, read and validated once at start-up.
-//! - [`intake`]: what arrived (a Lambda event, CLI input) and what it asks for.
+//! - [`intake`]: what arrived (a Lambda event, CLI input) and what it asks for;
+//!   [`input`]: the CLI's files and stdin, streamed.
 //! - [`normalize`]: a finding into a record (pure); [`ocsf`]: the OCSF variant.
 //! - [`record`]: a record encoded once, as every destination sends it.
 //! - [`pipeline`]: normalize, filter, deliver, count.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dlq;
+pub mod input;
 pub mod intake;
 pub mod lambda;
 pub mod logging;

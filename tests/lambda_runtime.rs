@@ -133,6 +133,32 @@ async fn without_a_destination_start_up_fails_with_one_clear_line() {
 }
 
 #[tokio::test]
+async fn the_start_up_error_reaches_an_emulator_whose_endpoint_is_a_url() {
+    // cargo-lambda's emulator sets AWS_LAMBDA_RUNTIME_API with a scheme, not host:port.
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.push(("AWS_LAMBDA_RUNTIME_API", format!("http://{}/", api.addr)));
+    let mut proc_ = Running::spawn(command(&env));
+    let err = api
+        .init_error(Duration::from_secs(20))
+        .await
+        .expect("an /init/error report");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("no destination configured"),
+        "{err}"
+    );
+    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        !proc_.all_output().contains("could not report"),
+        "{}",
+        proc_.all_output()
+    );
+}
+
+#[tokio::test]
 async fn a_bad_setting_fails_start_up_naming_the_variable() {
     let (api, mut proc_) = start(&[("LOG_RECORDS", "true"), ("MIN_SEVERITY", "severe")]).await;
     let err = api

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use guardduty_forwarder::intake::{Item, parse_documents};
+use guardduty_forwarder::input::parse_documents;
+use guardduty_forwarder::intake::Item;
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use jsonschema::error::ValidationErrorKind;

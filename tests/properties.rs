@@ -11,7 +11,8 @@
 
 mod support;
 
-use guardduty_forwarder::intake::{Item, Items, Routed, route_event};
+use guardduty_forwarder::input::parse_documents;
+use guardduty_forwarder::intake::{Item, Routed, route_event};
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use proptest::prelude::*;
@@ -39,7 +40,7 @@ fn corpus_findings() -> Vec<Value> {
     paths.sort();
     for p in paths {
         let bytes = std::fs::read(&p).expect("read fixture");
-        for item in Items::new(&bytes) {
+        for item in items_of(&bytes) {
             if let Item::Finding(f) = item {
                 out.push(f.finding);
             }
@@ -210,7 +211,7 @@ proptest! {
     fn any_bytes_as_a_cli_document_give_items_without_panicking(
         bytes in prop::collection::vec(any::<u8>(), 0..4096)
     ) {
-        for item in Items::new(&bytes) {
+        for item in items_of(&bytes) {
             if let Item::Invalid(e) = item {
                 prop_assert!(!e.to_string().is_empty());
             }
@@ -233,7 +234,7 @@ proptest! {
                 .collect::<Vec<_>>()
                 .join(" "),
         };
-        for item in Items::new(text.as_bytes()) {
+        for item in items_of(text.as_bytes()) {
             match item {
                 Item::Finding(f) => {
                     prop_assert!(findings.contains(&f.finding));
@@ -250,7 +251,7 @@ proptest! {
 fn deeply_nested_documents_are_refused_with_a_named_error_not_a_stack_overflow() {
     for depth in [200usize, 100_000] {
         let doc = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        let items: Vec<Item> = Items::new(doc.as_bytes()).collect();
+        let items: Vec<Item> = items_of(doc.as_bytes());
         assert!(
             items
                 .iter()
@@ -262,7 +263,7 @@ fn deeply_nested_documents_are_refused_with_a_named_error_not_a_stack_overflow()
             "{\"a\":".repeat(depth),
             "}".repeat(depth)
         );
-        let items: Vec<Item> = Items::new(finding.as_bytes()).collect();
+        let items: Vec<Item> = items_of(finding.as_bytes());
         assert!(items.iter().all(|i| matches!(i, Item::Invalid(_))));
     }
 }
@@ -275,7 +276,7 @@ fn every_hostile_input_kept_in_the_fixtures_gives_a_record_or_a_named_error() {
     };
     for entry in entries.filter_map(Result::ok) {
         let bytes = std::fs::read(entry.path()).expect("read");
-        for item in Items::new(&bytes) {
+        for item in items_of(&bytes) {
             if let Item::Finding(f) = item {
                 check_encoding(&f.finding).expect("invariants hold");
             }
@@ -288,4 +289,11 @@ fn every_corpus_finding_satisfies_the_record_invariants() {
     for f in corpus_findings() {
         check_encoding(&f).expect("invariants hold");
     }
+}
+
+/// Every item of a CLI document held in memory, in order (the CLI's own framing).
+fn items_of(bytes: &[u8]) -> Vec<Item> {
+    let mut out = Vec::new();
+    parse_documents(bytes, &mut out);
+    out
 }

@@ -16,8 +16,17 @@ pub struct Running {
 
 /// A command for the binary with a clean environment: no AWS settings leak in from the
 /// machine; only what the test gives, plus PATH and HOME.
+///
+/// Runs in Lambda mode (the environment names `AWS_LAMBDA_RUNTIME_API`) use the packaged
+/// `bootstrap` when `GDF_LAMBDA_BOOTSTRAP` points at one, so the artifact users deploy is
+/// what is tested; an arm64 `bootstrap` on another machine runs under `qemu-aarch64` with
+/// the Debian cross libc (`qemu-user`, `libc6-arm64-cross`).
 pub fn command(env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(BIN);
+    let lambda = env.iter().any(|(k, _)| *k == "AWS_LAMBDA_RUNTIME_API");
+    let mut cmd = match std::env::var("GDF_LAMBDA_BOOTSTRAP") {
+        Ok(bootstrap) if lambda && !bootstrap.is_empty() => packaged(&bootstrap),
+        _ => Command::new(BIN),
+    };
     cmd.env_clear();
     for var in ["PATH", "HOME"] {
         if let Ok(v) = std::env::var(var) {
@@ -29,6 +38,23 @@ pub fn command(env: &[(&str, String)]) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// The packaged bootstrap, under qemu when it is an arm64 binary and this machine is not.
+fn packaged(bootstrap: &str) -> Command {
+    let mut header = [0u8; 20];
+    std::fs::File::open(bootstrap)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .unwrap_or_else(|e| panic!("GDF_LAMBDA_BOOTSTRAP={bootstrap}: {e}"));
+    // ELF e_machine, little-endian, at offset 18: 0xB7 is AArch64.
+    let arm64 = header.get(18..20) == Some(&[0xB7, 0x00][..]);
+    if arm64 && std::env::consts::ARCH != "aarch64" {
+        let mut cmd = Command::new("qemu-aarch64");
+        cmd.args(["-L", "/usr/aarch64-linux-gnu", bootstrap]);
+        cmd
+    } else {
+        Command::new(bootstrap)
+    }
 }
 
 /// The environment Lambda gives a function, pointing at `api`.

@@ -1,0 +1,306 @@
+//! The CLI's input: files, directories and stdin, read as a stream on a thread of its own
+//! and handed over as chunks of findings, while the caller normalizes and delivers the
+//! previous chunk.
+//!
+//! Invariants:
+//! - Memory stays flat in the size of the input: a file is framed value by value
+//!   ([`frames`]), parsed one value at a time, and at most [`CHUNK_FINDINGS`] findings or
+//!   [`CHUNK_BYTES`] bytes of input wait in a chunk, with one chunk queued.
+//! - Every finding of the input is handed over exactly once, in input order; every value
+//!   that is not a finding is counted (ignored or invalid) and logged with its file, never
+//!   dropped quietly.
+//! - A directory stands for the regular files under it, sorted by path, recursively,
+//!   skipping hidden entries; `-` is stdin.
+
+pub mod frames;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{error, warn};
+
+use crate::intake::{IntakeError, Item, bare_finding, items_of_document};
+use frames::{FrameError, FrameKind, Framer};
+
+/// At most this many findings travel in one chunk.
+pub const CHUNK_FINDINGS: usize = 500;
+/// A chunk is handed over once it holds this many bytes of input.
+pub const CHUNK_BYTES: usize = 128 * 1024;
+
+/// Findings to forward, in input order.
+pub type Chunk = Vec<crate::intake::Incoming>;
+
+/// What the reader saw besides findings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Events that are not findings (another detail-type, a schedule).
+    pub ignored: u64,
+    /// Values or files that could not be read as findings.
+    pub invalid: u64,
+}
+
+/// The reading thread: chunks arrive on `chunks`; `finish` gives the counts once they end.
+pub struct Reader {
+    pub chunks: mpsc::Receiver<Chunk>,
+    thread: std::thread::JoinHandle<Counts>,
+}
+
+impl Reader {
+    /// Starts reading `paths` (none, or `-`, is stdin) on a thread of its own.
+    pub fn spawn(paths: Vec<PathBuf>) -> std::io::Result<Reader> {
+        let (tx, chunks) = mpsc::channel(1);
+        let thread = std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || read_all(&paths, &tx))?;
+        Ok(Reader { chunks, thread })
+    }
+
+    /// Waits for the thread once every chunk has been received.
+    pub fn finish(self) -> Counts {
+        drop(self.chunks);
+        self.thread.join().unwrap_or(Counts {
+            ignored: 0,
+            invalid: 1,
+        })
+    }
+}
+
+fn read_all(paths: &[PathBuf], tx: &mpsc::Sender<Chunk>) -> Counts {
+    let mut out = Collector {
+        tx,
+        chunk: Vec::new(),
+        bytes: 0,
+        counts: Counts::default(),
+    };
+    let stdin = [PathBuf::from("-")];
+    let paths = if paths.is_empty() { &stdin[..] } else { paths };
+    for path in paths {
+        if path.as_os_str() == "-" {
+            read_source(std::io::stdin().lock(), "<stdin>", &mut out);
+            continue;
+        }
+        for file in expand(path) {
+            let opened = file.and_then(|p| match std::fs::File::open(&p) {
+                Ok(f) => Ok((p, f)),
+                Err(e) => Err((p, e)),
+            });
+            match opened {
+                Ok((p, f)) => read_source(f, &p.display().to_string(), &mut out),
+                Err((p, e)) => out.unreadable(&p.display().to_string(), &e),
+            }
+        }
+    }
+    out.flush();
+    out.counts
+}
+
+/// The files `path` stands for: itself, or the regular files under a directory.
+fn expand(path: &Path) -> Vec<Result<PathBuf, (PathBuf, std::io::Error)>> {
+    if !path.is_dir() {
+        return vec![Ok(path.to_path_buf())];
+    }
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => return vec![Err((path.to_path_buf(), e))],
+    };
+    let mut children: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(e) if e.file_name().to_string_lossy().starts_with('.') => {}
+            Ok(e) => children.push(e.path()),
+            Err(e) => found.push(Err((path.to_path_buf(), e))),
+        }
+    }
+    children.sort();
+    for child in children {
+        found.extend(expand(&child));
+    }
+    found
+}
+
+/// Gathers findings into chunks and counts the rest.
+struct Collector<'a> {
+    tx: &'a mpsc::Sender<Chunk>,
+    chunk: Chunk,
+    bytes: usize,
+    counts: Counts,
+}
+
+impl Collector<'_> {
+    fn item(&mut self, item: Item, shown: &str) {
+        match item {
+            Item::Finding(f) => self.chunk.push(f),
+            Item::Ignored {
+                source,
+                detail_type,
+            } => {
+                warn!(message = "Event ignored: not a GuardDuty finding.", file = %shown, source = %source, detail_type = %detail_type);
+                self.counts.ignored += 1;
+            }
+            Item::Invalid(e) => self.invalid(shown, &e),
+        }
+    }
+
+    fn invalid(&mut self, shown: &str, e: &IntakeError) {
+        error!(message = "Input rejected.", file = %shown, error = %e);
+        self.counts.invalid += 1;
+    }
+
+    fn unreadable(&mut self, shown: &str, e: &std::io::Error) {
+        error!(message = "Cannot read input.", file = %shown, error = %e);
+        self.counts.invalid += 1;
+    }
+
+    /// Counts `bytes` of input into the chunk and hands it over when it is full.
+    fn grew(&mut self, bytes: usize) {
+        self.bytes += bytes;
+        if self.chunk.len() >= CHUNK_FINDINGS || self.bytes >= CHUNK_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.bytes = 0;
+        if self.chunk.is_empty() {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        // The receiver only goes away when the caller stops early; nothing is left to do then.
+        let _ = self.tx.blocking_send(chunk);
+    }
+}
+
+/// Reads one source to its end.
+fn read_source(reader: impl Read, shown: &str, out: &mut Collector<'_>) {
+    let read = items_of_stream(reader, |item, bytes| {
+        if let Some(item) = item {
+            out.item(item, shown);
+        }
+        out.grew(bytes);
+    });
+    if let Err(e) = read {
+        out.unreadable(shown, &e);
+    }
+}
+
+/// Parses JSON, concatenated JSON or NDJSON held in memory into items, in order.
+pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
+    // Reading a slice cannot fail.
+    let _ = items_of_stream(input, |item, _| out.extend(item));
+}
+
+/// Calls `each` with every item of the stream, in order, and after each value with the
+/// number of input bytes it took (the item is then `None`).
+fn items_of_stream(
+    reader: impl Read,
+    mut each: impl FnMut(Option<Item>, usize),
+) -> std::io::Result<()> {
+    let mut framer = Framer::new(reader);
+    let mut items = Vec::new();
+    while let Some(frame) = framer.next() {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(FrameError::Read(e)) => return Err(e),
+            Err(FrameError::TooLarge { line, limit }) => {
+                each(
+                    Some(Item::Invalid(IntakeError::TooLarge { line, limit })),
+                    0,
+                );
+                continue;
+            }
+            Err(FrameError::Syntax {
+                line,
+                column,
+                message,
+            }) => {
+                each(
+                    Some(Item::Invalid(IntakeError::Json {
+                        line,
+                        column,
+                        message,
+                    })),
+                    0,
+                );
+                continue;
+            }
+        };
+        let len = frame.bytes.len();
+        match serde_json::from_slice::<Value>(frame.bytes) {
+            Ok(doc) if frame.kind == FrameKind::Finding => items.push(bare_finding(doc)),
+            Ok(doc) => items_of_document(doc, &mut items),
+            Err(e) => {
+                let (line, column, message) = frames::locate(&e, frame.line, frame.column);
+                items.push(Item::Invalid(IntakeError::Json {
+                    line,
+                    column,
+                    message,
+                }));
+            }
+        }
+        for item in items.drain(..) {
+            each(Some(item), 0);
+        }
+        each(None, len);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::finding_id;
+
+    #[test]
+    fn documents_of_every_shape_are_split_into_findings() {
+        let input = br#"{"findings": [{"id": "a"}, {"id": "b"}]}
+{"Findings": [{"Id": "c"}]}
+[{"id": "d"}, {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "id": "e1", "detail": {"id": "e"}}]
+{"id": "f"}
+"#;
+        let mut items = Vec::new();
+        parse_documents(input, &mut items);
+        let ids: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Finding(f) => finding_id(&f.finding).unwrap().into_owned(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[test]
+    fn a_bad_ndjson_line_is_reported_with_its_line_and_the_rest_is_read() {
+        let input = b"{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}\n";
+        let mut items = Vec::new();
+        parse_documents(input, &mut items);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            matches!(&items[1], Item::Invalid(IntakeError::Json { line: 3, .. })),
+            "{:?}",
+            items[1]
+        );
+        assert!(
+            matches!(&items[2], Item::Finding(f) if f.finding["id"] == "c"),
+            "{:?}",
+            items[2]
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_findings_are_invalid_items() {
+        let mut items = Vec::new();
+        parse_documents(
+            br#"{"findings": "x"} 42 {"name": "not a finding"}"#,
+            &mut items,
+        );
+        assert_eq!(items.len(), 3);
+        assert!(items.iter().all(|i| matches!(i, Item::Invalid(_))));
+        let mut items = Vec::new();
+        parse_documents(br#"{"findings": []}"#, &mut items);
+        assert!(items.is_empty());
+    }
+}
