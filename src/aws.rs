@@ -53,6 +53,15 @@ impl Aws {
             .await
     }
 
+    /// The configuration for `region` when a resource names one (a queue URL, an ARN), else
+    /// the default: resources in another region than the function's are reached there.
+    pub async fn config_in(&self, region: Option<&str>) -> SdkConfig {
+        match region {
+            Some(region) => self.config_for(region).await,
+            None => self.config().await.clone(),
+        }
+    }
+
     /// The configuration for `region` (the default one when it is the same region).
     pub async fn config_for(&self, region: &str) -> SdkConfig {
         let default = self.config().await;
@@ -63,5 +72,67 @@ impl Aws {
             .to_builder()
             .region(Region::new(region.to_string()))
             .build()
+    }
+}
+
+/// The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it names one.
+pub fn region_of_queue_url(url: &str) -> Option<&str> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let mut parts = host.split('.');
+    let (first, region) = (parts.next()?, parts.next()?);
+    let aws = parts.next().is_some_and(|d| d.starts_with("amazonaws"));
+    (first == "sqs" && aws && !region.is_empty()).then_some(region)
+}
+
+/// The region of an ARN (`arn:<partition>:<service>:<region>:...`), if it names one.
+pub fn region_of_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.next()? == "arn").then_some(())?;
+    let region = parts.nth(2)?;
+    (!region.is_empty()).then_some(region)
+}
+
+#[cfg(test)]
+mod region_tests {
+    use super::*;
+
+    #[test]
+    fn the_region_comes_from_an_sqs_url_and_nothing_else() {
+        let cases = [
+            (
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq",
+                Some("eu-west-1"),
+            ),
+            (
+                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/dlq",
+                Some("cn-north-1"),
+            ),
+            ("http://127.0.0.1:5000/123456789012/dlq", None),
+            ("https://queue.amazonaws.com/123456789012/dlq", None),
+            ("not a url", None),
+        ];
+        for (url, region) in cases {
+            assert_eq!(region_of_queue_url(url), region, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_region_comes_from_an_arn_when_it_names_one() {
+        let cases = [
+            (
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+                Some("eu-west-1"),
+            ),
+            (
+                "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x",
+                Some("us-gov-west-1"),
+            ),
+            ("arn:aws:iam::123456789012:role/r", None),
+            ("Bearer abc", None),
+            ("", None),
+        ];
+        for (arn, region) in cases {
+            assert_eq!(region_of_arn(arn), region, "{arn}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName,
 };
 
-use crate::aws::Aws;
+use crate::aws::{Aws, region_of_queue_url};
 
 /// SQS's limit of entries per batch call and messages per receive.
 const BATCH: usize = 10;
@@ -58,23 +58,10 @@ pub struct Queue {
     url: String,
 }
 
-/// The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it names one.
-pub fn region_of_url(url: &str) -> Option<&str> {
-    let host = url.split("://").nth(1)?.split('/').next()?;
-    let mut parts = host.split('.');
-    let (first, region) = (parts.next()?, parts.next()?);
-    let rest: Vec<&str> = parts.collect();
-    let aws = rest.first().is_some_and(|d| d.starts_with("amazonaws"));
-    (first == "sqs" && aws && !region.is_empty()).then_some(region)
-}
-
 impl Queue {
     /// A client for `url`, in the queue's own region when the URL names one.
     pub async fn new(aws: &Aws, url: String) -> Queue {
-        let config = match region_of_url(&url) {
-            Some(region) => aws.config_for(region).await,
-            None => aws.config().await.clone(),
-        };
+        let config = aws.config_in(region_of_queue_url(&url)).await;
         Queue {
             client: Client::new(&config),
             url,
@@ -245,29 +232,4 @@ fn entry_failures(
             }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_region_comes_from_an_sqs_url_and_nothing_else() {
-        let cases = [
-            (
-                "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq",
-                Some("eu-west-1"),
-            ),
-            (
-                "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/dlq",
-                Some("cn-north-1"),
-            ),
-            ("http://127.0.0.1:5000/123456789012/dlq", None),
-            ("https://queue.amazonaws.com/123456789012/dlq", None),
-            ("not a url", None),
-        ];
-        for (url, region) in cases {
-            assert_eq!(region_of_url(url), region, "{url}");
-        }
-    }
 }

@@ -55,7 +55,12 @@ impl CachedSecret {
         if let (false, Some(v)) = (refresh, cached.as_ref()) {
             return Ok(v.clone());
         }
-        let client = aws_sdk_secretsmanager::Client::new(self.aws.config().await);
+        // A secret shared from another region is read there (its ARN names the region).
+        let config = self
+            .aws
+            .config_in(crate::aws::region_of_arn(self.arn.expose()))
+            .await;
+        let client = aws_sdk_secretsmanager::Client::new(&config);
         let out = client
             .get_secret_value()
             .secret_id(self.arn.expose())

@@ -94,7 +94,11 @@ impl SqsSink {
                     .aws
                     .as_ref()
                     .ok_or_else(|| DeliveryError::Unavailable("no AWS configuration".into()))?;
-                let client = Client::new(aws.config().await);
+                // A queue in another region is reached there (its URL names the region).
+                let config = aws
+                    .config_in(crate::aws::region_of_queue_url(&self.queue_url))
+                    .await;
+                let client = Client::new(&config);
                 let max = queue_max_message_size(&client, &self.queue_url).await?;
                 debug!(message = "SQS queue ready.", queue_url = %self.queue_url, max_message_bytes = max);
                 Ok(Ready {
