@@ -146,6 +146,10 @@ pub struct Cursor {
     positions: Vec<Position>,
     index: HashMap<String, usize>,
     counted: usize,
+    /// Positions skipped because an earlier run delivered them (remembered ids): they do
+    /// not count toward the hard limit, or a start millisecond holding more findings than
+    /// the hard limit would be taken again, and stopped on, by every run.
+    remembered_skips: usize,
     next: Option<Query>,
     exhausted: bool,
     stop: Option<Stop>,
@@ -165,6 +169,7 @@ impl Cursor {
             positions: Vec::new(),
             index: HashMap::new(),
             counted: 0,
+            remembered_skips: 0,
             next: (!exhausted).then_some(Query {
                 from: window.start,
                 upper: window.upper,
@@ -184,7 +189,7 @@ impl Cursor {
     /// (reaching the cap or the hard limit stops it here).
     pub fn query(&mut self) -> Option<Query> {
         if self.stop.is_none() && self.next.is_some() {
-            if self.positions.len() >= self.hard_limit {
+            if self.taken_new() >= self.hard_limit {
                 self.stop(Stop::HardLimit);
             } else if self.counted >= self.cap {
                 self.stop(Stop::Cap);
@@ -210,6 +215,11 @@ impl Cursor {
         self.positions.len()
     }
 
+    /// Findings taken so far that an earlier run had not already delivered.
+    fn taken_new(&self) -> usize {
+        self.positions.len().saturating_sub(self.remembered_skips)
+    }
+
     /// One page of ListFindings for [`Cursor::query`]: `ids` in listing order, `token` the
     /// page's `nextToken`. Returns the ids to fetch, in order; the rest of the page (past
     /// the cap or the hard limit) is left for a later run.
@@ -220,7 +230,7 @@ impl Cursor {
         let allowance = self
             .cap
             .saturating_sub(self.counted)
-            .min(self.hard_limit.saturating_sub(self.positions.len()));
+            .min(self.hard_limit.saturating_sub(self.taken_new()));
         let mut take = Vec::new();
         let mut left_out = false;
         for id in ids {
@@ -293,6 +303,7 @@ impl Cursor {
         p.listed_ms = listed_ms;
         if listed_ms == Some(start) && self.remembered.contains(id) {
             p.state = State::AlreadyDelivered;
+            self.remembered_skips = self.remembered_skips.saturating_add(1);
             return Admit::Skip;
         }
         if listed_ms != Some(start) {

@@ -385,6 +385,37 @@ fn the_hard_limit_stops_a_run_whose_findings_all_sit_on_the_start_millisecond() 
 }
 
 #[test]
+fn findings_an_earlier_run_delivered_do_not_count_toward_the_hard_limit() {
+    let window = Window {
+        start: 5,
+        upper: 100,
+    };
+    let mut remembered: Vec<String> = Vec::new();
+    let mut delivered = Vec::new();
+    // Ten findings on the start millisecond, a hard limit of three: each run moves on by
+    // three instead of taking (and stopping on) the same three again.
+    for _run in 0..4 {
+        let mut c = Cursor::new(window, &remembered, 1, 3);
+        while let Some(_q) = c.query() {
+            let got = c.listed(&ids(10), None);
+            if got.is_empty() {
+                break;
+            }
+            for id in &got {
+                if c.fetched(id, Some(5)) == Admit::Deliver {
+                    c.settle(id, State::Delivered);
+                    delivered.push(id.clone());
+                }
+            }
+        }
+        remembered = c.mark().ids;
+    }
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(delivered.len(), 10, "every finding arrives: {delivered:?}");
+}
+
+#[test]
 fn endless_pages_of_nothing_new_end_the_run_instead_of_spinning() {
     let mut c = Cursor::new(
         Window {
