@@ -1112,3 +1112,70 @@ async fn peak_memory_of_one_scheduled_run_over_16_detectors_of_500_large_finding
     );
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+#[tokio::test]
+async fn a_collector_refusing_a_whole_request_for_one_bad_finding_gets_the_others_and_the_bad_one_is_set_aside()
+ {
+    use support::collector::{Ca, Collector, Reply as Answer, Responder};
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 10, base),
+    );
+    // Like many collectors, one record it cannot take fails the whole request with a 400.
+    let responder: Responder = std::sync::Arc::new(|r: &support::collector::Received| {
+        if String::from_utf8_lossy(&r.body).contains("f-0003") {
+            Answer::new(400, "bad event in request")
+        } else {
+            Answer::new(200, "")
+        }
+    });
+    let ca = Ca::new("backfill ca");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let collector = Collector::start_with(&ca, vec![], Some(responder)).await;
+    let dlq = moto::create_queue("gdf-whole-dlq", &[]).await;
+    let prefix = format!("/{}", moto::unique("gdf-whole"));
+    let (api, _proc) = start(
+        &gd,
+        &[
+            ("COLLECTOR_URL", collector.url()),
+            ("COLLECTOR_CA_FILE", ca_file),
+            ("DLQ_URL", dlq.clone()),
+            ("BACKFILL_QUARANTINE_AFTER", "2".into()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let first = run_reply(&api)
+        .await
+        .expect_err("the bad finding fails the run");
+    assert!(first.contains("f-0003"), "{first}");
+    let second = run(&api).await;
+    assert_eq!(second["failed"], 0, "set aside, not failed: {second}");
+    let delivered: std::collections::HashSet<String> = collector
+        .delivered_records()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        9,
+        "every other finding arrived: {delivered:?}"
+    );
+    assert!(!delivered.contains("f-0003"));
+    let set_aside = drain(&dlq).await;
+    assert_eq!(
+        set_aside.len(),
+        1,
+        "the bad finding is in the dead-letter queue"
+    );
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str(),
+        "the cursor moved on: {cp}"
+    );
+}

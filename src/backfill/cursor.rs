@@ -215,6 +215,19 @@ impl Cursor {
         self.positions.len()
     }
 
+    /// Whether this run settled `id` (delivered, failed or missing), and whether it settled
+    /// anything at all: a poison finding's strikes are kept only while runs keep meeting it.
+    pub fn settled(&self, id: &str) -> bool {
+        self.index
+            .get(id)
+            .and_then(|&i| self.positions.get(i))
+            .is_some_and(|p| p.state != State::Pending)
+    }
+
+    pub fn settled_any(&self) -> bool {
+        self.positions.iter().any(|p| p.state != State::Pending)
+    }
+
     /// Findings taken so far that an earlier run had not already delivered.
     fn taken_new(&self) -> usize {
         self.positions.len().saturating_sub(self.remembered_skips)

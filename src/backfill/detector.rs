@@ -248,23 +248,9 @@ impl Job<'_> {
         if page.is_empty() {
             return;
         }
-        let incoming = page
-            .iter()
-            .map(|finding| Incoming {
-                event_id: None,
-                finding: finding.clone(),
-            })
-            .collect();
-        let via = self.req.via.unwrap_or(Via::Backfill);
-        let mut outcome = self
-            .backfill
-            .forwarder
-            .forward(incoming, via, &p.received_at, deadline)
-            .await;
-        for (sink, (ok, _)) in &outcome.per_sink {
-            if *ok > 0 {
-                p.working.insert(sink);
-            }
+        let mut outcome = self.forward(&page, p, deadline).await;
+        if page.len() > 1 && refused_whole(&outcome, &p.working) {
+            outcome = self.forward_one_by_one(&page, p, deadline).await;
         }
         let mut failures: HashMap<String, Vec<Failure>> = HashMap::new();
         for f in &outcome.failures {
@@ -290,6 +276,59 @@ impl Job<'_> {
             cursor.settle(id, state);
         }
         p.run.outcome.add(outcome);
+    }
+
+    /// Forwards `findings` and notes which destinations took something.
+    async fn forward(&self, findings: &[Value], p: &mut Progress, deadline: Deadline) -> Outcome {
+        let incoming = findings
+            .iter()
+            .map(|finding| Incoming {
+                event_id: None,
+                finding: finding.clone(),
+            })
+            .collect();
+        let via = self.req.via.unwrap_or(Via::Backfill);
+        let outcome = self
+            .backfill
+            .forwarder
+            .forward(incoming, via, &p.received_at, deadline)
+            .await;
+        for (sink, (ok, _)) in &outcome.per_sink {
+            if *ok > 0 {
+                p.working.insert(sink);
+            }
+        }
+        outcome
+    }
+
+    /// A page a destination refused as a whole (one bad record makes many collectors answer
+    /// 400 for the whole request) is offered again one finding at a time, so each finding
+    /// gets its own verdict: the good ones go through and only a bad one counts toward
+    /// quarantine. A destination that refuses the first few alone too refuses everything
+    /// (bad credentials, say): the rest is offered once more as one request.
+    async fn forward_one_by_one(
+        &self,
+        page: &[Value],
+        p: &mut Progress,
+        deadline: Deadline,
+    ) -> Outcome {
+        const PROBES: usize = 3;
+        let mut total = Outcome::default();
+        let mut tried = 0;
+        for finding in page {
+            if tried >= PROBES && total.forwarded == 0 {
+                break;
+            }
+            total.add(
+                self.forward(std::slice::from_ref(finding), p, deadline)
+                    .await,
+            );
+            tried += 1;
+        }
+        if let Some(rest) = page.get(tried..).filter(|r| !r.is_empty()) {
+            total.add(self.forward(rest, p, deadline).await);
+        }
+        total
     }
 
     /// A finding that failed: transient (tried again next run), or poison (counted, and set
@@ -377,6 +416,12 @@ impl Job<'_> {
                   reached = %format_ms(mark.ms), behind_seconds = behind);
         }
         if let Some(name) = &opened.name {
+            // Strikes of findings this run never met again (archived, or updated into a
+            // deliverable version) are stale: dropped, so they cannot crowd a live poison
+            // finding out of the kept few. A run that settled nothing keeps them all.
+            if cursor.settled_any() {
+                p.strikes.retain(|id, _| cursor.settled(id));
+            }
             quarantine::trim(&mut p.strikes);
             let next = Checkpoint {
                 updated_at: format_ms(mark.ms),
@@ -403,4 +448,15 @@ impl Job<'_> {
               next_start = %format_ms(mark.ms), received = o.received, forwarded = o.forwarded,
               failed = o.failed, quarantined = o.quarantined);
     }
+}
+
+/// Whether a destination that has delivered nothing this run refused every record of a
+/// request as such (not a transient failure): the sign of a request refused as a whole.
+fn refused_whole(outcome: &Outcome, working: &HashSet<&'static str>) -> bool {
+    outcome.forwarded == 0
+        && !outcome.failures.is_empty()
+        && outcome.failures.iter().all(|f| {
+            matches!(f.cause, Some(crate::sink::DeliveryError::Rejected(_)))
+                && !working.contains(f.sink)
+        })
 }
