@@ -350,18 +350,11 @@ impl HttpsSink {
                 transport::MAX_RESPONSE_BYTES
             );
         }
-        let mut text: String = String::from_utf8_lossy(body.bytes())
+        let text: String = String::from_utf8_lossy(body.bytes())
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        if let Some(secret) = auth.and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
-            text = text.replace(secret, "***");
-            // A token echoed without its scheme word ("Bearer ") is masked too.
-            if let Some((_, token)) = secret.split_once(' ').filter(|(_, t)| t.len() >= 4) {
-                text = text.replace(token, "***");
-            }
-        }
-        let text: String = mask_url(&text, uri).chars().take(200).collect();
+        let text: String = scrub(&text, auth, uri).chars().take(200).collect();
         if text.trim().is_empty() {
             "(empty body)".into()
         } else {
@@ -395,6 +388,20 @@ fn request_failure(e: &(dyn std::error::Error + 'static), uri: &hyper::Uri) -> V
         }
         _ => Verdict::Retry(why),
     }
+}
+
+/// `text` with the credential (with or without its scheme word) and the URL masked: for
+/// anything a collector said that reaches an error, a log line or `check`.
+pub(crate) fn scrub(text: &str, auth: Option<&HeaderValue>, uri: &hyper::Uri) -> String {
+    let mut text = text.to_string();
+    if let Some(secret) = auth.and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "***");
+        // A token echoed without its scheme word ("Bearer ") is masked too.
+        if let Some((_, token)) = secret.split_once(' ').filter(|(_, t)| t.len() >= 4) {
+            text = text.replace(token, "***");
+        }
+    }
+    mask_url(&text, uri)
 }
 
 /// `text` with the URL's path, query and user-info (and each longer path segment) masked:
@@ -468,6 +475,20 @@ fn with_scheme(prefix: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_collector_says_is_scrubbed_of_the_credential_and_the_url() {
+        let uri: hyper::Uri = "https://c.example.com:8088/receiver/v1/http/TOKENINPATH123"
+            .parse()
+            .unwrap();
+        let auth = HeaderValue::from_static("Splunk 0f3c-secret-token");
+        let said =
+            "HEC code 4: Invalid token 0f3c-secret-token for /receiver/v1/http/TOKENINPATH123";
+        let clean = scrub(said, Some(&auth), &uri);
+        assert!(!clean.contains("0f3c-secret-token"), "{clean}");
+        assert!(!clean.contains("TOKENINPATH123"), "{clean}");
+        assert!(clean.starts_with("HEC code 4: Invalid token"), "{clean}");
+    }
 
     #[test]
     fn a_preset_writes_its_scheme_before_a_bare_token_only() {

@@ -209,12 +209,22 @@ impl HttpsSink {
             }
             _ => {}
         }
+        // What the collector said (HEC's `text`, an item's error) is scrubbed like a body.
+        let clean = |v: Verdict| match v {
+            Verdict::Retry(s) => Verdict::Retry(super::scrub(&s, auth.as_ref(), &ends.endpoint)),
+            Verdict::Failed(s) => Verdict::Failed(super::scrub(&s, auth.as_ref(), &ends.endpoint)),
+            Verdict::Delivered => Verdict::Delivered,
+        };
         let verdicts = match self
             .protocol
             .read(ex.status, ex.body.bytes(), request.len(), &why)
         {
-            Answer::All(v) => all(v),
-            Answer::Each(vs) => request.iter().copied().zip(vs).collect(),
+            Answer::All(v) => all(clean(v)),
+            Answer::Each(vs) => request
+                .iter()
+                .copied()
+                .zip(vs.into_iter().map(clean))
+                .collect(),
             Answer::Pending { ack_id } => all(self
                 .await_ack(ack_id, auth.as_ref(), &ends.base, run.deadline)
                 .await),

@@ -57,7 +57,8 @@ impl HttpsSink {
         match self.exchange(req, Deadline::none()).await {
             Ok(ex) => (p.judge)(ex.status, ex.body.bytes()).map_err(|why| {
                 format!(
-                    "{why} ({})",
+                    "{} ({})",
+                    super::scrub(&why, auth.as_ref(), &ends.endpoint),
                     self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
                 )
             }),
