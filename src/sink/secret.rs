@@ -84,6 +84,13 @@ fn scrub(text: &str, arn: &str) -> String {
     let mut out = text.replace(arn, "<secret ARN>");
     if let Some(name) = arn.rsplit(":secret:").next().filter(|n| n.len() >= 4) {
         out = out.replace(name, "<secret name>");
+        // AWS also quotes the friendly name, without the six-character suffix it appends.
+        if let Some((bare, _)) = name
+            .rsplit_once('-')
+            .filter(|(b, suffix)| suffix.len() == 6 && b.len() >= 4)
+        {
+            out = out.replace(bare, "<secret name>");
+        }
     }
     out
 }
@@ -91,6 +98,13 @@ fn scrub(text: &str, arn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aws_error_quoting_the_bare_secret_name_is_scrubbed() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:collector-token-AbCdEf";
+        let out = scrub("ResourceNotFound: secret collector-token not found", arn);
+        assert!(!out.contains("collector-token"), "{out}");
+    }
 
     #[test]
     fn an_aws_error_quoting_the_arn_is_scrubbed() {
