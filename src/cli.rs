@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::normalize::Via;
+use crate::normalize::{OutputSchema, Via};
 use crate::pipeline::Outcome;
 use crate::retry::Deadline;
 
@@ -346,7 +346,12 @@ async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> E
 async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
     let received_at = crate::clock::now_rfc3339();
     let mut tally = Tally::default();
-    let mut reader = match crate::input::Reader::spawn(files) {
+    // Native records carry the finding's text as it arrived; OCSF reads the finding whole.
+    let parse = match app.config.output_schema {
+        OutputSchema::Native => crate::input::Parse::Text,
+        OutputSchema::Ocsf(_) => crate::input::Parse::Whole,
+    };
+    let mut reader = match crate::input::Reader::spawn(files, parse) {
         Ok(reader) => reader,
         Err(e) => {
             eprintln!("forward FAILED: cannot start reading the input: {e}");

@@ -2,7 +2,10 @@
 //! means: a finding to forward, a backfill to run, or something to ignore. Nothing here
 //! normalizes or delivers.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::normalize::{NormalizeError, finding_id, kind_of};
 
@@ -15,7 +18,49 @@ pub const SCHEDULE_DETAIL_TYPE: &str = "Scheduled Event";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
     pub event_id: Option<String>,
-    pub finding: Value,
+    pub finding: FindingJson,
+}
+
+/// A finding as it was read: parsed whole, or (CLI input, native schema) its JSON text as it
+/// arrived beside a pruned view of the members normalization reads
+/// ([`crate::normalize::READS`]). The text is one line and is what `raw_event` carries.
+#[derive(Debug, Clone)]
+pub enum FindingJson {
+    Parsed(Value),
+    Text { text: Box<RawValue>, view: Value },
+}
+
+impl FindingJson {
+    /// What normalization reads: the whole finding, or the pruned view.
+    pub fn view(&self) -> &Value {
+        match self {
+            FindingJson::Parsed(v) | FindingJson::Text { view: v, .. } => v,
+        }
+    }
+
+    /// The whole finding, parsed from the text when it was kept as text.
+    pub fn full(&self) -> Result<Cow<'_, Value>, serde_json::Error> {
+        match self {
+            FindingJson::Parsed(v) => Ok(Cow::Borrowed(v)),
+            FindingJson::Text { text, .. } => serde_json::from_str(text.get()).map(Cow::Owned),
+        }
+    }
+}
+
+/// Two findings are equal when they are the same JSON value, however they were read.
+impl PartialEq for FindingJson {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.full(), other.full()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<Value> for FindingJson {
+    fn from(v: Value) -> Self {
+        FindingJson::Parsed(v)
+    }
 }
 
 /// What a Lambda event asks for.
@@ -82,7 +127,10 @@ pub fn route_event(mut event: Value) -> Result<Routed, IntakeError> {
             if finding_id(&finding).is_err() {
                 return Err(IntakeError::DetailWithoutId { event_id: shown() });
             }
-            Ok(Routed::Finding(Incoming { event_id, finding }))
+            Ok(Routed::Finding(Incoming {
+                event_id,
+                finding: finding.into(),
+            }))
         }
         (SCHEDULE_SOURCE, SCHEDULE_DETAIL_TYPE) => Ok(Routed::Scheduled),
         (source, detail_type) => Ok(Routed::Ignored {
@@ -163,7 +211,7 @@ pub fn bare_finding(finding: Value) -> Item {
     match finding_id(&finding) {
         Ok(_) => Item::Finding(Incoming {
             event_id: None,
-            finding,
+            finding: finding.into(),
         }),
         Err(e) => Item::Invalid(IntakeError::NotAFinding(e)),
     }
@@ -186,7 +234,7 @@ mod tests {
             routed,
             Routed::Finding(Incoming {
                 event_id: Some("ev-1".into()),
-                finding: json!({"id": "f1"})
+                finding: json!({"id": "f1"}).into()
             })
         );
     }

@@ -35,3 +35,4 @@ pub mod pipeline;
 pub mod record;
 pub mod retry;
 pub mod sink;
+pub mod view;

@@ -6,7 +6,10 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Number, Value};
+
+use crate::view::Keep;
 
 /// The severity ladder of SPEC §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
@@ -160,8 +163,122 @@ pub struct Record<'a> {
     pub sample: bool,
     pub dedup_key: String,
     pub ingest: &'a Ingest<'a>,
-    pub raw_event: &'a Value,
+    /// The finding as it was read: whole, or the pruned view [`READS`] names. Not written.
+    #[serde(skip)]
+    pub finding: &'a Value,
+    pub raw_event: RawEvent<'a>,
 }
+
+/// `raw_event`: the parsed finding, or the finding's JSON text as it arrived, written as is.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum RawEvent<'a> {
+    Parsed(&'a Value),
+    Text(&'a RawValue),
+}
+
+/// Every member [`normalize`] reads, as a [`Keep`] tree. A finding parsed with it
+/// ([`crate::view::Pruned`]) normalizes to the same record as the whole finding (checked in
+/// `tests/properties.rs` over the fixtures and generated findings), which lets the CLI skip
+/// building what only `raw_event` carries: that stays the text as it arrived.
+/// Whoever adds a lookup below adds its path here.
+pub const READS: Keep = {
+    const ALL: Keep = Keep::All;
+    const REMOTE: Keep = Keep::Members(&[(
+        "remoteIpDetails",
+        Keep::Members(&[
+            ("ipAddressV4", ALL),
+            ("ipAddressV6", ALL),
+            ("country", Keep::Members(&[("countryName", ALL)])),
+        ]),
+    )]);
+    Keep::Members(&[
+        ("id", ALL),
+        ("arn", ALL),
+        ("accountId", ALL),
+        ("region", ALL),
+        ("partition", ALL),
+        ("type", ALL),
+        ("title", ALL),
+        ("description", ALL),
+        ("severity", ALL),
+        ("createdAt", ALL),
+        ("updatedAt", ALL),
+        (
+            "service",
+            Keep::Members(&[
+                ("eventFirstSeen", ALL),
+                ("eventLastSeen", ALL),
+                ("count", ALL),
+                ("archived", ALL),
+                (
+                    "additionalInfo",
+                    Keep::Members(&[("sample", ALL), ("value", ALL)]),
+                ),
+                (
+                    "action",
+                    Keep::Members(&[
+                        ("actionType", ALL),
+                        ("awsApiCallAction", REMOTE),
+                        ("networkConnectionAction", REMOTE),
+                        ("kubernetesApiCallAction", REMOTE),
+                        ("rdsLoginAttemptAction", REMOTE),
+                        (
+                            "portProbeAction",
+                            Keep::Members(&[("portProbeDetails", REMOTE)]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "resource",
+            Keep::Members(&[
+                ("resourceType", ALL),
+                ("instanceDetails", Keep::Members(&[("instanceId", ALL)])),
+                (
+                    "accessKeyDetails",
+                    Keep::Members(&[
+                        ("accessKeyId", ALL),
+                        ("userName", ALL),
+                        ("principalId", ALL),
+                    ]),
+                ),
+                ("s3BucketDetails", Keep::Members(&[("name", ALL)])),
+                ("eksClusterDetails", Keep::Members(&[("name", ALL)])),
+                ("ecsClusterDetails", Keep::Members(&[("name", ALL)])),
+                (
+                    "rdsDbInstanceDetails",
+                    Keep::Members(&[("dbInstanceIdentifier", ALL)]),
+                ),
+                (
+                    "rdsLimitlessDbDetails",
+                    Keep::Members(&[("dbShardGroupIdentifier", ALL)]),
+                ),
+                ("lambdaDetails", Keep::Members(&[("functionName", ALL)])),
+                (
+                    "containerDetails",
+                    Keep::Members(&[("id", ALL), ("name", ALL)]),
+                ),
+                (
+                    "ebsVolumeDetails",
+                    Keep::Members(&[(
+                        "scannedVolumeDetails",
+                        Keep::Members(&[("volumeArn", ALL)]),
+                    )]),
+                ),
+                (
+                    "kubernetesDetails",
+                    Keep::Members(&[(
+                        "kubernetesUserDetails",
+                        Keep::Members(&[("username", ALL)]),
+                    )]),
+                ),
+                ("rdsDbUserDetails", Keep::Members(&[("user", ALL)])),
+            ]),
+        ),
+    ])
+};
 
 /// Looks a key up in its camelCase form, then in PascalCase (AWS CLI / boto3 output).
 /// JSON `null` counts as absent.
@@ -310,7 +427,8 @@ pub fn normalize<'a>(
         dedup_key,
         id,
         ingest,
-        raw_event: finding,
+        finding,
+        raw_event: RawEvent::Parsed(finding),
     })
 }
 

@@ -148,7 +148,7 @@ impl Forwarder {
                 Err(e) => {
                     // Intake checks ids first, so this is rare: count it, never drop it quietly.
                     outcome.failed += 1;
-                    let finding_id = crate::normalize::finding_id(&incoming.finding)
+                    let finding_id = crate::normalize::finding_id(incoming.finding.view())
                         .map(|id| id.into_owned())
                         .unwrap_or_else(|_| "(no id)".into());
                     error!(message = "Finding could not be normalized.", finding_id = %finding_id, error = %e);

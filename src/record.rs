@@ -2,9 +2,8 @@
 //! those same bytes. The few fields destinations need beside the body (SQS attributes,
 //! FIFO keys, log fields) travel with it.
 
-use serde_json::Value;
-
-use crate::normalize::{Ingest, NormalizeError, OutputSchema, Severity, normalize};
+use crate::intake::FindingJson;
+use crate::normalize::{Ingest, NormalizeError, OutputSchema, RawEvent, Severity, normalize};
 use crate::ocsf;
 
 /// One record, serialized, with what destinations and logs need to know about it.
@@ -25,12 +24,28 @@ impl EncodedRecord {
 }
 
 /// Normalizes and serializes one finding in the configured schema.
+/// A finding kept as text is written into `raw_event` as it arrived; the OCSF mapping, which
+/// reads far more than the native record, parses such a finding whole first.
 pub fn encode(
-    finding: &Value,
+    finding: &FindingJson,
     ingest: &Ingest<'_>,
     schema: OutputSchema,
 ) -> Result<EncodedRecord, NormalizeError> {
-    let record = normalize(finding, ingest)?;
+    let whole;
+    let (view, text) = match (finding, schema) {
+        (FindingJson::Parsed(v), _) => (v, None),
+        (FindingJson::Text { text, view }, OutputSchema::Native) => (view, Some(&**text)),
+        (FindingJson::Text { text, .. }, OutputSchema::Ocsf(_)) => {
+            whole = finding
+                .full()
+                .map_err(|e| NormalizeError::Serialize(e.to_string()))?;
+            (&*whole, Some(&**text))
+        }
+    };
+    let mut record = normalize(view, ingest)?;
+    if let Some(text) = text {
+        record.raw_event = RawEvent::Text(text);
+    }
     let json = match schema {
         OutputSchema::Native => serde_json::to_string(&record),
         OutputSchema::Ocsf(version) => {

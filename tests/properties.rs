@@ -8,14 +8,19 @@
 //! - Every input gives a record or a named error (an `IntakeError` / `NormalizeError`).
 //! - A record is valid JSON, and parsing then re-serializing it gives the same text.
 //! - A native record's `raw_event` equals the finding as it arrived.
+//! - A finding the CLI keeps as text (only what normalization reads parsed, the text becoming
+//!   `raw_event` as it is) gives exactly the record of the finding parsed whole, and the CLI's
+//!   two ways of reading a document give the same items.
 
 mod support;
 
-use guardduty_forwarder::input::parse_documents;
-use guardduty_forwarder::intake::{Item, Routed, route_event};
-use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
+use guardduty_forwarder::input::{Parse, parse_documents, parse_documents_as};
+use guardduty_forwarder::intake::{FindingJson, Item, Routed, route_event};
+use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, READS, Via};
 use guardduty_forwarder::record::encode;
+use guardduty_forwarder::view::{self, Keep};
 use proptest::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 const CASES: u32 = 128;
@@ -42,7 +47,7 @@ fn corpus_findings() -> Vec<Value> {
         let bytes = std::fs::read(&p).expect("read fixture");
         for item in items_of(&bytes) {
             if let Item::Finding(f) = item {
-                out.push(f.finding);
+                out.push(f.finding.full().expect("parsed").into_owned());
             }
         }
     }
@@ -145,15 +150,114 @@ fn mutated_finding() -> impl Strategy<Value = Value> {
         })
 }
 
-/// Encodes in both schemas and checks the record invariants.
+/// A value shaped by a `Keep` tree: any of the members it names (in either spelling, some
+/// wrapped in arrays, some of any type) beside members it does not name, so every path
+/// normalization reads gets values of every kind.
+fn shaped_by(keep: Keep, depth: u32) -> BoxedStrategy<Value> {
+    let Keep::Members(members) = keep else {
+        return prop_oneof![
+            odd_string().prop_map(Value::String),
+            any::<f64>().prop_map(Value::from),
+            Just(json!("8.5")),
+            Just(json!("true")),
+            any_json(),
+        ]
+        .boxed();
+    };
+    if depth == 0 {
+        return any_json().boxed();
+    }
+    // Each named member is present more often than not, so that combinations (a fallback
+    // read only when another member is missing) come up within the case budget.
+    let named: Vec<BoxedStrategy<Option<(String, Value)>>> = members
+        .iter()
+        .map(|&(name, child)| {
+            let pascal = format!("{}{}", name[..1].to_ascii_uppercase(), &name[1..]);
+            let member = (
+                prop_oneof![3 => Just(name.to_string()), 1 => Just(pascal)],
+                prop_oneof![
+                    8 => shaped_by(child, depth - 1),
+                    1 => prop::collection::vec(shaped_by(child, depth - 1), 0..3).prop_map(Value::Array),
+                    1 => any_json(),
+                ],
+            );
+            prop::option::weighted(0.6, member).boxed()
+        })
+        .collect();
+    (
+        named,
+        prop::collection::vec(("[a-z]{1,8}", any_json()), 0..3),
+    )
+        .prop_map(|(named, noise)| {
+            Value::Object(
+                named
+                    .into_iter()
+                    .flatten()
+                    .chain(noise)
+                    .collect::<Map<_, _>>(),
+            )
+        })
+        .boxed()
+}
+
+/// A corpus finding with members removed at any depth (each with probability 1/4), so that
+/// every fallback normalization has (a second-choice field read when the first is missing)
+/// comes up with real values. Unlike [`shaped_by`], this knows nothing of `READS`: a lookup
+/// missing there shows up as a record that differs when the finding is kept as text.
+fn thinned_corpus_finding() -> impl Strategy<Value = Value> {
+    fn thin(v: &mut Value, rng: &mut fastrand::Rng) {
+        match v {
+            Value::Object(o) => {
+                o.retain(|_, _| rng.u8(0..4) != 0);
+                o.values_mut().for_each(|v| thin(v, rng));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| thin(v, rng)),
+            _ => {}
+        }
+    }
+    let corpus = corpus_findings();
+    (0..corpus.len(), any::<u64>()).prop_map(move |(i, seed)| {
+        let mut f = corpus.get(i).cloned().unwrap_or_else(|| json!({}));
+        let id = f.get("id").or(f.get("Id")).cloned();
+        thin(&mut f, &mut fastrand::Rng::with_seed(seed));
+        if let (Some(o), Some(id)) = (f.as_object_mut(), id) {
+            o.insert("id".into(), id);
+        }
+        f
+    })
+}
+
+/// The finding kept as its compact text, as the CLI reads it for native records.
+fn as_text(finding: &Value) -> FindingJson {
+    let text = finding.to_string();
+    FindingJson::Text {
+        view: view::parse(&text, READS).expect("valid JSON"),
+        text: RawValue::from_string(text).expect("valid JSON"),
+    }
+}
+
+/// Encodes in both schemas and checks the record invariants, for the finding parsed whole
+/// and kept as text.
 fn check_encoding(finding: &Value) -> Result<(), TestCaseError> {
     let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
+    let whole = FindingJson::Parsed(finding.clone());
+    let text = as_text(finding);
     for schema in [
         OutputSchema::Native,
         OutputSchema::Ocsf(OcsfVersion::V1_1_0),
         OutputSchema::Ocsf(OcsfVersion::V1_8_0),
     ] {
-        match encode(finding, &ingest, schema) {
+        let from_text = encode(&text, &ingest, schema).map_err(|e| e.to_string());
+        let from_whole = encode(&whole, &ingest, schema);
+        prop_assert_eq!(
+            from_whole
+                .as_ref()
+                .map(|r| &r.json)
+                .map_err(|e| e.to_string()),
+            from_text.as_ref().map(|r| &r.json).map_err(Clone::clone),
+            "a finding kept as text gives the same record"
+        );
+        match from_whole {
             Err(e) => prop_assert!(!e.to_string().is_empty()),
             Ok(r) => {
                 let parsed: Value = serde_json::from_str(&r.json)
@@ -179,6 +283,22 @@ proptest! {
     }
 
     #[test]
+    fn any_finding_with_values_on_every_path_normalization_reads_gives_the_same_record_as_text(
+        mut finding in shaped_by(READS, 5),
+        id in "[a-f0-9]{1,32}",
+    ) {
+        finding.as_object_mut().map(|o| o.insert("id".into(), Value::String(id)));
+        check_encoding(&finding)?;
+    }
+
+    #[test]
+    fn any_corpus_finding_with_members_removed_gives_the_same_record_as_text(
+        finding in thinned_corpus_finding()
+    ) {
+        check_encoding(&finding)?;
+    }
+
+    #[test]
     fn any_json_value_as_a_finding_gives_a_record_or_a_named_error(v in any_json()) {
         check_encoding(&v)?;
     }
@@ -199,8 +319,8 @@ proptest! {
         }
         match route_event(event) {
             Ok(Routed::Finding(incoming)) => {
-                prop_assert_eq!(&incoming.finding, &detail);
-                check_encoding(&incoming.finding)?;
+                prop_assert_eq!(incoming.finding.view(), &detail);
+                check_encoding(&detail)?;
             }
             Ok(Routed::Scheduled | Routed::Ignored { .. }) => {}
             Err(e) => prop_assert!(e.to_string().contains("GuardDuty Finding event")),
@@ -234,17 +354,75 @@ proptest! {
                 .collect::<Vec<_>>()
                 .join(" "),
         };
-        for item in items_of(text.as_bytes()) {
+        let whole = items_of(text.as_bytes());
+        for item in &whole {
             match item {
                 Item::Finding(f) => {
-                    prop_assert!(findings.contains(&f.finding));
-                    check_encoding(&f.finding)?;
+                    let f = f.finding.full().expect("parsed");
+                    prop_assert!(findings.contains(&f));
+                    check_encoding(&f)?;
                 }
                 Item::Invalid(e) => prop_assert!(!e.to_string().is_empty()),
                 Item::Ignored { .. } => {}
             }
         }
+        check_same_items(text.as_bytes())?;
     }
+
+    #[test]
+    fn any_document_reads_the_same_with_findings_kept_as_text(
+        docs in prop::collection::vec(
+            prop_oneof![
+                mutated_finding(),
+                any_json(),
+                (mutated_finding(), any_json(), any::<bool>()).prop_map(|(f, id, other)| json!({
+                    "version": "0", "id": id, "source": if other { "aws.events" } else { "aws.guardduty" },
+                    "detail-type": "GuardDuty Finding", "detail": f})),
+                prop::collection::vec(mutated_finding(), 0..3).prop_map(|fs| json!({"findings": fs})),
+            ],
+            1..4,
+        ),
+        pretty in any::<bool>(),
+    ) {
+        let text = docs
+            .iter()
+            .map(|d| if pretty { serde_json::to_string_pretty(d).expect("json") } else { d.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n");
+        check_same_items(text.as_bytes())?;
+    }
+}
+
+/// Reading `bytes` with findings kept as text gives the items of the whole parse: the same
+/// findings (as JSON values, with the same event ids, normalizing to the same record), the
+/// same ignored events and the same errors, in the same order.
+fn check_same_items(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut text = Vec::new();
+    parse_documents_as(bytes, Parse::Text, &mut text);
+    let whole = items_of(bytes);
+    prop_assert_eq!(text.len(), whole.len());
+    let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
+    for (t, w) in text.iter().zip(&whole) {
+        match (t, w) {
+            (Item::Finding(t), Item::Finding(w)) => {
+                prop_assert_eq!(&t.event_id, &w.event_id);
+                prop_assert_eq!(&t.finding, &w.finding);
+                let record = |f: &FindingJson| {
+                    let mut r: Value = serde_json::from_str(
+                        &encode(f, &ingest, OutputSchema::Native)
+                            .expect("a record")
+                            .json,
+                    )
+                    .expect("json");
+                    r.as_object_mut().map(|o| o.remove("raw_event"));
+                    r
+                };
+                prop_assert_eq!(record(&t.finding), record(&w.finding));
+            }
+            (t, w) => prop_assert_eq!(t, w),
+        }
+    }
+    Ok(())
 }
 
 #[test]
@@ -278,7 +456,7 @@ fn every_hostile_input_kept_in_the_fixtures_gives_a_record_or_a_named_error() {
         let bytes = std::fs::read(entry.path()).expect("read");
         for item in items_of(&bytes) {
             if let Item::Finding(f) = item {
-                check_encoding(&f.finding).expect("invariants hold");
+                check_encoding(&f.finding.full().expect("parsed")).expect("invariants hold");
             }
         }
     }
@@ -288,6 +466,21 @@ fn every_hostile_input_kept_in_the_fixtures_gives_a_record_or_a_named_error() {
 fn every_corpus_finding_satisfies_the_record_invariants() {
     for f in corpus_findings() {
         check_encoding(&f).expect("invariants hold");
+    }
+}
+
+#[test]
+fn every_corpus_document_reads_the_same_with_findings_kept_as_text() {
+    let dir = support::fixtures().join("corpus");
+    for entry in std::fs::read_dir(&dir)
+        .expect("corpus")
+        .filter_map(Result::ok)
+    {
+        let bytes = std::fs::read(entry.path()).expect("read fixture");
+        check_same_items(&bytes).expect("same items");
+        if let Ok(doc) = serde_json::from_slice::<Value>(&bytes) {
+            check_same_items(doc.to_string().as_bytes()).expect("same items, one line");
+        }
     }
 }
 

@@ -284,7 +284,7 @@ impl Job<'_> {
             .iter()
             .map(|finding| Incoming {
                 event_id: None,
-                finding: finding.clone(),
+                finding: finding.clone().into(),
             })
             .collect();
         let via = self.req.via.unwrap_or(Via::Backfill);

@@ -241,7 +241,7 @@ fn quarantine(mut body: Value) -> Unwrapped {
             if finding_id(&finding).is_ok() {
                 Ok(vec![Finding {
                     event_id: None,
-                    finding,
+                    finding: finding.into(),
                 }])
             } else {
                 Err(UnwrapError::QuarantineWithoutFinding)
@@ -324,7 +324,7 @@ mod tests {
             .as_ref()
             .map(|fs| {
                 fs.iter()
-                    .map(|f| finding_id(&f.finding).unwrap().into_owned())
+                    .map(|f| finding_id(f.finding.view()).unwrap().into_owned())
                     .collect()
             })
             .unwrap_or_default()
@@ -343,7 +343,7 @@ mod tests {
         assert_eq!(ids(&u), ["f1"]);
         let f = &u.findings.as_ref().unwrap()[0];
         assert_eq!(f.event_id.as_deref(), Some("ev-1"));
-        assert_eq!(f.finding, finding("f1"));
+        assert_eq!(f.finding, finding("f1").into());
         assert_eq!(
             u.error.as_deref(),
             Some("CONNECTION_FAILURE: target unreachable")
@@ -390,7 +390,10 @@ mod tests {
             "failed_runs": 3, "first_failed_at": "2026-11-01T00:00:00Z", "quarantined_at": "2026-11-01T00:10:00Z"});
         let u = read(&body, &[("kind", QUARANTINE_KIND)]);
         assert_eq!(u.kind, Kind::QuarantinedFinding);
-        assert_eq!(u.findings.as_ref().unwrap()[0].finding, finding("f4"));
+        assert_eq!(
+            u.findings.as_ref().unwrap()[0].finding,
+            finding("f4").into()
+        );
         assert_eq!(u.error.as_deref(), Some("HTTP 400"));
         assert_eq!(u.first_failed_at.as_deref(), Some("2026-11-01T00:00:00Z"));
     }
@@ -489,7 +492,7 @@ mod tests {
             if let Ok(findings) = &u.findings {
                 proptest::prop_assert!(!findings.is_empty());
                 for f in findings {
-                    proptest::prop_assert!(finding_id(&f.finding).is_ok());
+                    proptest::prop_assert!(finding_id(f.finding.view()).is_ok());
                 }
             }
         }
@@ -514,7 +517,7 @@ mod tests {
                 let u = read(&body, &[]);
                 let got = u.findings.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
                 proptest::prop_assert_eq!(got.len(), 1);
-                proptest::prop_assert_eq!(&got[0].finding, &f);
+                proptest::prop_assert_eq!(&got[0].finding, &f.clone().into());
             }
         }
     }

@@ -44,7 +44,7 @@ pub struct Entry {
 impl Entry {
     fn new(received: &Received, unwrapped: &Unwrapped) -> Entry {
         let (findings, problem) = match &unwrapped.findings {
-            Ok(fs) => (fs.iter().map(|f| summary(&f.finding)).collect(), None),
+            Ok(fs) => (fs.iter().map(|f| summary(f.finding.view())).collect(), None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         Entry {
@@ -370,7 +370,7 @@ fn failure_of(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
         .findings
         .iter()
         .flatten()
-        .filter_map(|f| crate::normalize::finding_id(&f.finding).ok())
+        .filter_map(|f| crate::normalize::finding_id(f.finding.view()).ok())
         .map(|id| id.into_owned())
         .collect();
     let errors: Vec<String> = outcome
@@ -396,7 +396,7 @@ mod tests {
                 .iter()
                 .map(|id| Incoming {
                     event_id: None,
-                    finding: json!({"id": id}),
+                    finding: json!({"id": id}).into(),
                 })
                 .collect()),
             error: None,

@@ -13,6 +13,7 @@
 //!   skipping hidden entries; `-` is stdin.
 
 pub mod frames;
+mod text;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,16 @@ use frames::{FrameError, FrameKind, Framer};
 pub const CHUNK_FINDINGS: usize = 500;
 /// A chunk is handed over once it holds this many bytes of input.
 pub const CHUNK_BYTES: usize = 128 * 1024;
+
+/// How findings are handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parse {
+    /// Parsed whole ([`crate::intake::FindingJson::Parsed`]): what the OCSF mapping reads.
+    Whole,
+    /// Kept as the text that arrived, with only what normalization reads parsed, wherever
+    /// the frame allows it (native records: the text becomes `raw_event` as it is).
+    Text,
+}
 
 /// Findings to forward, in input order.
 pub type Chunk = Vec<crate::intake::Incoming>;
@@ -49,11 +60,11 @@ pub struct Reader {
 
 impl Reader {
     /// Starts reading `paths` (none, or `-`, is stdin) on a thread of its own.
-    pub fn spawn(paths: Vec<PathBuf>) -> std::io::Result<Reader> {
+    pub fn spawn(paths: Vec<PathBuf>, parse: Parse) -> std::io::Result<Reader> {
         let (tx, chunks) = mpsc::channel(1);
         let thread = std::thread::Builder::new()
             .name("input".into())
-            .spawn(move || read_all(&paths, &tx))?;
+            .spawn(move || read_all(&paths, parse, &tx))?;
         Ok(Reader { chunks, thread })
     }
 
@@ -67,7 +78,7 @@ impl Reader {
     }
 }
 
-fn read_all(paths: &[PathBuf], tx: &mpsc::Sender<Chunk>) -> Counts {
+fn read_all(paths: &[PathBuf], parse: Parse, tx: &mpsc::Sender<Chunk>) -> Counts {
     let mut out = Collector {
         tx,
         chunk: Vec::new(),
@@ -78,7 +89,7 @@ fn read_all(paths: &[PathBuf], tx: &mpsc::Sender<Chunk>) -> Counts {
     let paths = if paths.is_empty() { &stdin[..] } else { paths };
     for path in paths {
         if path.as_os_str() == "-" {
-            read_source(std::io::stdin().lock(), "<stdin>", &mut out);
+            read_source(std::io::stdin().lock(), "<stdin>", parse, &mut out);
             continue;
         }
         for file in expand(path) {
@@ -87,7 +98,7 @@ fn read_all(paths: &[PathBuf], tx: &mpsc::Sender<Chunk>) -> Counts {
                 Err(e) => Err((p, e)),
             });
             match opened {
-                Ok((p, f)) => read_source(f, &p.display().to_string(), &mut out),
+                Ok((p, f)) => read_source(f, &p.display().to_string(), parse, &mut out),
                 Err((p, e)) => out.unreadable(&p.display().to_string(), &e),
             }
         }
@@ -174,8 +185,8 @@ impl Collector<'_> {
 }
 
 /// Reads one source to its end.
-fn read_source(reader: impl Read, shown: &str, out: &mut Collector<'_>) {
-    let read = items_of_stream(reader, |item, bytes| {
+fn read_source(reader: impl Read, shown: &str, parse: Parse, out: &mut Collector<'_>) {
+    let read = items_of_stream(reader, parse, |item, bytes| {
         if let Some(item) = item {
             out.item(item, shown);
         }
@@ -188,14 +199,20 @@ fn read_source(reader: impl Read, shown: &str, out: &mut Collector<'_>) {
 
 /// Parses JSON, concatenated JSON or NDJSON held in memory into items, in order.
 pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
+    parse_documents_as(input, Parse::Whole, out);
+}
+
+/// [`parse_documents`], handing findings over as `parse` says.
+pub fn parse_documents_as(input: &[u8], parse: Parse, out: &mut Vec<Item>) {
     // Reading a slice cannot fail.
-    let _ = items_of_stream(input, |item, _| out.extend(item));
+    let _ = items_of_stream(input, parse, |item, _| out.extend(item));
 }
 
 /// Calls `each` with every item of the stream, in order, and after each value with the
 /// number of input bytes it took (the item is then `None`).
 fn items_of_stream(
     reader: impl Read,
+    parse: Parse,
     mut each: impl FnMut(Option<Item>, usize),
 ) -> std::io::Result<()> {
     let mut framer = Framer::new(reader);
@@ -228,17 +245,8 @@ fn items_of_stream(
             }
         };
         let len = frame.bytes.len();
-        match serde_json::from_slice::<Value>(frame.bytes) {
-            Ok(doc) if frame.kind == FrameKind::Finding => items.push(bare_finding(doc)),
-            Ok(doc) => items_of_document(doc, &mut items),
-            Err(e) => {
-                let (line, column, message) = frames::locate(&e, frame.line, frame.column);
-                items.push(Item::Invalid(IntakeError::Json {
-                    line,
-                    column,
-                    message,
-                }));
-            }
+        if !(parse == Parse::Text && text::items(&frame, &mut items)) {
+            items_of_frame(&frame, &mut items);
         }
         for item in items.drain(..) {
             each(Some(item), 0);
@@ -246,6 +254,22 @@ fn items_of_stream(
         each(None, len);
     }
     Ok(())
+}
+
+/// The items of one frame, parsed whole.
+fn items_of_frame(frame: &frames::Frame<'_>, out: &mut Vec<Item>) {
+    match serde_json::from_slice::<Value>(frame.bytes) {
+        Ok(doc) if frame.kind == FrameKind::Finding => out.push(bare_finding(doc)),
+        Ok(doc) => items_of_document(doc, out),
+        Err(e) => {
+            let (line, column, message) = frames::locate(&e, frame.line, frame.column);
+            out.push(Item::Invalid(IntakeError::Json {
+                line,
+                column,
+                message,
+            }));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +289,7 @@ mod tests {
         let ids: Vec<String> = items
             .iter()
             .map(|i| match i {
-                Item::Finding(f) => finding_id(&f.finding).unwrap().into_owned(),
+                Item::Finding(f) => finding_id(f.finding.view()).unwrap().into_owned(),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -284,7 +308,7 @@ mod tests {
             items[1]
         );
         assert!(
-            matches!(&items[2], Item::Finding(f) if f.finding["id"] == "c"),
+            matches!(&items[2], Item::Finding(f) if f.finding.view()["id"] == "c"),
             "{:?}",
             items[2]
         );

@@ -132,7 +132,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         (Some(c), Some(m)) if c == m => 1,
         _ => 2,
     };
-    let evidences = evidence::evidences(r.raw_event, version);
+    let evidences = evidence::evidences(r.finding, version);
     let resources = resources::resources(r);
     let account = field(&r.account_id);
     let observables = observables::observables(&account, &resources, &evidences, version);
@@ -184,14 +184,14 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
 }
 
 fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) -> Metadata<'a> {
-    let service = get(r.raw_event, "service");
+    let service = get(r.finding, "service");
     let feature = Feature {
         uid: service.and_then(|s| string(get(s, "detectorId"))),
         name: service.and_then(|s| string(get(s, "featureName"))),
         ..Default::default()
     };
     let has_feature = feature.uid.is_some() || feature.name.is_some();
-    let schema_version = string(get(r.raw_event, "schemaVersion"));
+    let schema_version = string(get(r.finding, "schemaVersion"));
     Metadata {
         version: version.as_str(),
         profiles: &["cloud"],
@@ -220,7 +220,7 @@ fn finding_info<'a>(
     version: OcsfVersion,
     modified: Option<i64>,
 ) -> FindingInfo<'a> {
-    let service = get(r.raw_event, "service");
+    let service = get(r.finding, "service");
     let finding_type = field(&r.finding_type);
     let title = field(&r.title)
         .or_else(|| finding_type.clone())
@@ -240,7 +240,7 @@ fn finding_info<'a>(
         desc: field(&r.description),
         types: finding_type.clone().into_iter().collect(),
         analytic,
-        attacks: attack::attacks(r.raw_event, r.finding_type.as_deref()),
+        attacks: attack::attacks(r.finding, r.finding_type.as_deref()),
         src_url: console_url(r),
         created_time: epoch_ms(r.created_at).map(|(ms, _)| ms),
         modified_time: modified,

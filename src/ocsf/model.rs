@@ -308,5 +308,5 @@ pub struct Unmapped<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unparsed_updated_at: Option<&'a Value>,
     pub ingest: &'a crate::normalize::Ingest<'a>,
-    pub raw_event: &'a Value,
+    pub raw_event: crate::normalize::RawEvent<'a>,
 }

@@ -24,7 +24,7 @@ pub fn aws_account(uid: Cow<'_, str>) -> Account<'_> {
 pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
     let mut out = Vec::new();
     let sequence = path(
-        r.raw_event,
+        r.finding,
         &["service", "detection", "sequence", "resources"],
     );
     for res in sequence
@@ -45,7 +45,7 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
     }
     // What an API call touched: `affectedResources` maps a CloudFormation type to an ARN.
     let affected = path(
-        r.raw_event,
+        r.finding,
         &["service", "action", "awsApiCallAction", "affectedResources"],
     );
     for (kind, uid) in affected
@@ -92,7 +92,7 @@ fn owner(uid: Str<'_>) -> Option<Owner<'_>> {
 
 /// A name beside the uid where GuardDuty gives one: the IAM user of an access key.
 fn main_name<'a>(r: &'a Record<'a>) -> Str<'a> {
-    let resource = get(r.raw_event, "resource")?;
+    let resource = get(r.finding, "resource")?;
     match r.resource_type.as_deref() {
         Some("AccessKey") => string(path(resource, &["accessKeyDetails", "userName"])),
         Some("EKSCluster") => string(path(resource, &["eksClusterDetails", "name"])),
