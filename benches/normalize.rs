@@ -1,12 +1,12 @@
 //! Normalization and encoding over the fixture corpus (criterion).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use guardduty_forwarder::input::parse_documents;
-use guardduty_forwarder::intake::Item;
+use guardduty_forwarder::input::{Parse, parse_documents, parse_documents_as};
+use guardduty_forwarder::intake::{FindingJson, Item};
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 
-fn fixture_findings() -> Vec<serde_json::Value> {
+fn fixture_findings() -> Vec<FindingJson> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
     let mut items = Vec::new();
     for entry in std::fs::read_dir(dir).expect("fixtures") {
@@ -43,20 +43,25 @@ fn bench(c: &mut Criterion) {
     let ndjson: Vec<u8> = findings
         .iter()
         .flat_map(|f| {
-            let mut line = serde_json::to_vec(f).expect("json");
+            let mut line = serde_json::to_vec(f.view()).expect("json");
             line.push(b'\n');
             line
         })
         .collect();
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Bytes(ndjson.len() as u64));
-    group.bench_function("intake_ndjson", |b| {
-        b.iter(|| {
-            let mut items = Vec::new();
-            parse_documents(&ndjson, &mut items);
-            std::hint::black_box(items)
-        })
-    });
+    for (name, parse) in [
+        ("intake_ndjson", Parse::Whole),
+        ("intake_ndjson_as_text", Parse::Text),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut items = Vec::new();
+                parse_documents_as(&ndjson, parse, &mut items);
+                std::hint::black_box(items)
+            })
+        });
+    }
     group.finish();
 }
 

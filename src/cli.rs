@@ -362,9 +362,10 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
     while let Some(chunk) = reader.chunks.recv().await {
         tally.outcome.add(
             app.forwarder
-                .forward(chunk, Via::Cli, &received_at, Deadline::none())
+                .forward(&chunk, Via::Cli, &received_at, Deadline::none())
                 .await,
         );
+        reader.spent(chunk);
     }
     let counts = reader.finish();
     tally.ignored = counts.ignored;

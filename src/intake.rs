@@ -104,15 +104,40 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-/// Routes one Lambda event per SPEC §2.
+/// What the Lambda function is invoked with: every event its rules deliver is an EventBridge
+/// event (`source` and `detail-type` required, `time` RFC 3339 when present). `detail` stays
+/// untyped, so every detail-type is accepted and routed by [`route_eventbridge`]; a payload
+/// that is not an EventBridge event at all fails the invocation naming the missing member.
+pub type LambdaPayload = aws_lambda_events::eventbridge::EventBridgeEvent<Option<Value>>;
+
+/// Routes one Lambda invocation's event: a finding, the backfill schedule, or something else
+/// (ignored).
+pub fn route_eventbridge(event: LambdaPayload) -> Result<Routed, IntakeError> {
+    route(&event.source, &event.detail_type, event.id, event.detail)
+}
+
+/// Routes an EventBridge event read from a document (the CLI, the dead-letter queue), where
+/// anything may turn up: missing or odd `source` / `detail-type` make it ignored.
 pub fn route_event(mut event: Value) -> Result<Routed, IntakeError> {
-    let source = str_field(&event, "source").unwrap_or_default();
-    let detail_type = str_field(&event, "detail-type").unwrap_or_default();
+    let detail = event.get_mut("detail").map(Value::take);
+    route(
+        str_field(&event, "source").unwrap_or_default(),
+        str_field(&event, "detail-type").unwrap_or_default(),
+        str_field(&event, "id").map(str::to_owned),
+        detail,
+    )
+}
+
+fn route(
+    source: &str,
+    detail_type: &str,
+    event_id: Option<String>,
+    detail: Option<Value>,
+) -> Result<Routed, IntakeError> {
     match (source, detail_type) {
         (GUARDDUTY_SOURCE, FINDING_DETAIL_TYPE) => {
-            let event_id = str_field(&event, "id").map(str::to_owned);
             let shown = || event_id.clone().unwrap_or_else(|| "(no id)".into());
-            let finding = match event.get_mut("detail").map(Value::take) {
+            let finding = match detail {
                 None | Some(Value::Null) => {
                     return Err(IntakeError::MissingDetail { event_id: shown() });
                 }

@@ -5,11 +5,10 @@ use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
-use serde_json::Value;
 use tracing::{Instrument, info, warn};
 
 use crate::app::App;
-use crate::intake::{IntakeError, Routed, route_event};
+use crate::intake::{IntakeError, LambdaPayload, Routed, route_eventbridge};
 use crate::normalize::Via;
 use crate::pipeline::Outcome;
 use crate::retry::Deadline;
@@ -70,20 +69,20 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// Handles one event.
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+pub async fn handle(app: &App, event: LambdaEvent<LambdaPayload>) -> Result<Response, HandlerError> {
     let span = tracing::info_span!("handler", trigger = tracing::field::Empty);
     handle_in(app, event, &span).instrument(span.clone()).await
 }
 
 async fn handle_in(
     app: &App,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<LambdaPayload>,
     span: &tracing::Span,
 ) -> Result<Response, HandlerError> {
     let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
     let started = Instant::now();
     let namespace = &app.config.metrics_namespace;
-    let routed = route_event(event.payload)?;
+    let routed = route_eventbridge(event.payload)?;
     span.record(
         "trigger",
         match &routed {
@@ -97,7 +96,7 @@ async fn handle_in(
             let received_at = crate::clock::now_rfc3339();
             let outcome = app
                 .forwarder
-                .forward(vec![incoming], Via::Eventbridge, &received_at, deadline)
+                .forward(&[incoming], Via::Eventbridge, &received_at, deadline)
                 .await;
             crate::metrics::emit(namespace, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
@@ -149,7 +148,7 @@ fn finish(via: Via, outcome: Outcome, started: Instant) -> Result<Response, Hand
 /// Runs the Lambda loop until the Runtime API goes away.
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaPayload>| async move {
         handle(app, event).await
     }))
     .await

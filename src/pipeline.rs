@@ -125,7 +125,7 @@ impl Forwarder {
     /// Forwards a batch of findings to every destination.
     pub async fn forward(
         &self,
-        findings: Vec<Incoming>,
+        findings: &[Incoming],
         via: Via,
         received_at: &str,
         deadline: Deadline,
@@ -135,8 +135,8 @@ impl Forwarder {
             ..Outcome::default()
         };
         let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
-        for mut incoming in findings {
-            let ingest = Ingest::new(via, incoming.event_id.take(), received_at);
+        for incoming in findings {
+            let ingest = Ingest::new(via, incoming.event_id.clone(), received_at);
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => records.push(r),
                 Ok(r) => {

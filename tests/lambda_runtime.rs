@@ -103,6 +103,31 @@ async fn a_malformed_finding_event_fails_the_invocation_and_the_next_one_still_w
 }
 
 #[tokio::test]
+async fn a_payload_that_is_not_an_eventbridge_event_fails_naming_what_is_missing() {
+    let (api, proc_) = start(&[("LOG_RECORDS", "true")]).await;
+    for (payload, missing) in [
+        (json!({"hello": "world"}), "missing field `detail-type`"),
+        (json!({"detail-type": "GuardDuty Finding", "detail": {}}), "missing field `source`"),
+        (json!({"source": "aws.guardduty", "detail": {"id": "x"}}), "detail-type"),
+        (json!([1, 2]), "invalid type"),
+    ] {
+        match api.invoke(payload).await {
+            Reply::Error(e) => {
+                let msg = e["errorMessage"].as_str().unwrap_or_default();
+                assert!(msg.contains(missing), "{msg}");
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+    let reply = api.invoke(finding_event()).await;
+    assert!(
+        matches!(reply, Reply::Response(ref r) if r["forwarded"] == 1),
+        "{reply:?}"
+    );
+    drop(proc_);
+}
+
+#[tokio::test]
 async fn below_min_severity_findings_are_counted_as_skipped() {
     let (api, proc_) = start(&[("LOG_RECORDS", "true"), ("MIN_SEVERITY", "high")]).await;
     let reply = api.invoke(finding_event()).await;

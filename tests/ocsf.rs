@@ -39,7 +39,7 @@ fn fixture_findings() -> Vec<(String, Value)> {
             parse_documents(&std::fs::read(&p).expect("read"), &mut items);
             let name = p.file_name().expect("name").to_string_lossy().into_owned();
             out.extend(items.into_iter().filter_map(|i| match i {
-                Item::Finding(f) => Some((name.clone(), f.finding)),
+                Item::Finding(f) => Some((name.clone(), f.finding.full().expect("parsed").into_owned())),
                 _ => None,
             }));
         }
@@ -146,7 +146,7 @@ fn schema_errors(version: OcsfVersion, record: &Value) -> Vec<String> {
 
 fn ocsf(finding: &Value, version: OcsfVersion) -> Value {
     let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
-    let encoded = encode(finding, &ingest, OutputSchema::Ocsf(version)).expect("encodes");
+    let encoded = encode(&finding.clone().into(), &ingest, OutputSchema::Ocsf(version)).expect("encodes");
     serde_json::from_str(&encoded.json).expect("record is JSON")
 }
 
@@ -363,7 +363,7 @@ proptest! {
         }
         let version = if v18 { OcsfVersion::V1_8_0 } else { OcsfVersion::V1_1_0 };
         let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
-        if let Ok(encoded) = encode(&f, &ingest, OutputSchema::Ocsf(version)) {
+        if let Ok(encoded) = encode(&f.clone().into(), &ingest, OutputSchema::Ocsf(version)) {
             let record: Value = serde_json::from_str(&encoded.json).expect("record is JSON");
             let errors = schema_errors(version, &record);
             prop_assert!(errors.is_empty(), "{errors:#?}");

@@ -80,7 +80,7 @@ fn corpus_records() -> Vec<EncodedRecord> {
         let doc = support::read_json(&f);
         for finding in findings_in(&doc) {
             let ingest = Ingest::new(Via::Cli, None, "2026-12-01T00:00:00Z");
-            if let Ok(r) = encode(&finding, &ingest, OutputSchema::Native)
+            if let Ok(r) = encode(&finding.into(), &ingest, OutputSchema::Native)
                 && seen.insert(r.dedup_key.clone())
             {
                 out.push(r);

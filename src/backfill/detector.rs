@@ -280,7 +280,7 @@ impl Job<'_> {
 
     /// Forwards `findings` and notes which destinations took something.
     async fn forward(&self, findings: &[Value], p: &mut Progress, deadline: Deadline) -> Outcome {
-        let incoming = findings
+        let incoming: Vec<Incoming> = findings
             .iter()
             .map(|finding| Incoming {
                 event_id: None,
@@ -291,7 +291,7 @@ impl Job<'_> {
         let outcome = self
             .backfill
             .forwarder
-            .forward(incoming, via, &p.received_at, deadline)
+            .forward(&incoming, via, &p.received_at, deadline)
             .await;
         for (sink, (ok, _)) in &outcome.per_sink {
             if *ok > 0 {

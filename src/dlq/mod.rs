@@ -325,7 +325,7 @@ async fn redrive_batch(
     let received_at = crate::clock::now_rfc3339();
     let outcome = forwarder
         .forward(
-            findings,
+            &findings,
             crate::normalize::Via::Redrive,
             &received_at,
             Deadline::none(),
