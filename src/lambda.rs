@@ -44,7 +44,7 @@ pub enum HandlerError {
     #[error("{0}")]
     Delivery(String),
     #[error("backfill failed: {0}")]
-    Backfill(String),
+    Backfill(#[from] crate::backfill::BackfillError),
 }
 
 /// The runtime logs a failed invocation's error with `{:?}`: show the message itself.
@@ -69,7 +69,10 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// Handles one event.
-pub async fn handle(app: &App, event: LambdaEvent<LambdaPayload>) -> Result<Response, HandlerError> {
+pub async fn handle(
+    app: &App,
+    event: LambdaEvent<LambdaPayload>,
+) -> Result<Response, HandlerError> {
     let span = tracing::info_span!("handler", trigger = tracing::field::Empty);
     handle_in(app, event, &span).instrument(span.clone()).await
 }
@@ -113,7 +116,7 @@ async fn handle_in(
             }
             Err(e) => {
                 crate::metrics::emit(namespace, Via::Backfill, &Outcome::default(), Some(false));
-                Err(HandlerError::Backfill(e.to_string()))
+                Err(HandlerError::Backfill(e))
             }
         },
         Routed::Ignored {
@@ -148,9 +151,9 @@ fn finish(via: Via, outcome: Outcome, started: Instant) -> Result<Response, Hand
 /// Runs the Lambda loop until the Runtime API goes away.
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaPayload>| async move {
-        handle(app, event).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<LambdaPayload>| async move { handle(app, event).await },
+    ))
     .await
 }
 

@@ -107,8 +107,14 @@ async fn a_payload_that_is_not_an_eventbridge_event_fails_naming_what_is_missing
     let (api, proc_) = start(&[("LOG_RECORDS", "true")]).await;
     for (payload, missing) in [
         (json!({"hello": "world"}), "missing field `detail-type`"),
-        (json!({"detail-type": "GuardDuty Finding", "detail": {}}), "missing field `source`"),
-        (json!({"source": "aws.guardduty", "detail": {"id": "x"}}), "detail-type"),
+        (
+            json!({"detail-type": "GuardDuty Finding", "detail": {}}),
+            "missing field `source`",
+        ),
+        (
+            json!({"source": "aws.guardduty", "detail": {"id": "x"}}),
+            "detail-type",
+        ),
         (json!([1, 2]), "invalid type"),
     ] {
         match api.invoke(payload).await {

@@ -39,7 +39,9 @@ fn fixture_findings() -> Vec<(String, Value)> {
             parse_documents(&std::fs::read(&p).expect("read"), &mut items);
             let name = p.file_name().expect("name").to_string_lossy().into_owned();
             out.extend(items.into_iter().filter_map(|i| match i {
-                Item::Finding(f) => Some((name.clone(), f.finding.full().expect("parsed").into_owned())),
+                Item::Finding(f) => {
+                    Some((name.clone(), f.finding.full().expect("parsed").into_owned()))
+                }
                 _ => None,
             }));
         }
@@ -146,7 +148,12 @@ fn schema_errors(version: OcsfVersion, record: &Value) -> Vec<String> {
 
 fn ocsf(finding: &Value, version: OcsfVersion) -> Value {
     let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
-    let encoded = encode(&finding.clone().into(), &ingest, OutputSchema::Ocsf(version)).expect("encodes");
+    let encoded = encode(
+        &finding.clone().into(),
+        &ingest,
+        OutputSchema::Ocsf(version),
+    )
+    .expect("encodes");
     serde_json::from_str(&encoded.json).expect("record is JSON")
 }
 
