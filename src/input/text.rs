@@ -68,10 +68,10 @@ fn document(text: &str) -> Option<Incoming> {
     }
     let is_finding_event = doc.source.map(RawValue::get) == Some(SOURCE_JSON)
         && doc.detail_type.map(RawValue::get) == Some(DETAIL_TYPE_JSON);
-    let detail = doc.detail.filter(|d| d.get().starts_with('{'))?;
     if !is_finding_event {
         return None;
     }
+    let detail = doc.detail.filter(|d| d.get().starts_with('{'))?;
     let event_id = doc
         .members
         .get("id")
