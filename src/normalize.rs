@@ -103,13 +103,13 @@ pub const FORWARDER: &str = concat!("guardduty-forwarder/", env!("CARGO_PKG_VERS
 #[derive(Debug, Clone, Serialize)]
 pub struct Ingest<'a> {
     pub via: Via,
-    pub event_id: Option<String>,
+    pub event_id: Option<&'a str>,
     pub forwarder: &'static str,
     pub received_at: &'a str,
 }
 
 impl<'a> Ingest<'a> {
-    pub fn new(via: Via, event_id: Option<String>, received_at: &'a str) -> Self {
+    pub fn new(via: Via, event_id: Option<&'a str>, received_at: &'a str) -> Self {
         Ingest {
             via,
             event_id,

@@ -136,7 +136,7 @@ impl Forwarder {
         };
         let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
         for incoming in findings {
-            let ingest = Ingest::new(via, incoming.event_id.clone(), received_at);
+            let ingest = Ingest::new(via, incoming.event_id.as_deref(), received_at);
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => records.push(r),
                 Ok(r) => {
