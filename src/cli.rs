@@ -207,6 +207,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                 via: Some(Via::Backfill),
                 progress: true,
                 max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
+                keep_state: false,
             };
             backfill(&app, request, "backfill").await
         }
@@ -230,6 +231,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                 via: Some(Via::Backfill),
                 progress: true,
                 max_findings: Some(usize::MAX),
+                keep_state: false,
             };
             backfill(&app, request, "replay").await
         }

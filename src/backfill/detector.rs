@@ -415,7 +415,7 @@ impl Job<'_> {
                   reason = stop.as_str(), region = self.region, detector = self.detector,
                   reached = %format_ms(mark.ms), behind_seconds = behind);
         }
-        if let Some(name) = &opened.name {
+        if let Some(name) = opened.name.as_ref().filter(|_| !self.req.keep_state) {
             // Strikes of findings this run never met again (archived, or updated into a
             // deliverable version) are stale: dropped, so they cannot crowd a live poison
             // finding out of the kept few. A run that settled nothing keeps them all.

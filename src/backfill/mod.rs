@@ -55,6 +55,9 @@ pub struct Request {
     pub progress: bool,
     /// Findings per detector in this run; `None`: `BACKFILL_MAX_FINDINGS`.
     pub max_findings: Option<usize>,
+    /// Read the stored state but never write it: the findings only reach a terminal (CLI
+    /// without a destination), so the function's own backfill must still deliver them.
+    pub keep_state: bool,
 }
 
 /// A fixed window `[start_ms, end_ms)` of `updatedAt`, in epoch milliseconds; `end_ms`
