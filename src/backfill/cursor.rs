@@ -1,61 +1,80 @@
 //! The cursor: which part of GuardDuty's listing to ask for next, which fetched findings to
-//! deliver, and where the next run may start. Pure: no I/O, no clock; `mod.rs` feeds it what
-//! ListFindings and GetFindings answered and what the destinations did.
+//! deliver, and where the next run may start. Pure: no I/O, no clock; the detector run feeds
+//! it what ListFindings and GetFindings answered and what the destinations did.
 //!
 //! # The property
 //!
-//! **A finding whose `updatedAt` is at or after the window start when a run lists it is
-//! delivered by that run or a later one** — whatever GuardDuty updates in between, wherever
-//! the run stops (cap, hard limit, deadline, API error, failed delivery), with any number of
-//! findings on one millisecond. Duplicates are allowed (consumers dedupe on `dedup_key`);
-//! losses are not.
+//! **Every finding version that stands in the listing inside a run's window is delivered by
+//! that run or a later one; the checkpoint never passes a position that could still hold an
+//! undelivered one.** Whatever GuardDuty updates, archives or unarchives between any two
+//! calls, wherever the run stops (cap, hard limit, deadline, API error, failed delivery,
+//! crash before the checkpoint write), with any number of findings on one millisecond.
+//! Duplicates are allowed (consumers dedupe on `dedup_key`) and bounded (see "What it
+//! costs"); losses are not.
+//!
+//! # The model it is proved against
+//!
+//! ListFindings answers ids sorted by `updatedAt` (an arbitrary but stable order at equal
+//! milliseconds); its `nextToken` is an *offset* into the listing as it stands when the next
+//! request arrives, so a finding leaving the listing between two token pages shifts every
+//! later one back by a position and one can be skipped. GetFindings returns the finding as it
+//! is *now* (possibly a newer version than the one listed), and may leave ids out. Updates
+//! give a finding `updatedAt` = the time of the update. `src/backfill/sim/` is that model, run
+//! against the real detector run at every step with seeded faults; `cursor/tests.rs` checks
+//! the cursor alone with proptest.
 //!
 //! # Why it holds
 //!
-//! 1. *A fixed upper bound.* A run lists `updatedAt` in `[start, upper)` where
-//!    `upper = now − BACKFILL_SETTLE_SECONDS`, fixed when the run starts. GuardDuty's listing
-//!    is eventually consistent; the settle margin is the time we grant it to show an update.
-//!    GuardDuty's user guide ("EventBridge notification frequency",
-//!    <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html>)
-//!    says a new finding is published within 5 minutes and carries the occurrences of its
-//!    first 5 minutes, hence the default of 300 s.
-//!    Any update made while the run is going gets an `updatedAt` ≥ the run's start > `upper`,
-//!    so it falls in a later run's window, never behind this one's checkpoint.
-//! 2. *The checkpoint follows listing positions, not GetFindings' timestamps.* ListFindings
-//!    returns ids sorted by `updatedAt`; GetFindings comes later and may return a *newer*
-//!    `updatedAt` (the finding was updated in between). A fetched timestamp below `upper`
-//!    is the finding's listing position (an update in between would be ≥ `upper`); one at or
-//!    above `upper` says nothing about where the finding stood, so it is ignored for the
-//!    checkpoint (the finding is still delivered, and its new version is listed again later).
+//! 1. *A fixed upper bound.* A run lists `updatedAt` in `[start, upper)` with
+//!    `upper = now − BACKFILL_SETTLE_SECONDS`, fixed when the run starts: an update made
+//!    while the run goes gets an `updatedAt` ≥ `upper` and falls in a later window.
+//! 2. *The checkpoint follows listing positions, not GetFindings' timestamps.* A fetched
+//!    `updatedAt` below `upper` is the finding's listing position (an update in between would
+//!    be ≥ `upper`); one at or above `upper` says nothing about where it stood.
 //! 3. *Only a contiguous prefix moves it.* The next start is the listing timestamp of the last
-//!    position before the first one not delivered (failed, missing from GetFindings, not
-//!    reached) — never past a position that could still hold an undelivered finding, since
-//!    the listing is sorted and an `updatedAt` only grows. Ids delivered at exactly that
-//!    millisecond are remembered and skipped next time (only while their `updatedAt` is
-//!    unchanged, i.e. that very version was delivered). When the listing is exhausted with
-//!    every position delivered, the next start is `upper` itself.
-//! 4. *Keyset pages.* Each page asks again from the newest listing timestamp reached instead
-//!    of following an offset-based `nextToken`, so a finding that leaves the window between
-//!    two pages (updated) cannot shift another one past the page boundary unseen. `nextToken`
-//!    is followed only when a whole page holds ids already handled (more than a page of
-//!    findings on one millisecond).
+//!    position before the first one not delivered (failed, missing, not reached). Ids
+//!    delivered at exactly that millisecond are remembered and skipped next time while their
+//!    `updatedAt` is unchanged.
+//! 4. *Only a consistent answer proves a stretch complete.* A page asked for without a token
+//!    is one consistent answer: every id from its `from` up to its newest millisecond is in it,
+//!    so the next page asks again from that millisecond (keyset paging) and **a page without
+//!    `nextToken` ends the listing only when it was asked for without a token.** When one
+//!    millisecond holds more than a page, the cursor walks that millisecond alone
+//!    (`[t, t+1)`) by token, and takes it as complete only after two consecutive whole walks
+//!    listed the same ids in the same order with nothing new: a finding that left between two
+//!    token pages changes the next walk, so a skipped id is either found or the walks go on
+//!    (up to [`MAX_WALKS`], then the run stops there and the checkpoint waits).
+//!
+//! # What remains an assumption
+//!
+//! - GuardDuty shows a version in the listing within `BACKFILL_SETTLE_SECONDS` of its
+//!   `updatedAt`. A version shown later than that, behind a checkpoint that has passed, is
+//!   found by the *rescan* of the stretch behind the checkpoint (`BACKFILL_RESCAN_MINUTES`,
+//!   the detector run), not by the cursor; later than the rescan, nothing reads there again.
+//! - Two walks of a crowded millisecond that agree could still hide an id if, between them,
+//!   one finding joined that millisecond (shown late) and, during the second walk, another left
+//!   it: a late listing, which the rescan finds.
 //!
 //! # What it costs
 //!
-//! In a steady state (runs that finish their window) nothing is delivered twice: the next
-//! window starts at `upper`, exclusive of this one. A run stopped early re-fetches the
-//! findings on its last millisecond but skips those it remembers (up to
-//! [`MAX_REMEMBERED_IDS`]); a failure re-sends what followed the failed finding in that run.
-//! A finding updated while a run is fetching it is delivered twice: its new version now, and
-//! again when a later run lists it. Findings on the start millisecond do not count toward the
-//! cap, so a burst on one millisecond cannot stall the window.
+//! In a steady state nothing is delivered twice: the next window starts at `upper`. A run
+//! stopped early re-fetches its last millisecond but skips what it remembers (up to
+//! [`MAX_REMEMBERED_IDS`]); a failure re-sends what followed it in that run (at most the cap);
+//! a finding updated while being fetched is delivered at its new version now and again when
+//! listed there. Findings on the start millisecond do not count toward the cap, so a burst on
+//! one millisecond cannot stall the window. A crowded millisecond of `n` ids costs about
+//! `3n/50` pages. Memory: positions settled below the keyset start are folded into the mark,
+//! so a run holds the ids of its current millisecond and what follows its first undelivered
+//! position, not the whole window.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-/// Ids remembered at the checkpoint's millisecond (keeps the SSM parameter small).
-pub const MAX_REMEMBERED_IDS: usize = 60;
-/// Pages in a row with nothing new (followed by `nextToken`) before a run gives up.
+/// Ids remembered at the checkpoint's millisecond (the store trims further if it must).
+pub const MAX_REMEMBERED_IDS: usize = 1000;
+/// Pages in a row with nothing new before a run gives up on this listing.
 const MAX_IDLE_PAGES: usize = 200;
+/// Walks of one crowded millisecond before a run gives up on it for now.
+pub const MAX_WALKS: usize = 8;
 
 /// The listing window of one run: `updatedAt` in `[start, upper)`, epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +94,9 @@ pub enum Stop {
     Deadline,
     /// An AWS call failed.
     Error,
+    /// The listing repeated a token, held nothing new for too long, or a crowded millisecond
+    /// never listed the same twice.
+    Unsettled,
 }
 
 impl Stop {
@@ -84,6 +106,7 @@ impl Stop {
             Stop::HardLimit => "hard-limit",
             Stop::Deadline => "deadline",
             Stop::Error => "error",
+            Stop::Unsettled => "unsettled-listing",
         }
     }
 }
@@ -101,7 +124,7 @@ pub struct Query {
 pub enum State {
     /// Listed, asked for, not settled yet.
     Pending,
-    /// Delivered (or deliberately skipped by `MIN_SEVERITY`, or set aside as poison).
+    /// Delivered (or deliberately skipped, or set aside as poison or unfetchable).
     Delivered,
     /// That very version was delivered by an earlier run.
     AlreadyDelivered,
@@ -109,6 +132,12 @@ pub enum State {
     Failed,
     /// GetFindings did not return it, even when asked again.
     Missing,
+}
+
+impl State {
+    fn done(self) -> bool {
+        matches!(self, State::Delivered | State::AlreadyDelivered)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +165,28 @@ pub struct Mark {
     pub ids: Vec<String>,
 }
 
+/// The page last listed, judged when the next query is asked for (after its fetch told
+/// where its findings stand).
+#[derive(Debug)]
+struct Listed {
+    query: Query,
+    token: Option<String>,
+    took_new: bool,
+    left_out: bool,
+    /// The newest known listing timestamp among this page's taken ids.
+    newest_ms: Option<i64>,
+    page_ids: Vec<String>,
+}
+
+/// A walk of one crowded millisecond by token.
+#[derive(Debug, Default)]
+struct Walk {
+    ids: Vec<String>,
+    took_new: bool,
+    last: Option<Vec<String>>,
+    count: usize,
+}
+
 /// One run's progress through its window.
 #[derive(Debug)]
 pub struct Cursor {
@@ -143,17 +194,30 @@ pub struct Cursor {
     remembered: HashSet<String>,
     cap: usize,
     hard_limit: usize,
-    positions: Vec<Position>,
+    /// Positions not yet folded into `floor`, in the order taken; `base` is the sequence
+    /// number of the first.
+    positions: VecDeque<Position>,
+    base: usize,
     index: HashMap<String, usize>,
+    /// The mark of the positions folded away: all delivered, all below `from`.
+    floor: Mark,
+    /// Every id listed below this millisecond was taken (see point 4).
+    from: i64,
+    /// A crowded millisecond being walked by token.
+    crowd: Option<i64>,
+    walk: Walk,
+    last: Option<Listed>,
+    next: Option<Query>,
+    taken: usize,
     counted: usize,
     /// Positions skipped because an earlier run delivered them (remembered ids): they do
     /// not count toward the hard limit, or a start millisecond holding more findings than
     /// the hard limit would be taken again, and stopped on, by every run.
     remembered_skips: usize,
-    next: Option<Query>,
     exhausted: bool,
     stop: Option<Stop>,
     idle_pages: usize,
+    token_repeated: bool,
 }
 
 impl Cursor {
@@ -166,18 +230,29 @@ impl Cursor {
             remembered: remembered.iter().cloned().collect(),
             cap,
             hard_limit: hard_limit.max(1),
-            positions: Vec::new(),
+            positions: VecDeque::new(),
+            base: 0,
             index: HashMap::new(),
-            counted: 0,
-            remembered_skips: 0,
+            floor: Mark {
+                ms: window.start,
+                ids: remembered.to_vec(),
+            },
+            from: window.start,
+            crowd: None,
+            walk: Walk::default(),
+            last: None,
             next: (!exhausted).then_some(Query {
                 from: window.start,
                 upper: window.upper,
                 token: None,
             }),
+            taken: 0,
+            counted: 0,
+            remembered_skips: 0,
             exhausted,
             stop: None,
             idle_pages: 0,
+            token_repeated: false,
         }
     }
 
@@ -188,6 +263,9 @@ impl Cursor {
     /// The next listing request; `None` once the window is exhausted or the run stopped
     /// (reaching the cap or the hard limit stops it here).
     pub fn query(&mut self) -> Option<Query> {
+        if let Some(page) = self.last.take() {
+            self.judge(page);
+        }
         if self.stop.is_none() && self.next.is_some() {
             if self.taken_new() >= self.hard_limit {
                 self.stop(Stop::HardLimit);
@@ -212,25 +290,36 @@ impl Cursor {
 
     /// Findings taken so far (delivered, failed, pending), for progress lines.
     pub fn taken(&self) -> usize {
-        self.positions.len()
+        self.taken
     }
 
-    /// Whether this run settled `id` (delivered, failed or missing), and whether it settled
-    /// anything at all: a poison finding's strikes are kept only while runs keep meeting it.
+    /// Positions held in memory now (the rest were folded into the mark).
+    pub fn held(&self) -> usize {
+        self.positions.len() + self.walk.ids.len() + self.walk.last.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Whether this run settled `id` (delivered, failed or missing) and still holds it.
     pub fn settled(&self, id: &str) -> bool {
-        self.index
-            .get(id)
-            .and_then(|&i| self.positions.get(i))
-            .is_some_and(|p| p.state != State::Pending)
+        self.position(id).is_some_and(|p| p.state != State::Pending)
     }
 
     pub fn settled_any(&self) -> bool {
-        self.positions.iter().any(|p| p.state != State::Pending)
+        self.taken > 0
+    }
+
+    fn position(&self, id: &str) -> Option<&Position> {
+        let seq = *self.index.get(id)?;
+        self.positions.get(seq.checked_sub(self.base)?)
+    }
+
+    fn position_mut(&mut self, id: &str) -> Option<&mut Position> {
+        let seq = *self.index.get(id)?;
+        self.positions.get_mut(seq.checked_sub(self.base)?)
     }
 
     /// Findings taken so far that an earlier run had not already delivered.
     fn taken_new(&self) -> usize {
-        self.positions.len().saturating_sub(self.remembered_skips)
+        self.taken.saturating_sub(self.remembered_skips)
     }
 
     /// One page of ListFindings for [`Cursor::query`]: `ids` in listing order, `token` the
@@ -254,88 +343,165 @@ impl Cursor {
                 left_out = true;
                 break;
             }
-            self.index.insert(id.clone(), self.positions.len());
-            self.positions.push(Position {
+            self.index.insert(id.clone(), self.base + self.positions.len());
+            self.positions.push_back(Position {
                 id: id.clone(),
                 listed_ms: None,
                 state: State::Pending,
             });
             take.push(id.clone());
         }
-        let token = token.filter(|t| !t.is_empty());
+        self.taken += take.len();
         self.idle_pages = if take.is_empty() {
             self.idle_pages.saturating_add(1)
         } else {
             0
         };
-        self.next = match (take.is_empty(), token) {
-            // The listing from `from` is complete: nothing past this page.
-            (_, None) if !left_out => {
-                self.exhausted = true;
-                None
-            }
-            // A whole page of ids already handled: more than a page on one millisecond.
-            (true, Some(t))
-                if query.token.as_deref() != Some(t) && self.idle_pages < MAX_IDLE_PAGES =>
-            {
-                Some(Query {
-                    token: Some(t.to_string()),
-                    ..query
-                })
-            }
-            // The service handed the same token back (or endless pages of nothing new):
-            // no way forward this run.
-            (true, _) => {
-                self.stop(Stop::Error);
-                None
-            }
-            (false, _) => Some(Query {
-                from: query.from,
-                upper: query.upper,
-                token: None,
-            }),
-        };
+        self.last = Some(Listed {
+            query,
+            token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+            took_new: !take.is_empty(),
+            left_out,
+            newest_ms: None,
+            page_ids: if self.crowd.is_some() {
+                ids.to_vec()
+            } else {
+                Vec::new()
+            },
+        });
         take
     }
 
-    /// Whether the last page ended the listing by repeating its `nextToken`.
+    /// Whether the listing ended this run by repeating a token, holding nothing new for too
+    /// long, or never listing a crowded millisecond the same way twice.
     pub fn token_repeated(&self) -> bool {
-        self.stop == Some(Stop::Error) && self.next.is_none() && !self.exhausted
+        self.token_repeated
+    }
+
+    /// Decides what to list after `page`, now that its findings were fetched.
+    fn judge(&mut self, page: Listed) {
+        if page.left_out {
+            // The run is at its cap: what was taken of this page below its newest known
+            // millisecond is complete; the query stops the run.
+            self.raise_from(page.newest_ms.unwrap_or(self.from));
+            self.next = Some(self.keyset());
+            return;
+        }
+        if self.crowd.is_some() {
+            return self.judge_walk(page);
+        }
+        match (&page.token, page.newest_ms) {
+            // One consistent answer holding everything from `from`: the window is done.
+            (None, _) => self.exhausted = true,
+            // A consistent answer reaching past `from`: everything below its newest
+            // millisecond was in it.
+            (Some(_), Some(t)) if t > self.from => {
+                self.raise_from(t);
+                self.next = Some(self.keyset());
+            }
+            // A whole page on `from` itself: walk that millisecond alone, by token (the
+            // page's own token belongs to the wider query, so the walk starts afresh).
+            (Some(_), _) => {
+                self.crowd = Some(self.from);
+                self.walk = Walk::default();
+                self.next = Some(self.crowd_query(None));
+            }
+        }
+    }
+
+    /// One more page of a crowded millisecond's walk.
+    fn judge_walk(&mut self, page: Listed) {
+        self.walk.ids.extend(page.page_ids.iter().cloned());
+        self.walk.took_new |= page.took_new;
+        if let Some(t) = page.token {
+            return self.follow(&page.query, t);
+        }
+        let same = self.walk.last.as_ref() == Some(&self.walk.ids);
+        if !self.walk.took_new && same {
+            // Two whole walks agree: the millisecond is complete.
+            let ms = self.crowd.take().unwrap_or(self.from);
+            self.walk = Walk::default();
+            self.raise_from(ms.saturating_add(1));
+            self.next = (self.from < self.window.upper).then(|| self.keyset());
+            if self.next.is_none() {
+                self.exhausted = true;
+            }
+            return;
+        }
+        self.walk.count += 1;
+        if self.walk.count >= MAX_WALKS {
+            self.token_repeated = true;
+            self.stop(Stop::Unsettled);
+            return;
+        }
+        self.walk.last = Some(std::mem::take(&mut self.walk.ids));
+        self.walk.took_new = false;
+        self.next = Some(self.crowd_query(None));
+    }
+
+    /// Follows `token` unless the service handed the same one back or pages stay empty.
+    fn follow(&mut self, query: &Query, token: String) {
+        if query.token.as_deref() == Some(token.as_str()) || self.idle_pages >= MAX_IDLE_PAGES {
+            self.token_repeated = true;
+            self.stop(Stop::Unsettled);
+            return;
+        }
+        self.next = Some(self.crowd_query(Some(token)));
+    }
+
+    fn crowd_query(&self, token: Option<String>) -> Query {
+        let ms = self.crowd.unwrap_or(self.from);
+        Query {
+            from: ms,
+            upper: ms.saturating_add(1).min(self.window.upper),
+            token,
+        }
+    }
+
+    fn keyset(&self) -> Query {
+        Query {
+            from: self.from,
+            upper: self.window.upper,
+            token: None,
+        }
+    }
+
+    /// Everything listed below `ms` was taken: fold what is settled below it.
+    fn raise_from(&mut self, ms: i64) {
+        if ms <= self.from {
+            return;
+        }
+        self.from = ms;
+        self.compact();
     }
 
     /// GetFindings returned `id` with this `updatedAt`.
     pub fn fetched(&mut self, id: &str, updated_ms: Option<i64>) -> Admit {
-        let Some(&i) = self.index.get(id) else {
-            return Admit::Unknown;
-        };
         let Window { start, upper } = self.window;
         let listed_ms = updated_ms.filter(|t| (start..upper).contains(t));
-        let Some(p) = self.positions.get_mut(i) else {
+        let remembered = self.remembered.contains(id);
+        let Some(p) = self.position_mut(id) else {
             return Admit::Unknown;
         };
         p.listed_ms = listed_ms;
-        if listed_ms == Some(start) && self.remembered.contains(id) {
-            p.state = State::AlreadyDelivered;
+        if let (Some(page), Some(t)) = (self.last.as_mut(), listed_ms) {
+            page.newest_ms = Some(page.newest_ms.map_or(t, |n| n.max(t)));
+        }
+        if listed_ms == Some(start) && remembered {
+            p_state(self, id, State::AlreadyDelivered);
             self.remembered_skips = self.remembered_skips.saturating_add(1);
             return Admit::Skip;
         }
         if listed_ms != Some(start) {
             self.counted = self.counted.saturating_add(1);
         }
-        if let (Some(t), Some(q)) = (listed_ms, self.next.as_mut())
-            && t > q.from
-            && q.token.is_none()
-        {
-            q.from = t;
-        }
         Admit::Deliver
     }
 
     /// Settles one fetched position.
     pub fn settle(&mut self, id: &str, state: State) {
-        if let Some(p) = self.index.get(id).and_then(|&i| self.positions.get_mut(i)) {
-            p.state = state;
-        }
+        p_state(self, id, state);
+        self.compact();
     }
 
     /// Whether the run has covered its whole window with every position delivered.
@@ -344,9 +510,42 @@ impl Cursor {
     }
 
     fn blocked_at(&self) -> Option<usize> {
-        self.positions
-            .iter()
-            .position(|p| !matches!(p.state, State::Delivered | State::AlreadyDelivered))
+        self.positions.iter().position(|p| !p.state.done())
+    }
+
+    /// Folds the delivered positions below `from` into `floor`; past the first undelivered
+    /// position, forgets settled ones below `from` (they cannot be listed again in this
+    /// window and the mark stops before them anyway).
+    fn compact(&mut self) {
+        while let Some(p) = self.positions.front() {
+            if !p.state.done() || p.listed_ms.is_some_and(|t| t >= self.from) {
+                break;
+            }
+            let Some(p) = self.positions.pop_front() else {
+                break;
+            };
+            self.base += 1;
+            self.index.remove(&p.id);
+            fold(&mut self.floor, &p);
+        }
+        if self.positions.len() > 1 {
+            let from = self.from;
+            let index = &mut self.index;
+            let mut first = true;
+            self.positions.retain(|p| {
+                let keep = first
+                    || p.state == State::Pending
+                    || p.listed_ms.is_none_or(|t| t >= from);
+                first = false;
+                if !keep {
+                    index.remove(&p.id);
+                }
+                keep
+            });
+            for (i, p) in self.positions.iter().enumerate() {
+                self.index.insert(p.id.clone(), self.base + i);
+            }
+        }
     }
 
     /// Where the next run starts (see the module doc, point 3).
@@ -357,34 +556,50 @@ impl Cursor {
                 ids: Vec::new(),
             };
         }
-        let mut ms = self.window.start;
-        let mut ids: Vec<String> = self.remembered.iter().cloned().collect();
-        let prefix = self.blocked_at().unwrap_or(self.positions.len());
+        let mut mark = self.floor.clone();
+        let blocked = self.blocked_at();
+        let prefix = blocked.unwrap_or(self.positions.len());
         for p in self.positions.iter().take(prefix) {
-            let Some(t) = p.listed_ms else { continue };
-            if t > ms {
-                ms = t;
-                ids.clear();
-            }
-            if t == ms {
-                ids.push(p.id.clone());
+            fold(&mut mark, p);
+        }
+        if blocked.is_none() && self.from > mark.ms {
+            mark = Mark {
+                ms: self.from,
+                ids: Vec::new(),
+            };
+            for p in &self.positions {
+                fold(&mut mark, p);
             }
         }
-        ids.sort();
-        ids.dedup();
-        ids.truncate(MAX_REMEMBERED_IDS);
-        Mark { ms, ids }
+        mark.ids.sort();
+        mark.ids.dedup();
+        mark.ids.truncate(MAX_REMEMBERED_IDS);
+        mark
     }
 
-    /// The newest listing timestamp up to which everything was delivered (the
-    /// `BackfillLagSeconds` reference); `None` when no finding with a known one was.
+    /// The listing timestamp up to which everything was delivered; `None` when the run got
+    /// nowhere past its start.
     pub fn reached_ms(&self) -> Option<i64> {
-        let prefix = self.blocked_at().unwrap_or(self.positions.len());
-        self.positions
-            .iter()
-            .take(prefix)
-            .filter_map(|p| p.listed_ms)
-            .max()
+        let m = self.mark();
+        (m.ms > self.window.start).then_some(m.ms)
+    }
+}
+
+/// Adds a delivered position to a mark.
+fn fold(mark: &mut Mark, p: &Position) {
+    let Some(t) = p.listed_ms else { return };
+    if t > mark.ms {
+        mark.ms = t;
+        mark.ids.clear();
+    }
+    if t == mark.ms && mark.ids.len() < MAX_REMEMBERED_IDS * 2 {
+        mark.ids.push(p.id.clone());
+    }
+}
+
+fn p_state(c: &mut Cursor, id: &str, state: State) {
+    if let Some(p) = c.position_mut(id) {
+        p.state = state;
     }
 }
 
