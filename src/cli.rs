@@ -208,6 +208,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                 progress: true,
                 max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
                 keep_state: false,
+                tick: None,
             };
             backfill(&app, request, "backfill").await
         }
@@ -232,6 +233,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                 progress: true,
                 max_findings: Some(usize::MAX),
                 keep_state: false,
+                tick: None,
             };
             backfill(&app, request, "replay").await
         }

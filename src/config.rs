@@ -105,6 +105,8 @@ pub struct BackfillConfig {
     pub checkpoint_parameter: Option<String>,
     /// How far behind now a run's listing stops (`BACKFILL_SETTLE_SECONDS`).
     pub settle: Duration,
+    /// How far behind its checkpoint each run re-reads (`BACKFILL_RESCAN_MINUTES`).
+    pub rescan: Duration,
     /// Consecutive runs a finding may fail permanently before it is set aside
     /// (`BACKFILL_QUARANTINE_AFTER`).
     pub quarantine_after: u32,
@@ -126,6 +128,7 @@ impl std::fmt::Debug for BackfillConfig {
             lookback,
             checkpoint_parameter,
             settle,
+            rescan,
             quarantine_after,
             dlq_url,
             assume_role_arn,
@@ -139,6 +142,7 @@ impl std::fmt::Debug for BackfillConfig {
             .field("lookback", lookback)
             .field("checkpoint_parameter", checkpoint_parameter)
             .field("settle", settle)
+            .field("rescan", rescan)
             .field("quarantine_after", quarantine_after)
             .field("dlq_url", dlq_url)
             .field("assume_role_arn", assume_role_arn)
@@ -238,6 +242,7 @@ impl Config {
         let lookback = env.number("BACKFILL_LOOKBACK_MINUTES", 15, 1, 60 * 24 * 90)?;
         let checkpoint_parameter = env.string("CHECKPOINT_PARAMETER");
         let settle = env.number("BACKFILL_SETTLE_SECONDS", 300, 0, 3600)?;
+        let rescan = env.number("BACKFILL_RESCAN_MINUTES", 60, 0, 1440)?;
         if settle >= lookback.saturating_mul(60) {
             return Err(ConfigError::Invalid {
                 var: "BACKFILL_SETTLE_SECONDS",
@@ -284,6 +289,7 @@ impl Config {
                 lookback: Duration::from_secs(lookback * 60),
                 checkpoint_parameter,
                 settle: Duration::from_secs(settle),
+                rescan: Duration::from_secs(rescan * 60),
                 quarantine_after: u32::try_from(quarantine_after).unwrap_or(u32::MAX),
                 dlq_url,
                 assume_role_arn,

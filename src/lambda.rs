@@ -77,6 +77,21 @@ pub async fn handle(
     handle_in(app, event, &span).instrument(span.clone()).await
 }
 
+/// How long after its tick a scheduled event still identifies it: a Lambda retry of the same
+/// event (same `id` and `time`) within this is skipped; an older or input-less event (an
+/// EventBridge Scheduler target with a fixed input) always runs.
+const TICK_TRUST_MS: i64 = 3_600_000;
+
+/// The scheduled event's identity (`id@time`), when it can tell a retry from a new tick.
+fn scheduled_tick(event: &LambdaPayload) -> Option<String> {
+    let id = event.id.as_deref().filter(|id| !id.is_empty())?;
+    let time = event.time?;
+    let age = crate::clock::now_ms().saturating_sub(time.timestamp_millis());
+    (0..TICK_TRUST_MS)
+        .contains(&age)
+        .then(|| format!("{id}@{}", time.timestamp_millis()))
+}
+
 async fn handle_in(
     app: &App,
     event: LambdaEvent<LambdaPayload>,
@@ -85,6 +100,7 @@ async fn handle_in(
     let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
     let started = Instant::now();
     let namespace = &app.config.metrics_namespace;
+    let tick = scheduled_tick(&event.payload);
     let routed = route_eventbridge(event.payload)?;
     span.record(
         "trigger",
@@ -104,13 +120,13 @@ async fn handle_in(
             crate::metrics::emit(namespace, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
         }
-        Routed::Scheduled => match app.backfill().run_scheduled(deadline).await {
+        Routed::Scheduled => match app.backfill().run_scheduled(deadline, tick).await {
             Ok(outcome) => {
                 crate::metrics::emit(
                     namespace,
                     Via::Backfill,
                     &outcome,
-                    Some(outcome.failed == 0),
+                    Some(outcome.failed == 0 && outcome.stalled == 0),
                 );
                 finish(Via::Backfill, outcome, started)
             }

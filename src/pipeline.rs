@@ -54,6 +54,18 @@ pub struct Outcome {
     /// Backfill: detector runs that stopped before their window's end.
     #[serde(skip)]
     pub truncated: u64,
+    /// Backfill: versions found by the rescan behind the checkpoint, never delivered before.
+    #[serde(skip)]
+    pub late: u64,
+    /// Backfill: detector runs that ended where they began while a finding held them.
+    #[serde(skip)]
+    pub stalled: u64,
+    /// Backfill: ids GetFindings never returned, skipped after enough runs.
+    #[serde(skip)]
+    pub unfetchable: u64,
+    /// Backfill: poison findings the dead-letter queue refused.
+    #[serde(skip)]
+    pub quarantine_failed: u64,
     /// Backfill: now − the newest `updatedAt` reached, in seconds.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
@@ -75,6 +87,10 @@ impl Outcome {
         self.oversize += other.oversize;
         self.quarantined += other.quarantined;
         self.truncated += other.truncated;
+        self.late += other.late;
+        self.stalled += other.stalled;
+        self.unfetchable += other.unfetchable;
+        self.quarantine_failed += other.quarantine_failed;
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

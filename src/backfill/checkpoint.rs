@@ -27,12 +27,30 @@ pub struct Checkpoint {
     /// Findings that failed permanently in the last consecutive runs, by id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub strikes: BTreeMap<String, Strike>,
+    /// Versions delivered recently (id → `updatedAt` in epoch ms), for the rescan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recent: BTreeMap<String, i64>,
+    /// RFC 3339: `recent` holds every version delivered from here on (absent in state
+    /// written before the rescan existed: no rescan below the mark then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_floor: Option<String>,
+    /// RFC 3339: where the next rescan resumes, when the last one stopped early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescan_at: Option<String>,
+    /// The id of the scheduled event that last ran (a retry of it is skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<String>,
 }
 
 impl Checkpoint {
     /// The start, in epoch milliseconds.
     pub fn start_ms(&self) -> Option<i64> {
         epoch_ms(&self.updated_at)
+    }
+
+    /// Where `recent` is complete from, in epoch milliseconds.
+    pub fn recent_floor_ms(&self) -> Option<i64> {
+        self.recent_floor.as_deref().and_then(epoch_ms)
     }
 
     /// The JSON stored, shortened to fit [`MAX_VALUE_BYTES`]: ids first, then strikes.
@@ -42,6 +60,11 @@ impl Checkpoint {
             let value = serde_json::to_string(&cp)?;
             if value.len() <= MAX_VALUE_BYTES {
                 return Ok(value);
+            }
+            if let Some((_, &t)) = cp.recent.iter().min_by_key(|(_, t)| **t) {
+                cp.recent.retain(|_, x| *x > t);
+                cp.recent_floor = Some(crate::clock::format_ms(t.saturating_add(1)));
+                continue;
             }
             if cp.ids.pop().is_none() && cp.strikes.pop_last().is_none() {
                 return Ok(value);
@@ -133,7 +156,7 @@ mod tests {
         let cp = Checkpoint {
             updated_at: "2026-11-22T10:00:00.123Z".into(),
             ids: (0..400).map(|i| format!("{i:064}")).collect(),
-            strikes: BTreeMap::new(),
+            ..Default::default()
         };
         let value = cp.to_value().unwrap();
         assert!(value.len() <= MAX_VALUE_BYTES, "{}", value.len());

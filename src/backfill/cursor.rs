@@ -143,6 +143,8 @@ impl State {
 #[derive(Debug, Clone)]
 struct Position {
     id: String,
+    /// The `from` of the page that listed it: its listing position is at least this.
+    page_from: i64,
     /// The listing timestamp when known (see the module doc, point 2).
     listed_ms: Option<i64>,
     state: State,
@@ -346,6 +348,7 @@ impl Cursor {
             self.index.insert(id.clone(), self.base + self.positions.len());
             self.positions.push_back(Position {
                 id: id.clone(),
+                page_from: query.from,
                 listed_ms: None,
                 state: State::Pending,
             });
@@ -498,6 +501,18 @@ impl Cursor {
         Admit::Deliver
     }
 
+    /// Settles a fetched position whose very version an earlier run delivered (the run
+    /// knows it from its own record): not counted toward the cap, like a remembered id, so
+    /// positions already delivered behind a held one cannot use up every run's cap; they
+    /// still count toward the hard limit.
+    pub fn seen(&mut self, id: &str) {
+        if self.position(id).is_some_and(|p| p.listed_ms != Some(self.window.start)) {
+            self.counted = self.counted.saturating_sub(1);
+        }
+        p_state(self, id, State::AlreadyDelivered);
+        self.compact();
+    }
+
     /// Settles one fetched position.
     pub fn settle(&mut self, id: &str, state: State) {
         p_state(self, id, state);
@@ -528,15 +543,18 @@ impl Cursor {
             self.index.remove(&p.id);
             fold(&mut self.floor, &p);
         }
-        if self.positions.len() > 1 {
+        let Some(blocker) = self.blocked_at() else {
+            return;
+        };
+        if self.positions.len() > blocker + 1 {
             let from = self.from;
             let index = &mut self.index;
-            let mut first = true;
+            let mut i = 0;
             self.positions.retain(|p| {
-                let keep = first
+                let keep = i <= blocker
                     || p.state == State::Pending
                     || p.listed_ms.is_none_or(|t| t >= from);
-                first = false;
+                i += 1;
                 if !keep {
                     index.remove(&p.id);
                 }
@@ -561,6 +579,31 @@ impl Cursor {
         let prefix = blocked.unwrap_or(self.positions.len());
         for p in self.positions.iter().take(prefix) {
             fold(&mut mark, p);
+        }
+        // A version shown late (after the settle margin) sits in the listing below its
+        // fetched `updatedAt`, which shows as a delivered position "after" the first
+        // undelivered one: then never past where the page holding that one began.
+        let out_of_order = |b: &Position| {
+            b.listed_ms.is_some_and(|tb| {
+                self.positions
+                    .iter()
+                    .take(prefix)
+                    .any(|p| p.listed_ms.is_some_and(|t| t > tb))
+            })
+        };
+        if let Some(b) = blocked.and_then(|b| self.positions.get(b))
+            && mark.ms > b.page_from
+            && (out_of_order(b) || self.floor.ms > b.listed_ms.unwrap_or(i64::MAX))
+        {
+            let ms = b.page_from.max(self.floor.ms.min(b.page_from));
+            mark = Mark {
+                ms,
+                ids: if ms == self.floor.ms {
+                    self.floor.ids.clone()
+                } else {
+                    Vec::new()
+                },
+            };
         }
         if blocked.is_none() && self.from > mark.ms {
             mark = Mark {

@@ -92,6 +92,14 @@ impl Reader {
     }
 
     /// A GuardDuty client for `region`, built once per region.
+    /// An SQS client in the queue's own region (from its URL), else the default one.
+    pub async fn sqs_for(&self, queue_url: &str) -> aws_sdk_sqs::Client {
+        match crate::aws::region_of_queue_url(queue_url) {
+            Some(region) => aws_sdk_sqs::Client::new(&self.aws.config_for(region).await),
+            None => self.sqs().await.clone(),
+        }
+    }
+
     pub async fn client(&self, region: &str) -> aws_sdk_guardduty::Client {
         let mut clients = self.clients.lock().await;
         if let Some(c) = clients.get(region) {

@@ -25,6 +25,9 @@ pub mod guardduty;
 pub mod quarantine;
 
 mod detector;
+pub mod run;
+#[cfg(test)]
+mod sim;
 
 use futures_util::StreamExt;
 use tracing::warn;
@@ -58,6 +61,8 @@ pub struct Request {
     /// Read the stored state but never write it: the findings only reach a terminal (CLI
     /// without a destination), so the function's own backfill must still deliver them.
     pub keep_state: bool,
+    /// The scheduled event's id (Lambda): a retry of a tick that already ran is skipped.
+    pub tick: Option<String>,
 }
 
 /// A fixed window `[start_ms, end_ms)` of `updatedAt`, in epoch milliseconds; `end_ms`
@@ -122,9 +127,14 @@ pub struct Backfill<'a> {
 
 impl Backfill<'_> {
     /// Runs the scheduled backfill (Lambda).
-    pub async fn run_scheduled(&self, deadline: Deadline) -> Result<Outcome, BackfillError> {
+    pub async fn run_scheduled(
+        &self,
+        deadline: Deadline,
+        tick: Option<String>,
+    ) -> Result<Outcome, BackfillError> {
         let req = Request {
             via: Some(Via::Backfill),
+            tick,
             ..Default::default()
         };
         self.run(&req, deadline).await
@@ -153,6 +163,7 @@ impl Backfill<'_> {
                     cause: None,
                 });
             }
+            total.stalled += u64::from(run.stalled);
             if let Some(reached) = run.reached_ms {
                 let behind = crate::clock::now_ms().saturating_sub(reached).max(0) / 1000;
                 lag = lag.max(u64::try_from(behind).ok());
