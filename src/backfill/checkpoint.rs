@@ -4,7 +4,7 @@
 //! Kept under SSM's 4 KB limit for standard parameters by remembering fewer ids when needed
 //! (forgotten ids are only sent again, never lost).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,9 @@ pub struct Checkpoint {
     /// RFC 3339: where the next rescan resumes, when the last one stopped early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescan_at: Option<String>,
+    /// Ids GetFindings never returned, skipped for good (kept while they may be listed again).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unfetchable: BTreeSet<String>,
     /// The id of the scheduled event that last ran (a retry of it is skipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tick: Option<String>,

@@ -524,6 +524,12 @@ impl Cursor {
         self.exhausted && self.stop.is_none() && self.blocked_at().is_none()
     }
 
+    /// The first position not delivered (for diagnostics).
+    pub fn blocker(&self) -> Option<(String, Option<i64>, State)> {
+        let b = self.blocked_at()?;
+        self.positions.get(b).map(|p| (p.id.clone(), p.listed_ms, p.state))
+    }
+
     fn blocked_at(&self) -> Option<usize> {
         self.positions.iter().position(|p| !p.state.done())
     }

@@ -39,6 +39,8 @@ use crate::pipeline::{Failure, Outcome};
 pub const HARD_LIMIT_FACTOR: usize = 20;
 /// Versions remembered for the rescan (the oldest are forgotten first: sent again, never lost).
 pub const MAX_RECENT: usize = 3000;
+/// Unfetchable ids remembered (the oldest skipped are forgotten first: struck again).
+pub const MAX_UNFETCHABLE: usize = 200;
 /// The pseudo-destination a ghost finding is struck at.
 pub const GUARDDUTY: &str = "guardduty";
 
@@ -116,6 +118,8 @@ struct Progress {
     cut_short: bool,
     /// Failed findings to judge at the end of the run.
     suspects: Vec<Suspect>,
+    /// Ids skipped as unfetchable, in the order skipped.
+    unfetchable: Vec<String>,
     recent: BTreeMap<String, i64>,
     /// Destinations that delivered something this run (so they work), and when.
     working: BTreeMap<String, i64>,
@@ -185,6 +189,10 @@ pub async fn run<P: Port>(port: &P, plan: &Plan, mut run: DetectorRun) -> Detect
         met: HashSet::new(),
         cut_short: false,
         suspects: Vec::new(),
+        unfetchable: previous
+            .as_ref()
+            .map(|c| c.unfetchable.iter().cloned().collect())
+            .unwrap_or_default(),
         recent: previous
             .as_ref()
             .map(|c| c.recent.clone())
@@ -296,6 +304,9 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
 /// An id ListFindings returns and GetFindings does not: struck like a poison finding, and
 /// skipped once it has been struck in enough runs.
 async fn ghost<P: Port>(port: &P, plan: &Plan, id: &str, p: &mut Progress) -> State {
+    if p.unfetchable.iter().any(|u| u == id) {
+        return State::Delivered;
+    }
     let now = format_ms(port.now_ms());
     if !p.struck.insert(id.to_string()) {
         return State::Missing;
@@ -312,6 +323,7 @@ async fn ghost<P: Port>(port: &P, plan: &Plan, id: &str, p: &mut Progress) -> St
                   scope = %p.run.scope, finding_id = %id, failed_runs = s.runs);
             p.strikes.remove(id);
             p.run.outcome.unfetchable += 1;
+            p.unfetchable.push(id.to_string());
             State::Delivered
         }
     }
@@ -550,6 +562,9 @@ async fn close<P: Port>(
     mut p: Progress,
 ) -> DetectorRun {
     let mark = cursor.mark();
+    if std::env::var("GDF_SIM_DEBUG").is_ok() {
+        eprintln!("close: stop={:?} complete={} mark={} blocker={:?} held={} strikes={:?} struck={:?}", cursor.stopped(), cursor.complete(), mark.ms, cursor.blocker(), cursor.held(), p.strikes.iter().map(|(k, v)| (k.clone(), v.runs)).collect::<Vec<_>>(), p.struck);
+    }
     let now = port.now_ms();
     let window = cursor.window();
     p.run.reached_ms = Some(mark.ms);
@@ -585,6 +600,10 @@ async fn close<P: Port>(
             ids: mark.ids,
             strikes: std::mem::take(&mut p.strikes),
             recent: std::mem::take(&mut p.recent),
+            unfetchable: {
+                let skip = p.unfetchable.len().saturating_sub(MAX_UNFETCHABLE);
+                p.unfetchable.drain(skip..).collect()
+            },
             recent_floor: Some(format_ms(floor)),
             rescan_at: p.rescan_at.map(format_ms),
             tick: plan.tick.clone().or(previous.as_ref().and_then(|c| c.tick.clone())),
