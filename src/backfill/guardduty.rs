@@ -1,5 +1,6 @@
 //! Reading GuardDuty: the backfill's AWS clients (GuardDuty per region, with the assumed
-//! role's credentials; SSM for checkpoints; SQS for the dead-letter queue), built once per
+//! role's credentials; SSM for checkpoints; DynamoDB for the state table; SQS for the
+//! dead-letter queue), built once per
 //! process; ListFindings pages and GetFindings batches, each within a [`Budget`]. The raw
 //! JSON of each finding is read from the GetFindings response body itself (the SDK's typed
 //! model would lose fields it does not know), so `raw_event` is the API's own JSON; the body
@@ -38,6 +39,7 @@ pub struct Reader {
     role: OnceCell<Option<SharedCredentialsProvider>>,
     clients: tokio::sync::Mutex<HashMap<String, aws_sdk_guardduty::Client>>,
     ssm: OnceCell<aws_sdk_ssm::Client>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
     sqs: OnceCell<aws_sdk_sqs::Client>,
 }
 
@@ -50,6 +52,7 @@ impl Reader {
             role: OnceCell::new(),
             clients: Default::default(),
             ssm: OnceCell::new(),
+            dynamodb: OnceCell::new(),
             sqs: OnceCell::new(),
         }
     }
@@ -81,6 +84,13 @@ impl Reader {
     pub async fn ssm(&self) -> &aws_sdk_ssm::Client {
         self.ssm
             .get_or_init(|| async { aws_sdk_ssm::Client::new(self.aws.config().await) })
+            .await
+    }
+
+    /// The DynamoDB client of the function's own region (the state table, `STATE_TABLE`).
+    pub async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.aws.config().await) })
             .await
     }
 

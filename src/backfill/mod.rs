@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod cursor;
 pub mod guardduty;
 pub mod quarantine;
+pub mod state;
 
 mod detector;
 
