@@ -426,6 +426,121 @@ async fn two_regions_are_read_each_with_its_own_detectors() {
     assert_eq!(regions.iter().filter(|r| *r == "eu-west-1").count(), 4);
 }
 
+/// The detectors each region's requests went to (ListDetectors as `*`).
+fn detectors_asked(gd: &GuardDuty) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = gd
+        .seen()
+        .iter()
+        .map(|s| {
+            let detector = s.path.trim_matches('/').split('/').nth(1).unwrap_or("*");
+            (s.region.clone(), detector.to_string())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn a_region_detector_pair_is_read_only_in_its_region_and_bare_ids_in_every_region() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 60_000;
+    gd.add(
+        "us-east-1",
+        "shared",
+        recent("us-east-1", "shared", "s", 2, base),
+    );
+    gd.add(
+        "us-east-1",
+        "east",
+        recent("us-east-1", "east", "e", 3, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "shared",
+        recent("eu-west-1", "shared", "sw", 1, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "west",
+        recent("eu-west-1", "west", "w", 4, base),
+    );
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("GUARDDUTY_REGIONS", "us-east-1,eu-west-1".into()),
+            (
+                "DETECTOR_IDS",
+                "shared, us-east-1:east, eu-west-1:west".into(),
+            ),
+        ],
+    )
+    .await;
+    let r = run(&api).await;
+    assert_eq!(r["forwarded"], 10, "{r}");
+    assert_eq!(
+        r["failed"], 0,
+        "no region was asked for another's detector: {r}"
+    );
+    settle().await;
+    assert_eq!(delivered(&proc_).len(), 10);
+    assert_eq!(
+        detectors_asked(&gd),
+        [
+            ("eu-west-1".to_string(), "shared".to_string()),
+            ("eu-west-1".into(), "west".into()),
+            ("us-east-1".into(), "east".into()),
+            ("us-east-1".into(), "shared".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_cli_makes_no_call_in_its_region_for_a_detector_paired_with_another_region() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 30 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 5, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "west",
+        recent("eu-west-1", "west", "w", 4, base),
+    );
+    let (ok, records, stderr) = cli_backfill_with(
+        &gd,
+        &[("DETECTOR_IDS", "det1,eu-west-1:west".into())],
+        &["--since", "1h", "--region", "us-east-1"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(records, 5, "{stderr}");
+    assert!(!stderr.contains("west"), "{stderr}");
+    assert_eq!(
+        detectors_asked(&gd),
+        [("us-east-1".to_string(), "det1".to_string())]
+    );
+    // With only a pair for another region, this region's detectors come from ListDetectors.
+    let (ok, records, stderr) = cli_backfill_with(
+        &gd,
+        &[("DETECTOR_IDS", "eu-west-1:west".into())],
+        &["--since", "1h", "--region", "us-east-1"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(records, 5, "{stderr}");
+    assert!(
+        gd.seen()
+            .iter()
+            .all(|s| s.region == "us-east-1" && !s.path.contains("west")),
+        "{:?}",
+        gd.seen()
+    );
+    assert!(gd.seen().iter().any(|s| s.path == "/detector"));
+}
+
 #[tokio::test]
 async fn the_cli_backfill_prints_records_and_progress() {
     let gd = GuardDuty::start().await;
@@ -456,8 +571,17 @@ async fn the_cli_backfill_prints_records_and_progress() {
 }
 
 async fn cli_backfill(gd: &GuardDuty, args: &[&str]) -> (bool, usize, String) {
+    cli_backfill_with(gd, &[], args).await
+}
+
+async fn cli_backfill_with(
+    gd: &GuardDuty,
+    extra: &[(&str, String)],
+    args: &[&str],
+) -> (bool, usize, String) {
     let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
+    env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     let mut cmd = command(&env);
     cmd.arg("backfill").args(args);
     let out = tokio::task::spawn_blocking(move || cmd.output())

@@ -222,8 +222,10 @@ impl Backfill<'_> {
         if !req.detectors.is_empty() {
             return Ok(req.detectors.clone());
         }
-        if !self.config.detector_ids.is_empty() {
-            return Ok(self.config.detector_ids.clone());
+        // Bare ids and this region's `region:detector` pairs; none named here: ListDetectors.
+        let named = self.config.detector_ids.for_region(region);
+        if !named.is_empty() {
+            return Ok(named);
         }
         let budget = Budget::within(deadline).ok_or(BackfillError::OutOfTime {
             operation: "list detectors",
