@@ -169,6 +169,7 @@ impl Job<'_> {
                 self.detector,
                 &query,
                 include_archived,
+                self.backfill.config.rule_min_severity,
                 &budget,
             )
             .await;

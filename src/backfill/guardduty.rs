@@ -152,12 +152,15 @@ pub async fn detectors(
     }
 }
 
-/// One ListFindings page for `query`, `updatedAt` ascending: ids and the `nextToken`.
+/// One ListFindings page for `query`, `updatedAt` ascending: ids and the `nextToken`. With a
+/// `min_severity` above 0 (`RULE_MIN_SEVERITY`, the EventBridge rule's floor) only findings
+/// of at least that severity are listed, as the rule only matches those.
 pub async fn list_page(
     client: &aws_sdk_guardduty::Client,
     detector: &str,
     query: &Query,
     include_archived: bool,
+    min_severity: u8,
     budget: &Budget,
 ) -> Result<(Vec<String>, Option<String>), BackfillError> {
     let mut criterion = HashMap::new();
@@ -172,6 +175,14 @@ pub async fn list_page(
         criterion.insert(
             "service.archived".to_string(),
             Condition::builder().equals("false").build(),
+        );
+    }
+    if min_severity > 0 {
+        criterion.insert(
+            "severity".to_string(),
+            Condition::builder()
+                .greater_than_or_equal(i64::from(min_severity))
+                .build(),
         );
     }
     let page = client
