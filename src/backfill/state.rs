@@ -4,14 +4,18 @@
 //! The item: partition key `pk` (String) = `<STATE_PREFIX>/<region>/<detector>` (or
 //! `<region>/<detector>` without a prefix); `body` (String), an opaque document the backfill
 //! owns and this store never parses; `version` (Number), one more per committed write;
-//! `lease_owner` (String) and `lease_until` (Number, epoch ms) while a run holds the lease.
+//! `lease_owner` (String) and `lease_until` (Number, epoch ms) while a run holds the lease;
+//! `written_by` (String), the owner of the last commit.
 //!
 //! A run [`Store::acquire`]s the lease (a conditional update: the item is new, its lease has
 //! expired, or the run already holds it), works, and then either [`Store::commit`]s its new
 //! body or [`Store::release`]s the lease; both are conditional on the lease still being the
-//! one acquired (same owner, same version) and both end the lease.
+//! one acquired (same owner, same version) and both end the lease. A commit also records
+//! `written_by` (its owner), so that a commit repeated (the SDK retries a request whose answer
+//! was lost) recognizes its own write in the refusal and succeeds without writing again.
 //!
-//! Invariants (checked against moto in `tests/backfill_state.rs`):
+//! Invariants, checked against moto in `tests/backfill_state.rs`, where a seeded simulation
+//! interleaves four runs of one key at random, with and without clock skew:
 //! - **No lost update.** Every committed body was computed by a run that read the body the
 //!   previous commit left: a commit succeeds only while the item's owner and version are
 //!   those its lease saw at acquire, and any other run must first acquire (changing the
@@ -184,17 +188,27 @@ impl Store<'_> {
             .update_item()
             .table_name(self.table)
             .key("pk", s(&lease.key))
-            .update_expression("SET body = :body, version = :next REMOVE lease_owner, lease_until")
+            .update_expression(
+                "SET body = :body, version = :next, written_by = :me REMOVE lease_owner, lease_until",
+            )
             .condition_expression(HOLD_CONDITION)
             .expression_attribute_values(":body", s(body))
             .expression_attribute_values(":next", AttributeValue::N(next.to_string()))
             .expression_attribute_values(":me", s(&lease.owner))
             .expression_attribute_values(":v", AttributeValue::N(lease.version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
             .config_override(budget.dynamodb())
             .send()
             .await;
-        self.held(lease, answer)
+        // Refused because it already went through: the SDK retried a request whose answer
+        // was lost, and the item still shows this very write.
+        let ours = |item: &Item| {
+            item.get("written_by") == Some(&s(&lease.owner))
+                && item.get("version") == Some(&AttributeValue::N(next.to_string()))
+                && item.get("body") == Some(&s(body))
+        };
+        self.held(lease, answer, ours)
     }
 
     /// Releases without writing (same condition).
@@ -212,29 +226,34 @@ impl Store<'_> {
             .config_override(budget.dynamodb())
             .send()
             .await;
-        self.held(lease, answer)
+        self.held(lease, answer, |_| false)
     }
 
-    /// A conditional write's answer: a failed condition is a lost lease.
+    /// A conditional write's answer: a failed condition is a lost lease, unless the item it
+    /// failed on shows the write `done` (a commit's retry after its answer was lost).
     fn held(
         &self,
         lease: &Lease,
         answer: Result<UpdateItemOutput, Update>,
+        done: impl Fn(&Item) -> bool,
     ) -> Result<(), StateError> {
         match answer {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StateError::LeaseLost {
-                    key: lease.key.clone(),
-                })
-            }
-            Err(e) => Err(StateError::Write {
-                table: self.table.to_string(),
-                detail: super::describe(&e),
-            }),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    if refused.item().is_some_and(done) {
+                        Ok(())
+                    } else {
+                        Err(StateError::LeaseLost {
+                            key: lease.key.clone(),
+                        })
+                    }
+                }
+                _ => Err(StateError::Write {
+                    table: self.table.to_string(),
+                    detail: super::describe(&e),
+                }),
+            },
         }
     }
 
