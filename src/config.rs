@@ -97,16 +97,14 @@ pub struct CollectorConfig {
 pub struct BackfillConfig {
     /// Empty: the function's (or the SDK's default) region.
     pub regions: Vec<String>,
-    /// Empty: ListDetectors.
-    pub detector_ids: Vec<String>,
+    /// `DETECTOR_IDS`, per region; a region it names none for: ListDetectors.
+    pub detector_ids: DetectorIds,
     pub include_archived: bool,
     pub max_findings: usize,
     pub lookback: Duration,
     pub checkpoint_parameter: Option<String>,
     /// How far behind now a run's listing stops (`BACKFILL_SETTLE_SECONDS`).
     pub settle: Duration,
-    /// How far behind its checkpoint each run re-reads (`BACKFILL_RESCAN_MINUTES`).
-    pub rescan: Duration,
     /// Consecutive runs a finding may fail permanently before it is set aside
     /// (`BACKFILL_QUARANTINE_AFTER`).
     pub quarantine_after: u32,
@@ -114,6 +112,56 @@ pub struct BackfillConfig {
     pub dlq_url: Option<String>,
     pub assume_role_arn: Option<String>,
     pub assume_role_external_id: Option<String>,
+    /// Where the backfill keeps its state (`STATE_TABLE`, `STATE_PREFIX`).
+    pub state_table: Option<StateTable>,
+    /// How far behind its checkpoint each run reads again for late listings
+    /// (`BACKFILL_RESCAN_MINUTES`); zero: never.
+    pub rescan: Duration,
+    /// The EventBridge rule's numeric severity floor (`RULE_MIN_SEVERITY`, 0-10; 0: none):
+    /// the backfill lists only findings at or above it, so both paths deliver the same set.
+    pub rule_min_severity: u8,
+}
+
+/// `DETECTOR_IDS`: bare ids apply to every region, `region:detector` pairs to their region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetectorIds {
+    /// Bare ids, read in every region.
+    pub everywhere: Vec<String>,
+    /// `(region, detector)` pairs, read only in their region.
+    pub in_region: Vec<(String, String)>,
+}
+
+impl DetectorIds {
+    pub fn is_empty(&self) -> bool {
+        self.everywhere.is_empty() && self.in_region.is_empty()
+    }
+
+    /// The detectors named for `region`, each once, in the order given; empty when none is
+    /// named for it (the backfill then asks ListDetectors).
+    pub fn for_region(&self, region: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let named = self.everywhere.iter().chain(
+            self.in_region
+                .iter()
+                .filter(|(r, _)| r == region)
+                .map(|(_, d)| d),
+        );
+        for d in named {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
+        }
+        out
+    }
+}
+
+/// The DynamoDB table holding the backfill's state, and the key prefix within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateTable {
+    /// `STATE_TABLE`.
+    pub table: String,
+    /// `STATE_PREFIX` without slashes at either end; empty by default.
+    pub prefix: String,
 }
 
 /// Redacts the external id. The exhaustive pattern makes a new field a compile error here,
@@ -128,11 +176,13 @@ impl std::fmt::Debug for BackfillConfig {
             lookback,
             checkpoint_parameter,
             settle,
-            rescan,
             quarantine_after,
             dlq_url,
             assume_role_arn,
             assume_role_external_id,
+            state_table,
+            rescan,
+            rule_min_severity,
         } = self;
         f.debug_struct("BackfillConfig")
             .field("regions", regions)
@@ -142,7 +192,6 @@ impl std::fmt::Debug for BackfillConfig {
             .field("lookback", lookback)
             .field("checkpoint_parameter", checkpoint_parameter)
             .field("settle", settle)
-            .field("rescan", rescan)
             .field("quarantine_after", quarantine_after)
             .field("dlq_url", dlq_url)
             .field("assume_role_arn", assume_role_arn)
@@ -150,6 +199,9 @@ impl std::fmt::Debug for BackfillConfig {
                 "assume_role_external_id",
                 &assume_role_external_id.as_ref().map(|_| "<redacted>"),
             )
+            .field("state_table", state_table)
+            .field("rescan", rescan)
+            .field("rule_min_severity", rule_min_severity)
             .finish()
     }
 }
@@ -228,21 +280,11 @@ impl Config {
                 });
             }
         }
-        let detector_ids = env.list("DETECTOR_IDS");
-        for d in &detector_ids {
-            if d.is_empty() || d.len() > 300 || !d.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(ConfigError::Invalid {
-                    var: "DETECTOR_IDS",
-                    value: d.clone(),
-                    reason: "a detector id is 1-300 letters and digits".into(),
-                });
-            }
-        }
+        let detector_ids = detector_ids(&env, &regions)?;
         let max_findings = env.number("BACKFILL_MAX_FINDINGS", 500, 1, 100_000)?;
         let lookback = env.number("BACKFILL_LOOKBACK_MINUTES", 15, 1, 60 * 24 * 90)?;
         let checkpoint_parameter = env.string("CHECKPOINT_PARAMETER");
         let settle = env.number("BACKFILL_SETTLE_SECONDS", 300, 0, 3600)?;
-        let rescan = env.number("BACKFILL_RESCAN_MINUTES", 60, 0, 1440)?;
         if settle >= lookback.saturating_mul(60) {
             return Err(ConfigError::Invalid {
                 var: "BACKFILL_SETTLE_SECONDS",
@@ -289,11 +331,15 @@ impl Config {
                 lookback: Duration::from_secs(lookback * 60),
                 checkpoint_parameter,
                 settle: Duration::from_secs(settle),
-                rescan: Duration::from_secs(rescan * 60),
                 quarantine_after: u32::try_from(quarantine_after).unwrap_or(u32::MAX),
                 dlq_url,
                 assume_role_arn,
                 assume_role_external_id,
+                state_table: state_table(&env)?,
+                rescan: Duration::from_secs(
+                    env.number("BACKFILL_RESCAN_MINUTES", 60, 0, 24 * 60)? * 60,
+                ),
+                rule_min_severity: env.number("RULE_MIN_SEVERITY", 0, 0, 10)? as u8,
             },
             metrics_namespace,
         })
@@ -312,6 +358,83 @@ impl Config {
             Err(ConfigError::NoDestination)
         }
     }
+}
+
+/// `DETECTOR_IDS`: comma-separated bare ids and `region:detector` pairs. A pair's region must
+/// be one of `GUARDDUTY_REGIONS` when that is set (else the pair could never apply).
+fn detector_ids(env: &Env<'_>, regions: &[String]) -> Result<DetectorIds, ConfigError> {
+    let mut ids = DetectorIds::default();
+    for entry in env.list("DETECTOR_IDS") {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            var: "DETECTOR_IDS",
+            value: entry.clone(),
+            reason: reason.into(),
+        };
+        let (region, detector) = match entry.split_once(':') {
+            Some((r, d)) => (Some(r.trim()), d.trim()),
+            None => (None, entry.as_str()),
+        };
+        if detector.is_empty()
+            || detector.len() > 300
+            || !detector.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                "expected a detector id (1-300 letters and digits) or region:detector",
+            ));
+        }
+        match region {
+            None => ids.everywhere.push(detector.to_string()),
+            Some(r) if !is_region_name(r) => {
+                return Err(invalid(
+                    "not a region name before the colon (e.g. us-east-1:abc123)",
+                ));
+            }
+            Some(r) if !regions.is_empty() && !regions.iter().any(|g| g == r) => {
+                return Err(invalid("names a region that is not in GUARDDUTY_REGIONS"));
+            }
+            Some(r) => ids.in_region.push((r.to_string(), detector.to_string())),
+        }
+    }
+    Ok(ids)
+}
+
+/// `STATE_TABLE` (a DynamoDB table name) and `STATE_PREFIX` (refused without a table).
+fn state_table(env: &Env<'_>) -> Result<Option<StateTable>, ConfigError> {
+    let prefix = env.string("STATE_PREFIX");
+    if let Some(p) = &prefix
+        && (p.len() > 1024 || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(ConfigError::Invalid {
+            var: "STATE_PREFIX",
+            value: p.clone(),
+            reason: "expected up to 1024 characters without spaces (e.g. /guardduty-forwarder)"
+                .into(),
+        });
+    }
+    let Some(table) = env.string("STATE_TABLE") else {
+        return match prefix {
+            Some(_) => Err(ConfigError::Rejected {
+                var: "STATE_PREFIX",
+                reason: "is set but STATE_TABLE is not".into(),
+            }),
+            None => Ok(None),
+        };
+    };
+    let valid = (3..=255).contains(&table.len())
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !valid {
+        return Err(ConfigError::Invalid {
+            var: "STATE_TABLE",
+            value: table,
+            reason: "not a DynamoDB table name (3-255 letters, digits, _ . -)".into(),
+        });
+    }
+    Ok(Some(StateTable {
+        table,
+        prefix: prefix.unwrap_or_default().trim_matches('/').to_string(),
+    }))
 }
 
 /// The collector, from `COLLECTOR_URL` or `COLLECTOR_URL_SECRET_ARN` (not both); the
@@ -647,6 +770,10 @@ mod tests {
         assert_eq!(c.backfill.settle, Duration::from_secs(300));
         assert_eq!(c.backfill.quarantine_after, 3);
         assert_eq!(c.backfill.dlq_url, None);
+        assert_eq!(c.backfill.state_table, None);
+        assert_eq!(c.backfill.rescan, Duration::from_secs(60 * 60));
+        assert_eq!(c.backfill.rule_min_severity, 0);
+        assert!(c.backfill.detector_ids.is_empty());
         assert_eq!(c.metrics_namespace, "GuardDutyForwarder");
         assert_eq!(c.require_destination(), Err(ConfigError::NoDestination));
     }
@@ -741,6 +868,35 @@ mod tests {
                 "GUARDDUTY_REGIONS",
             ),
             (&[("DETECTOR_IDS", "abc,de-f")], "DETECTOR_IDS"),
+            (&[("DETECTOR_IDS", "Mars:abc")], "DETECTOR_IDS"),
+            (&[("DETECTOR_IDS", "us-east-1:")], "DETECTOR_IDS"),
+            (&[("DETECTOR_IDS", "us-east-1:a:b")], "DETECTOR_IDS"),
+            (
+                &[
+                    ("GUARDDUTY_REGIONS", "us-east-1"),
+                    ("DETECTOR_IDS", "eu-west-1:abc"),
+                ],
+                "DETECTOR_IDS",
+            ),
+            (&[("STATE_TABLE", "ab")], "STATE_TABLE"),
+            (&[("STATE_TABLE", "my table")], "STATE_TABLE"),
+            (&[("STATE_TABLE", &*"t".repeat(256))], "STATE_TABLE"),
+            (&[("STATE_PREFIX", "/gdf")], "STATE_PREFIX"),
+            (
+                &[("STATE_TABLE", "state"), ("STATE_PREFIX", "a b")],
+                "STATE_PREFIX",
+            ),
+            (
+                &[("BACKFILL_RESCAN_MINUTES", "1441")],
+                "BACKFILL_RESCAN_MINUTES",
+            ),
+            (
+                &[("BACKFILL_RESCAN_MINUTES", "an hour")],
+                "BACKFILL_RESCAN_MINUTES",
+            ),
+            (&[("RULE_MIN_SEVERITY", "11")], "RULE_MIN_SEVERITY"),
+            (&[("RULE_MIN_SEVERITY", "-1")], "RULE_MIN_SEVERITY"),
+            (&[("RULE_MIN_SEVERITY", "high")], "RULE_MIN_SEVERITY"),
             (
                 &[("BACKFILL_MAX_FINDINGS", "lots")],
                 "BACKFILL_MAX_FINDINGS",
@@ -849,8 +1005,63 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.backfill.regions, ["us-east-1", "eu-west-2"]);
-        assert_eq!(c.backfill.detector_ids, ["abc123"]);
+        assert_eq!(c.backfill.detector_ids.everywhere, ["abc123"]);
         assert!(c.require_destination().is_ok());
+    }
+
+    #[test]
+    fn detector_ids_take_bare_ids_for_every_region_and_pairs_for_their_own() {
+        let c = parse(&[
+            ("GUARDDUTY_REGIONS", "us-east-1,eu-west-1"),
+            (
+                "DETECTOR_IDS",
+                "abc, eu-west-1:def , us-east-1:abc,eu-west-1 : ghi",
+            ),
+        ])
+        .unwrap();
+        let ids = &c.backfill.detector_ids;
+        assert_eq!(ids.everywhere, ["abc"]);
+        assert_eq!(ids.for_region("us-east-1"), ["abc"], "each once");
+        assert_eq!(ids.for_region("eu-west-1"), ["abc", "def", "ghi"]);
+        // Only pairs, none for this region: the backfill asks ListDetectors there.
+        let c = parse(&[("DETECTOR_IDS", "eu-west-1:def")]).unwrap();
+        assert!(c.backfill.detector_ids.for_region("us-east-1").is_empty());
+        assert_eq!(c.backfill.detector_ids.for_region("eu-west-1"), ["def"]);
+        let err = parse(&[
+            ("GUARDDUTY_REGIONS", "us-east-1"),
+            ("DETECTOR_IDS", "eu-west-1:def"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not in GUARDDUTY_REGIONS"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("eu-west-1:def"), "{err}");
+    }
+
+    #[test]
+    fn the_state_table_takes_a_prefix_without_its_outer_slashes_and_the_floor_and_rescan_parse() {
+        let c = parse(&[
+            ("STATE_TABLE", "gdf-state_1.prod"),
+            ("STATE_PREFIX", "/guardduty-forwarder/prod/"),
+            ("BACKFILL_RESCAN_MINUTES", "0"),
+            ("RULE_MIN_SEVERITY", "7"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.backfill.state_table,
+            Some(StateTable {
+                table: "gdf-state_1.prod".into(),
+                prefix: "guardduty-forwarder/prod".into(),
+            })
+        );
+        assert_eq!(c.backfill.rescan, Duration::ZERO, "0 disables the rescan");
+        assert_eq!(c.backfill.rule_min_severity, 7);
+        let c = parse(&[("STATE_TABLE", "gdf"), ("BACKFILL_RESCAN_MINUTES", "1440")]).unwrap();
+        assert_eq!(c.backfill.state_table.unwrap().prefix, "");
+        assert_eq!(c.backfill.rescan, Duration::from_secs(24 * 3600));
+        let shown = format!("{:?}", parse(&[("STATE_TABLE", "gdf")]).unwrap().backfill);
+        assert!(shown.contains("state_table") && shown.contains("rule_min_severity"));
     }
 
     /// Every variable that can hold a credential, with a planted value that must not show.
@@ -1002,7 +1213,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 22] = [
+    const ALL_VARS: [&str; 26] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1025,6 +1236,10 @@ mod tests {
         "BACKFILL_MAX_FINDINGS",
         "CHECKPOINT_PARAMETER",
         "METRICS_NAMESPACE",
+        "STATE_TABLE",
+        "STATE_PREFIX",
+        "BACKFILL_RESCAN_MINUTES",
+        "RULE_MIN_SEVERITY",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

@@ -141,6 +141,12 @@ async fn two_detectors_with_archived_and_old_findings_deliver_exactly_the_recent
                 s.body["findingCriteria"]["criterion"]["service.archived"]["equals"][0],
                 "false"
             );
+            assert!(
+                s.body["findingCriteria"]["criterion"]
+                    .get("severity")
+                    .is_none(),
+                "no severity floor unless RULE_MIN_SEVERITY is set"
+            );
         }
     }
 }
@@ -426,6 +432,121 @@ async fn two_regions_are_read_each_with_its_own_detectors() {
     assert_eq!(regions.iter().filter(|r| *r == "eu-west-1").count(), 4);
 }
 
+/// The detectors each region's requests went to (ListDetectors as `*`).
+fn detectors_asked(gd: &GuardDuty) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = gd
+        .seen()
+        .iter()
+        .map(|s| {
+            let detector = s.path.trim_matches('/').split('/').nth(1).unwrap_or("*");
+            (s.region.clone(), detector.to_string())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn a_region_detector_pair_is_read_only_in_its_region_and_bare_ids_in_every_region() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 60_000;
+    gd.add(
+        "us-east-1",
+        "shared",
+        recent("us-east-1", "shared", "s", 2, base),
+    );
+    gd.add(
+        "us-east-1",
+        "east",
+        recent("us-east-1", "east", "e", 3, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "shared",
+        recent("eu-west-1", "shared", "sw", 1, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "west",
+        recent("eu-west-1", "west", "w", 4, base),
+    );
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("GUARDDUTY_REGIONS", "us-east-1,eu-west-1".into()),
+            (
+                "DETECTOR_IDS",
+                "shared, us-east-1:east, eu-west-1:west".into(),
+            ),
+        ],
+    )
+    .await;
+    let r = run(&api).await;
+    assert_eq!(r["forwarded"], 10, "{r}");
+    assert_eq!(
+        r["failed"], 0,
+        "no region was asked for another's detector: {r}"
+    );
+    settle().await;
+    assert_eq!(delivered(&proc_).len(), 10);
+    assert_eq!(
+        detectors_asked(&gd),
+        [
+            ("eu-west-1".to_string(), "shared".to_string()),
+            ("eu-west-1".into(), "west".into()),
+            ("us-east-1".into(), "east".into()),
+            ("us-east-1".into(), "shared".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_cli_makes_no_call_in_its_region_for_a_detector_paired_with_another_region() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 30 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 5, base),
+    );
+    gd.add(
+        "eu-west-1",
+        "west",
+        recent("eu-west-1", "west", "w", 4, base),
+    );
+    let (ok, records, stderr) = cli_backfill_with(
+        &gd,
+        &[("DETECTOR_IDS", "det1,eu-west-1:west".into())],
+        &["--since", "1h", "--region", "us-east-1"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(records, 5, "{stderr}");
+    assert!(!stderr.contains("west"), "{stderr}");
+    assert_eq!(
+        detectors_asked(&gd),
+        [("us-east-1".to_string(), "det1".to_string())]
+    );
+    // With only a pair for another region, this region's detectors come from ListDetectors.
+    let (ok, records, stderr) = cli_backfill_with(
+        &gd,
+        &[("DETECTOR_IDS", "eu-west-1:west".into())],
+        &["--since", "1h", "--region", "us-east-1"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(records, 5, "{stderr}");
+    assert!(
+        gd.seen()
+            .iter()
+            .all(|s| s.region == "us-east-1" && !s.path.contains("west")),
+        "{:?}",
+        gd.seen()
+    );
+    assert!(gd.seen().iter().any(|s| s.path == "/detector"));
+}
+
 #[tokio::test]
 async fn the_cli_backfill_prints_records_and_progress() {
     let gd = GuardDuty::start().await;
@@ -456,8 +577,17 @@ async fn the_cli_backfill_prints_records_and_progress() {
 }
 
 async fn cli_backfill(gd: &GuardDuty, args: &[&str]) -> (bool, usize, String) {
+    cli_backfill_with(gd, &[], args).await
+}
+
+async fn cli_backfill_with(
+    gd: &GuardDuty,
+    extra: &[(&str, String)],
+    args: &[&str],
+) -> (bool, usize, String) {
     let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
+    env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     let mut cmd = command(&env);
     cmd.arg("backfill").args(args);
     let out = tokio::task::spawn_blocking(move || cmd.output())
@@ -1178,4 +1308,164 @@ async fn a_collector_refusing_a_whole_request_for_one_bad_finding_gets_the_other
         cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str(),
         "the cursor moved on: {cp}"
     );
+}
+
+/// Whether the EventBridge rule with `RuleMinimumSeverity` = `floor` matches a finding: its
+/// pattern's `{"numeric": [">=", floor]}` on `detail.severity` (the template's, checked here).
+fn rule_matches(finding: &Value, floor: u8) -> bool {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "- numeric:")
+        .expect("the rule's numeric filter");
+    assert_eq!(
+        lines[at - 1],
+        "- severity:",
+        "the filter is on detail.severity"
+    );
+    assert_eq!(lines[at + 1], r#"- ">=""#, "the filter is at-least");
+    floor == 0 || finding["severity"].as_f64().unwrap() >= f64::from(floor)
+}
+
+#[tokio::test]
+async fn with_a_rule_severity_floor_push_and_backfill_deliver_the_same_findings() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 5 * 60_000;
+    let severities = [2.0, 5.5, 6.9, 7.0, 7.5, 8.9];
+    let findings: Vec<Value> = severities
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            finding(
+                "us-east-1",
+                "det1",
+                &format!("sev-{s}"),
+                base + i as i64,
+                false,
+                *s,
+            )
+        })
+        .collect();
+    gd.add("us-east-1", "det1", findings.clone());
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("DETECTOR_IDS", "det1".into()),
+            ("RULE_MIN_SEVERITY", "7".into()),
+        ],
+    )
+    .await;
+    // The push path: only what the rule matches reaches the function.
+    for (i, f) in findings.iter().filter(|f| rule_matches(f, 7)).enumerate() {
+        let event = serde_json::json!({
+            "version": "0", "id": format!("ev-{i}"), "detail-type": "GuardDuty Finding",
+            "source": "aws.guardduty", "account": "123456789012", "time": "2026-11-22T10:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": f,
+        });
+        match api.invoke(event).await {
+            Reply::Response(r) => assert_eq!(r["forwarded"], 1, "{r}"),
+            Reply::Error(e) => panic!("push failed: {e}"),
+        }
+    }
+    let r = run(&api).await;
+    assert_eq!(r["failed"], 0, "{r}");
+    settle().await;
+    let ids = |via: &str| -> std::collections::BTreeSet<String> {
+        proc_
+            .records()
+            .iter()
+            .filter(|r| r["ingest"]["via"] == via)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let pushed = ids("eventbridge");
+    assert_eq!(
+        pushed,
+        ["sev-7", "sev-7.5", "sev-8.9"]
+            .map(String::from)
+            .into_iter()
+            .collect(),
+        "6.9 is below the floor, 7.0 is on it"
+    );
+    assert_eq!(ids("backfill"), pushed, "both paths deliver the same set");
+    // Below the floor a finding is not even listed: GetFindings never asks for it.
+    for s in gd.seen() {
+        assert_eq!(s.status, 200, "{s:?}");
+        if s.path.ends_with("/findings/get") {
+            let asked = s.body["findingIds"].to_string();
+            assert!(
+                !asked.contains("sev-2") && !asked.contains("sev-6.9"),
+                "{asked}"
+            );
+        } else if s.path.ends_with("/findings") {
+            assert_eq!(
+                s.body["findingCriteria"]["criterion"]["severity"],
+                serde_json::json!({"greaterThanOrEqual": 7})
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_guardduty_stand_in_refuses_a_severity_condition_as_guardduty_does() {
+    use aws_sdk_guardduty::types::{Condition, FindingCriteria};
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        [1.0, 4.0, 7.0, 8.5]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| finding("us-east-1", "det1", &format!("s{i}"), base, false, *s))
+            .collect(),
+    );
+    let config = moto::sdk_config("us-east-1")
+        .to_builder()
+        .endpoint_url(gd.endpoint())
+        .build();
+    let client = aws_sdk_guardduty::Client::new(&config);
+    let list = |condition: Condition| {
+        let client = client.clone();
+        async move {
+            let mut ids = client
+                .list_findings()
+                .detector_id("det1")
+                .finding_criteria(
+                    FindingCriteria::builder()
+                        .criterion("severity", condition)
+                        .build(),
+                )
+                .send()
+                .await?
+                .finding_ids()
+                .to_vec();
+            ids.sort();
+            Ok::<_, aws_sdk_guardduty::error::SdkError<_, _>>(ids)
+        }
+    };
+    let at_least_4 = list(Condition::builder().greater_than_or_equal(4).build())
+        .await
+        .unwrap();
+    assert_eq!(at_least_4, ["s1", "s2", "s3"]);
+    #[allow(deprecated)]
+    let gte_4 = list(Condition::builder().gte(4).build()).await.unwrap();
+    assert_eq!(gte_4, at_least_4, "the deprecated gte means the same");
+    let exactly = list(Condition::builder().equals("8.5").build())
+        .await
+        .unwrap();
+    assert_eq!(exactly, ["s3"]);
+    let below = list(Condition::builder().less_than(4).build())
+        .await
+        .unwrap();
+    assert_eq!(below, ["s0"]);
+    // `matches` is for filters only: ListFindings refuses it with a 400.
+    let err = list(Condition::builder().matches("8*").build())
+        .await
+        .unwrap_err();
+    let service = err.into_service_error();
+    assert!(service.is_bad_request_exception(), "{service:?}");
+    assert_eq!(gd.seen().last().unwrap().status, 400);
 }

@@ -59,6 +59,12 @@ impl Budget {
             .retry_config(self.retry.clone())
     }
 
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::config::Builder {
+        aws_sdk_dynamodb::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::config::Builder {
         aws_sdk_sqs::config::Builder::default()
             .timeout_config(self.timeouts.clone())

@@ -11,6 +11,7 @@ use super::cursor::Query;
 use super::guardduty;
 use super::quarantine;
 use super::run::{self, Loaded, Plan, Port, SetAside};
+use super::state::{Acquired, Lease, Store};
 use super::{Backfill, BackfillError, Request};
 use crate::clock::{duration_ms, now_ms, now_rfc3339};
 use crate::intake::Incoming;
@@ -20,6 +21,10 @@ use crate::retry::Deadline;
 
 /// Time kept back from the deadline to deliver the last page and write the checkpoint.
 const WRAP_UP: Duration = Duration::from_secs(4);
+/// A lease outlives the invocation's deadline by this much (clock skew between invocations).
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+/// A lease taken outside Lambda (no deadline): the CLI's run.
+const CLI_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Result of one region × detector.
 #[derive(Debug)]
@@ -95,6 +100,7 @@ impl Job<'_> {
             deadline,
             listing: earlier(deadline, WRAP_UP),
             checkpoint,
+            lease: std::sync::Mutex::new(None),
         };
         run::run(&port, &plan, DetectorRun::new(self.region, self.detector)).await
     }
@@ -107,9 +113,61 @@ struct AwsPort<'a> {
     /// The deadline for listing: [`WRAP_UP`] before the invocation's.
     listing: Deadline,
     checkpoint: Option<String>,
+    /// The state table's lease, while this run holds it.
+    lease: std::sync::Mutex<Option<Lease>>,
 }
 
 impl AwsPort<'_> {
+    async fn store(&self) -> Option<Store<'_>> {
+        let table = self.job.backfill.config.state_table.as_ref()?;
+        Some(Store {
+            client: self.job.backfill.reader.dynamodb().await,
+            table: &table.table,
+            prefix: &table.prefix,
+        })
+    }
+
+    fn take_lease(&self) -> Option<Lease> {
+        self.lease.lock().ok().and_then(|mut l| l.take())
+    }
+
+    /// The SSM checkpoint of a version without the state table (read once, to migrate).
+    async fn read_ssm(&self) -> Result<Option<Checkpoint>, BackfillError> {
+        let Some(name) = &self.checkpoint else {
+            return Ok(None);
+        };
+        let budget = self.budget("read the checkpoint")?;
+        let ssm = self.job.backfill.reader.ssm().await;
+        checkpoint::read(ssm, name, &budget).await
+    }
+
+    /// Opens the state in the table under a lease; an empty item migrates the SSM checkpoint.
+    async fn load_table(&self, store: Store<'_>) -> Result<Loaded, BackfillError> {
+        let key = store.key(self.job.region, self.job.detector);
+        let owner = format!("{}-{:016x}", now_ms(), fastrand::u64(..));
+        let now = now_ms();
+        let until = now.saturating_add(duration_ms(
+            self.deadline.remaining().unwrap_or(CLI_LEASE) + LEASE_MARGIN,
+        ));
+        let budget = self.budget("read the backfill state")?;
+        match store.acquire(&key, &owner, now, until, &budget).await? {
+            Acquired::Held { owner, until_ms } => Ok(Loaded::Held { owner, until_ms }),
+            Acquired::Taken { lease, body } => {
+                if let Ok(mut l) = self.lease.lock() {
+                    *l = Some(lease);
+                }
+                match body {
+                    Some(body) => serde_json::from_str(&body).map(Loaded::State).map_err(|e| {
+                        BackfillError::StateInvalid {
+                            key,
+                            problem: e.to_string(),
+                        }
+                    }),
+                    None => Ok(self.read_ssm().await?.map_or(Loaded::Empty, Loaded::State)),
+                }
+            }
+        }
+    }
     fn budget(&self, operation: &'static str) -> Result<Budget, BackfillError> {
         Budget::within(self.deadline).ok_or(BackfillError::OutOfTime { operation })
     }
@@ -125,18 +183,24 @@ impl Port for AwsPort<'_> {
     }
 
     async fn load(&self) -> Result<Loaded, BackfillError> {
-        let Some(name) = &self.checkpoint else {
-            return Ok(Loaded::Empty);
-        };
-        let budget = self.budget("read the checkpoint")?;
-        let ssm = self.job.backfill.reader.ssm().await;
-        Ok(match checkpoint::read(ssm, name, &budget).await? {
-            Some(cp) => Loaded::State(cp),
-            None => Loaded::Empty,
-        })
+        if let Some(store) = self.store().await {
+            return self.load_table(store).await;
+        }
+        Ok(self.read_ssm().await?.map_or(Loaded::Empty, Loaded::State))
     }
 
     async fn save(&self, state: &Checkpoint) -> Result<(), BackfillError> {
+        if let Some(store) = self.store().await {
+            let Some(lease) = self.take_lease() else {
+                return Ok(());
+            };
+            let body = serde_json::to_string(state).map_err(|e| BackfillError::StateInvalid {
+                key: lease.key.clone(),
+                problem: e.to_string(),
+            })?;
+            let budget = self.budget("write the backfill state")?;
+            return Ok(store.commit(&lease, &body, &budget).await?);
+        }
         let Some(name) = &self.checkpoint else {
             return Ok(());
         };
@@ -145,7 +209,17 @@ impl Port for AwsPort<'_> {
         checkpoint::write(ssm, name, state, &budget).await
     }
 
-    async fn release(&self) {}
+    async fn release(&self) {
+        let (Some(store), Some(lease)) = (self.store().await, self.take_lease()) else {
+            return;
+        };
+        if let Ok(budget) = self.budget("release the backfill state")
+            && let Err(e) = store.release(&lease, &budget).await
+        {
+            tracing::warn!(message = "Releasing the backfill state's lease failed; it expires by itself.",
+                           key = %lease.key, error = %e);
+        }
+    }
 
     async fn list(&self, query: &Query) -> Result<(Vec<String>, Option<String>), BackfillError> {
         let budget = self.budget("list findings")?;
@@ -155,6 +229,7 @@ impl Port for AwsPort<'_> {
             self.job.detector,
             query,
             cfg.include_archived,
+            cfg.rule_min_severity,
             &budget,
         )
         .await

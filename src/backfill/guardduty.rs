@@ -1,5 +1,6 @@
 //! Reading GuardDuty: the backfill's AWS clients (GuardDuty per region, with the assumed
-//! role's credentials; SSM for checkpoints; SQS for the dead-letter queue), built once per
+//! role's credentials; SSM for checkpoints; DynamoDB for the state table; SQS for the
+//! dead-letter queue), built once per
 //! process; ListFindings pages and GetFindings batches, each within a [`Budget`]. The raw
 //! JSON of each finding is read from the GetFindings response body itself (the SDK's typed
 //! model would lose fields it does not know), so `raw_event` is the API's own JSON; the body
@@ -38,6 +39,7 @@ pub struct Reader {
     role: OnceCell<Option<SharedCredentialsProvider>>,
     clients: tokio::sync::Mutex<HashMap<String, aws_sdk_guardduty::Client>>,
     ssm: OnceCell<aws_sdk_ssm::Client>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
     sqs: OnceCell<aws_sdk_sqs::Client>,
 }
 
@@ -50,6 +52,7 @@ impl Reader {
             role: OnceCell::new(),
             clients: Default::default(),
             ssm: OnceCell::new(),
+            dynamodb: OnceCell::new(),
             sqs: OnceCell::new(),
         }
     }
@@ -81,6 +84,13 @@ impl Reader {
     pub async fn ssm(&self) -> &aws_sdk_ssm::Client {
         self.ssm
             .get_or_init(|| async { aws_sdk_ssm::Client::new(self.aws.config().await) })
+            .await
+    }
+
+    /// The DynamoDB client of the function's own region (the state table, `STATE_TABLE`).
+    pub async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(self.aws.config().await) })
             .await
     }
 
@@ -150,12 +160,15 @@ pub async fn detectors(
     }
 }
 
-/// One ListFindings page for `query`, `updatedAt` ascending: ids and the `nextToken`.
+/// One ListFindings page for `query`, `updatedAt` ascending: ids and the `nextToken`. With a
+/// `min_severity` above 0 (`RULE_MIN_SEVERITY`, the EventBridge rule's floor) only findings
+/// of at least that severity are listed, as the rule only matches those.
 pub async fn list_page(
     client: &aws_sdk_guardduty::Client,
     detector: &str,
     query: &Query,
     include_archived: bool,
+    min_severity: u8,
     budget: &Budget,
 ) -> Result<(Vec<String>, Option<String>), BackfillError> {
     let mut criterion = HashMap::new();
@@ -170,6 +183,14 @@ pub async fn list_page(
         criterion.insert(
             "service.archived".to_string(),
             Condition::builder().equals("false").build(),
+        );
+    }
+    if min_severity > 0 {
+        criterion.insert(
+            "severity".to_string(),
+            Condition::builder()
+                .greater_than_or_equal(i64::from(min_severity))
+                .build(),
         );
     }
     let page = client

@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod cursor;
 pub mod guardduty;
 pub mod quarantine;
+pub mod state;
 
 mod detector;
 pub mod run;
@@ -97,6 +98,10 @@ pub enum BackfillError {
     CheckpointWrite { name: String, detail: String },
     #[error("setting finding {finding_id} aside in the dead-letter queue failed: {detail}")]
     Quarantine { finding_id: String, detail: String },
+    #[error("backfill state: {0}")]
+    State(#[from] state::StateError),
+    #[error("backfill state for {key} is unreadable: {problem}")]
+    StateInvalid { key: String, problem: String },
     #[error("not enough invocation time left to {operation}")]
     OutOfTime { operation: &'static str },
 }
@@ -232,8 +237,10 @@ impl Backfill<'_> {
         if !req.detectors.is_empty() {
             return Ok(req.detectors.clone());
         }
-        if !self.config.detector_ids.is_empty() {
-            return Ok(self.config.detector_ids.clone());
+        // Bare ids and this region's `region:detector` pairs; none named here: ListDetectors.
+        let named = self.config.detector_ids.for_region(region);
+        if !named.is_empty() {
+            return Ok(named);
         }
         let budget = Budget::within(deadline).ok_or(BackfillError::OutOfTime {
             operation: "list detectors",

@@ -1,6 +1,8 @@
 //! A local GuardDuty that follows the service model (restJson1): `GET /detector`,
 //! `POST /detector/{id}/findings` (ListFindings), `POST /detector/{id}/findings/get`
-//! (GetFindings); camelCase JSON; `updatedAt` and `service.archived` criteria; sort;
+//! (GetFindings); camelCase JSON; `updatedAt`, `service.archived` and `severity` criteria
+//! with the service model's operators (an unknown one, `matches` outside filters or an
+//! argument of the wrong type: 400 `BadRequestException`, as GuardDuty answers); sort;
 //! `maxResults` 1-50 and at most 50 ids (400 `BadRequestException` otherwise); `nextToken`;
 //! injectable throttling (429 `TooManyRequestsException`) and a repeating `nextToken`.
 //! The region comes from the request's SigV4 credential scope, like the real endpoint's.
@@ -189,7 +191,48 @@ fn updated_ms(f: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether a finding meets one criterion condition.
+/// The service model's `Condition` members: list-of-string operators, then integer ones
+/// (`gt`..`lte` are the deprecated 32-bit forms).
+const LIST_OPERATORS: [&str; 4] = ["eq", "neq", "equals", "notEquals"];
+const NUMBER_OPERATORS: [&str; 8] = [
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "greaterThan",
+    "greaterThanOrEqual",
+    "lessThan",
+    "lessThanOrEqual",
+];
+
+/// What GuardDuty refuses in a ListFindings criterion, as its 400 message.
+fn refused(criterion: &serde_json::Map<String, Value>) -> Option<String> {
+    for (field, cond) in criterion {
+        let Some(cond) = cond.as_object() else {
+            return Some(format!("criterion {field} is not a condition"));
+        };
+        for (op, arg) in cond {
+            let ok = if LIST_OPERATORS.contains(&op.as_str()) {
+                arg.as_array()
+                    .is_some_and(|a| a.len() <= 50 && a.iter().all(Value::is_string))
+            } else if NUMBER_OPERATORS.contains(&op.as_str()) {
+                arg.is_i64()
+            } else if op == "matches" || op == "notMatches" {
+                return Some(format!(
+                    "{op} is available only for create-filter and update-filter"
+                ));
+            } else {
+                return Some(format!("unknown condition operator {op} on {field}"));
+            };
+            if !ok {
+                return Some(format!("invalid argument for {op} on {field}"));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a finding meets one criterion condition (already checked by [`refused`]).
 fn meets(finding: &Value, field: &str, cond: &Value) -> bool {
     let value = match field {
         "updatedAt" => json!(updated_ms(finding)),
@@ -209,22 +252,24 @@ fn meets(finding: &Value, field: &str, cond: &Value) -> bool {
     let Some(c) = cond.as_object() else {
         return true;
     };
+    // A list operator's values are strings; a number (severity) matches its decimal text.
+    let is = |x: &Value| {
+        x == &value
+            || x.as_str() == value.as_str()
+            || num.is_some() && x.as_str().and_then(|s| s.parse::<f64>().ok()) == num
+    };
+    // A field without a number meets no numeric condition.
+    let cmp = |arg: &Value| num?.partial_cmp(&arg.as_f64()?);
+    use std::cmp::Ordering::{Equal, Greater, Less};
     c.iter().all(|(op, arg)| match op.as_str() {
-        "equals" | "eq" => arg.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x == &value || x.as_str() == value.as_str())
-        }),
-        "notEquals" | "neq" => arg.as_array().is_some_and(|a| !a.contains(&value)),
-        "greaterThanOrEqual" => num >= arg.as_f64(),
-        "greaterThan" => num > arg.as_f64(),
-        "lessThanOrEqual" => num <= arg.as_f64(),
-        "lessThan" => num < arg.as_f64(),
-        // The deprecated 32-bit forms.
-        "gte" => num >= arg.as_f64(),
-        "gt" => num > arg.as_f64(),
-        "lte" => num <= arg.as_f64(),
-        "lt" => num < arg.as_f64(),
-        _ => true,
+        "equals" | "eq" => arg.as_array().is_some_and(|a| a.iter().any(is)),
+        "notEquals" | "neq" => arg.as_array().is_some_and(|a| !a.iter().any(is)),
+        // The deprecated 32-bit forms and their 64-bit successors.
+        "greaterThanOrEqual" | "gte" => matches!(cmp(arg), Some(Greater | Equal)),
+        "greaterThan" | "gt" => cmp(arg) == Some(Greater),
+        "lessThanOrEqual" | "lte" => matches!(cmp(arg), Some(Less | Equal)),
+        "lessThan" | "lt" => cmp(arg) == Some(Less),
+        _ => false,
     })
 }
 
@@ -430,6 +475,9 @@ impl GuardDuty {
                     .as_object()
                     .cloned()
                     .unwrap_or_default();
+                if let Some(why) = refused(&criterion) {
+                    return error(400, "BadRequestException", &why);
+                }
                 let mut matching: Vec<&Value> = findings
                     .iter()
                     .filter(|f| criterion.iter().all(|(field, c)| meets(f, field, c)))
