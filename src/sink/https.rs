@@ -217,13 +217,17 @@ impl HttpsSink {
     }
 
     /// The credential header value; with `refresh`, fetched again from Secrets Manager.
-    async fn auth_value(&self, refresh: bool) -> Result<Option<HeaderValue>, DeliveryError> {
+    async fn auth_value(
+        &self,
+        refresh: bool,
+        deadline: Deadline,
+    ) -> Result<Option<HeaderValue>, DeliveryError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Static(v) => Ok(Some(v.clone())),
             Auth::Secret(secret) => {
                 let value = secret
-                    .get(refresh)
+                    .get(refresh, deadline)
                     .await
                     .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
                 let header =
@@ -239,12 +243,16 @@ impl HttpsSink {
     }
 
     /// Where to send; with `refresh`, a URL from Secrets Manager is fetched again.
-    async fn endpoints(&self, refresh: bool) -> Result<Endpoints, DeliveryError> {
+    async fn endpoints(
+        &self,
+        refresh: bool,
+        deadline: Deadline,
+    ) -> Result<Endpoints, DeliveryError> {
         match &self.target {
             Target::Fixed(e) => Ok(e.clone()),
             Target::Secret(secret) => {
                 let value = secret
-                    .get(refresh)
+                    .get(refresh, deadline)
                     .await
                     .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
                 check_collector_url(value.expose(), self.cfg.allow_http)

@@ -3,12 +3,13 @@
 //! `MaximumMessageSize` (read once, on first use), batches sent concurrently (bounded).
 //! Every response's `Failed` list is read: entries that can succeed are retried through the
 //! one retry driver (`crate::retry::drive`), the others reported. FIFO queues get `MessageGroupId` = finding id and
-//! `MessageDeduplicationId` = `dedup_key`.
+//! `MessageDeduplicationId` = `dedup_key`. Every call (GetQueueAttributes, SendMessageBatch)
+//! is bounded by the invocation's remaining time through `crate::budget`.
 
 use std::sync::Arc;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
@@ -16,6 +17,8 @@ use tracing::debug;
 
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
+use crate::aws_error::explain;
+use crate::budget::budget;
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline, Report, Verdict, drive};
 
@@ -87,7 +90,7 @@ impl SqsSink {
     }
 
     /// The client and the queue's size limit, fetched on first use.
-    async fn ready(&self) -> Result<&Ready, DeliveryError> {
+    async fn ready(&self, deadline: Deadline) -> Result<&Ready, DeliveryError> {
         self.ready
             .get_or_try_init(|| async {
                 let aws = self
@@ -99,7 +102,7 @@ impl SqsSink {
                     .config_in(crate::aws::region_of_queue_url(&self.queue_url))
                     .await;
                 let client = Client::new(&config);
-                let max = queue_max_message_size(&client, &self.queue_url).await?;
+                let max = queue_max_message_size(&client, &self.queue_url, deadline).await?;
                 debug!(message = "SQS queue ready.", queue_url = %self.queue_url, max_message_bytes = max);
                 Ok(Ready {
                     client,
@@ -111,7 +114,9 @@ impl SqsSink {
 
     /// Checks the queue is reachable; returns its `MaximumMessageSize` (for `check`).
     pub async fn probe(&self) -> Result<usize, DeliveryError> {
-        self.ready().await.map(|r| r.max_message_bytes)
+        self.ready(Deadline::none())
+            .await
+            .map(|r| r.max_message_bytes)
     }
 
     fn attributes(record: &EncodedRecord) -> Vec<(&'static str, String)> {
@@ -168,7 +173,7 @@ impl SqsSink {
         deadline: Deadline,
     ) -> Delivery {
         let driven = drive(&self.backoff, deadline, "sqs", batch, |pending| {
-            self.attempt(ready, records, pending)
+            self.attempt(ready, records, pending, deadline)
         })
         .await;
         let mut delivery = Delivery::default();
@@ -184,6 +189,7 @@ impl SqsSink {
         ready: &Ready,
         records: &[EncodedRecord],
         pending: Vec<usize>,
+        deadline: Deadline,
     ) -> Report {
         let mut report = Report::default();
         let mut sent: Vec<usize> = Vec::with_capacity(pending.len());
@@ -203,18 +209,30 @@ impl SqsSink {
         if entries.is_empty() {
             return report;
         }
+        let budget = match budget(deadline) {
+            Ok(b) => b,
+            Err(e) => {
+                let verdict = Verdict::Retry(e.to_string());
+                report
+                    .verdicts
+                    .extend(Report::all(&sent, &verdict).verdicts);
+                return report;
+            }
+        };
         let out = match ready
             .client
             .send_message_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(budget.sqs())
             .send()
             .await
         {
             Ok(out) => out,
             Err(e) => {
                 let code = e.code().unwrap_or_default().to_string();
-                let why = format!("{}", DisplayErrorContext(&e));
+                let why = explain("sqs:SendMessageBatch", Some(&self.queue_url), &e);
                 let verdict = if PERMANENT_CODES.contains(&code.as_str()) {
                     Verdict::Failed(why)
                 } else {
@@ -261,18 +279,24 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-async fn queue_max_message_size(client: &Client, queue_url: &str) -> Result<usize, DeliveryError> {
+async fn queue_max_message_size(
+    client: &Client,
+    queue_url: &str,
+    deadline: Deadline,
+) -> Result<usize, DeliveryError> {
+    let budget = budget(deadline).map_err(|e| {
+        DeliveryError::Unavailable(format!("sqs:GetQueueAttributes on {queue_url}: {e}"))
+    })?;
     let out = client
         .get_queue_attributes()
         .queue_url(queue_url)
         .attribute_names(QueueAttributeName::MaximumMessageSize)
+        .customize()
+        .config_override(budget.sqs())
         .send()
         .await
         .map_err(|e| {
-            DeliveryError::Unavailable(format!(
-                "SQS queue {queue_url}: GetQueueAttributes failed: {}",
-                DisplayErrorContext(&e)
-            ))
+            DeliveryError::Unavailable(explain("sqs:GetQueueAttributes", Some(queue_url), &e))
         })?;
     Ok(out
         .attributes()
@@ -292,7 +316,7 @@ impl Sink for SqsSink {
         deadline: Deadline,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let ready = match self.ready().await {
+            let ready = match self.ready(deadline).await {
                 Ok(r) => r,
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };

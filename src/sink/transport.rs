@@ -101,22 +101,8 @@ where
 
 /// The `rustls::Error` behind a request error, if TLS is what failed.
 pub fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        // `io::Error::source()` returns the inner error's source, skipping the inner error
-        // (hyper-rustls wraps tokio-rustls's io::Error in another io::Error).
-        cur = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
+    // hyper-rustls wraps tokio-rustls's io::Error in another io::Error.
+    crate::aws_error::find_source::<rustls::Error>(e)
 }
 
 /// Whether a TLS failure will fail the same way on retry: the peer's certificate, name or

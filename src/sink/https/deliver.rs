@@ -158,11 +158,11 @@ impl HttpsSink {
             Err(e) => return (all(Verdict::Failed(format!("gzip: {e}"))), None),
         };
         let refresh = run.refresh.swap(false, Ordering::Relaxed);
-        let ends = match self.endpoints(refresh).await {
+        let ends = match self.endpoints(refresh, run.deadline).await {
             Ok(e) => e,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
-        let auth = match self.auth_value(refresh).await {
+        let auth = match self.auth_value(refresh, run.deadline).await {
             Ok(a) => a,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };

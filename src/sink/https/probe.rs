@@ -26,7 +26,10 @@ impl HttpsSink {
     }
 
     async fn run_probe(&self, p: &Probe) -> Result<String, String> {
-        let ends = self.endpoints(false).await.map_err(|e| e.to_string())?;
+        let ends = self
+            .endpoints(false, Deadline::none())
+            .await
+            .map_err(|e| e.to_string())?;
         let uri = match p.target {
             ProbeTarget::Endpoint => Ok(ends.endpoint.clone()),
             ProbeTarget::Base(path) => format!("{}{path}", ends.base).parse::<hyper::Uri>(),
@@ -43,7 +46,9 @@ impl HttpsSink {
         }
         .map_err(|_| "probe URL could not be built".to_string())?;
         let auth = if p.authenticated {
-            self.auth_value(false).await.map_err(|e| e.to_string())?
+            self.auth_value(false, Deadline::none())
+                .await
+                .map_err(|e| e.to_string())?
         } else {
             None
         };

@@ -1,7 +1,12 @@
-//! Time budgets for AWS calls: every call gets an operation timeout and an attempt timeout
-//! cut to the invocation's remaining time, and a small attempt budget. The SDK's retries
-//! are the only ones around an AWS call (the backfill does not retry them again), so the
-//! two never multiply.
+//! Time budgets for AWS calls, the one helper every SDK client goes through (sinks, secrets,
+//! the dead-letter queue, `check`, the backfill): every call gets an operation timeout and an
+//! attempt timeout cut to the invocation's remaining time (a CLI call, with no deadline, is
+//! still bounded by [`MAX_OPERATION`]), and a small attempt budget. The SDK's retries are the
+//! only ones around an AWS call's transport (the callers do not retry them again, except the
+//! SQS sink's per-entry retries, which resend only the entries SQS answered as failed), so
+//! the two never multiply.
+//!
+//! Use: `client.op().customize().config_override(budget.sqs()).send()`.
 
 use std::time::Duration;
 
@@ -64,6 +69,28 @@ impl Budget {
             .timeout_config(self.timeouts.clone())
             .retry_config(self.retry.clone())
     }
+
+    pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::config::Builder {
+        aws_sdk_secretsmanager::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::config::Builder {
+        aws_sdk_sts::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+}
+
+/// Why an AWS call was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not started: less than {} ms left before the invocation's deadline", MIN_CALL.as_millis())]
+pub struct OutOfTime;
+
+/// [`Budget::within`], as an error when too little time is left.
+pub fn budget(deadline: Deadline) -> Result<Budget, OutOfTime> {
+    Budget::within(deadline).ok_or(OutOfTime)
 }
 
 #[cfg(test)]
