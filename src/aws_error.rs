@@ -11,6 +11,7 @@
 use std::error::Error;
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -151,10 +152,9 @@ fn credentials_line(e: &(dyn Error + 'static)) -> Option<String> {
 /// One line for a failed AWS call. `action` is the IAM action (`sqs:ReceiveMessage`),
 /// `resource` what it was called on (a queue URL, a parameter name), when there is one.
 /// The SDK's whole error chain is logged at debug.
-pub fn explain<E, R>(action: &str, resource: Option<&str>, err: &SdkError<E, R>) -> String
+pub fn explain<E>(action: &str, resource: Option<&str>, err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     tracing::debug!(message = "AWS call failed.", action, resource = resource.unwrap_or("-"),
                     error = %DisplayErrorContext(err));
@@ -191,22 +191,49 @@ where
                 format!("{what}: the request could not be built: {why}")
             }
         }
-        SdkError::ResponseError(_) => format!(
-            "{what}: AWS's answer could not be read ({}); try again",
-            root_cause(err)
-        ),
-        _ => service_line(&what, action, err),
+        _ => match said(err) {
+            Some((code, message)) => service_line(&what, action, &code, &message),
+            None => format!(
+                "{what}: AWS's answer could not be read ({}); try again",
+                root_cause(err)
+            ),
+        },
+    }
+}
+
+/// The service's error code and message: from the parsed error, else read from the raw
+/// answer (a Query-protocol XML error where a JSON one was expected, as some endpoints and
+/// emulators answer), else the HTTP status.
+fn said<E>(err: &SdkError<E, HttpResponse>) -> Option<(String, String)>
+where
+    E: ProvideErrorMetadata + Error + 'static,
+{
+    if let Some(code) = err.code() {
+        return Some((
+            code.to_string(),
+            one_line(err.message().unwrap_or_default()),
+        ));
+    }
+    let raw = err.raw_response()?;
+    let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default()).to_string();
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let len = body[start..].find(&format!("</{name}>"))?;
+        Some(one_line(&body[start..start + len]))
+    };
+    let status = raw.status().as_u16();
+    match (tag("Code"), status) {
+        (Some(code), _) => Some((code, tag("Message").unwrap_or_default())),
+        (None, 403) => Some(("AccessDenied".into(), format!("HTTP {status}"))),
+        (None, 429) => Some(("Throttling".into(), format!("HTTP {status}"))),
+        (None, 400..=599) => Some((format!("HTTP {status}"), String::new())),
+        _ => None,
     }
 }
 
 /// A service's own error: its code, read for the cases a person acts on differently.
-fn service_line<E, R>(what: &str, action: &str, err: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let code = err.code().unwrap_or("Unknown");
-    let message = one_line(err.message().unwrap_or_default());
+fn service_line(what: &str, action: &str, code: &str, message: &str) -> String {
     let said = if message.is_empty() {
         code.to_string()
     } else {

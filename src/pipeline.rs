@@ -41,6 +41,9 @@ pub struct Outcome {
     pub failed: u64,
     #[serde(skip)]
     pub failures: Vec<Failure>,
+    /// Ids of the findings `MIN_SEVERITY` skipped.
+    #[serde(skip)]
+    pub skipped_ids: Vec<String>,
     /// Per destination: records delivered and records failed.
     #[serde(skip)]
     pub per_sink: BTreeMap<&'static str, (u64, u64)>,
@@ -66,6 +69,7 @@ impl Outcome {
         self.skipped += other.skipped;
         self.failed += other.failed;
         self.failures.extend(other.failures);
+        self.skipped_ids.extend(other.skipped_ids);
         for (k, (ok, bad)) in other.per_sink {
             let e = self.per_sink.entry(k).or_default();
             e.0 += ok;
@@ -144,6 +148,7 @@ impl Forwarder {
                            finding_type = r.finding_type.as_deref().unwrap_or_default(),
                            severity = r.severity_str());
                     outcome.skipped += 1;
+                    outcome.skipped_ids.push(r.id);
                 }
                 Err(e) => {
                     // Intake checks ids first, so this is rare: count it, never drop it quietly.

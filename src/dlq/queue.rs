@@ -12,6 +12,7 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::aws::{Aws, region_of_queue_url};
@@ -108,10 +109,9 @@ impl Queue {
         &self.url
     }
 
-    fn sqs_error<E, R>(&self, operation: &'static str, e: &SdkError<E, R>) -> QueueError
+    fn sqs_error<E>(&self, operation: &'static str, e: &SdkError<E, HttpResponse>) -> QueueError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + 'static,
     {
         QueueError::Sqs {
             operation,
