@@ -49,8 +49,12 @@ pub struct Outcome {
     pub per_sink: BTreeMap<&'static str, (u64, u64)>,
     #[serde(skip)]
     pub retries: u64,
+    /// Records over a destination's per-event limit: shrunk to fit, or refused.
     #[serde(skip)]
     pub oversize: u64,
+    /// [`Outcome::oversize`] per destination.
+    #[serde(skip)]
+    pub oversize_by_sink: BTreeMap<&'static str, u64>,
     /// Backfill: poison findings set aside in the dead-letter queue.
     #[serde(skip)]
     pub quarantined: u64,
@@ -77,6 +81,9 @@ impl Outcome {
         }
         self.retries += other.retries;
         self.oversize += other.oversize;
+        for (k, n) in other.oversize_by_sink {
+            *self.oversize_by_sink.entry(k).or_default() += n;
+        }
         self.quarantined += other.quarantined;
         self.truncated += other.truncated;
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
@@ -177,6 +184,16 @@ impl Forwarder {
         for (sink, delivery) in self.sinks.iter().zip(deliveries) {
             let name = sink.name();
             outcome.retries += delivery.retries;
+            let oversize = delivery.shrunk
+                + delivery
+                    .failed
+                    .iter()
+                    .filter(|(_, e)| matches!(e, DeliveryError::Oversize { .. }))
+                    .count() as u64;
+            if oversize > 0 {
+                outcome.oversize += oversize;
+                *outcome.oversize_by_sink.entry(name).or_default() += oversize;
+            }
             let failed_here = delivery.failed.len() as u64;
             let entry = outcome.per_sink.entry(name).or_default();
             entry.0 += records.len() as u64 - failed_here.min(records.len() as u64);
@@ -185,9 +202,6 @@ impl Forwarder {
                 let Some(record) = records.get(i) else {
                     continue;
                 };
-                if matches!(err, DeliveryError::Oversize { .. }) {
-                    outcome.oversize += 1;
-                }
                 error!(message = "Delivery failed.", sink = name, finding_id = %record.id,
                        finding_type = record.finding_type.as_deref().unwrap_or_default(),
                        severity = record.severity_str(), error = %err);

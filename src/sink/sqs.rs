@@ -3,7 +3,8 @@
 //! `MaximumMessageSize` (read once, on first use), batches sent concurrently (bounded).
 //! Every response's `Failed` list is read: entries that can succeed are retried through the
 //! one retry driver (`crate::retry::drive`), the others reported. FIFO queues get `MessageGroupId` = finding id and
-//! `MessageDeduplicationId` = `dedup_key`. Every call (GetQueueAttributes, SendMessageBatch)
+//! `MessageDeduplicationId` = `dedup_key`. A record over the message size is shrunk to fit
+//! (`super::oversize`) or refused. Every call (GetQueueAttributes, SendMessageBatch)
 //! is bounded by the invocation's remaining time through `crate::budget`.
 
 use std::sync::Arc;
@@ -320,10 +321,26 @@ impl Sink for SqsSink {
                 Ok(r) => r,
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };
-            let sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
+            let mut sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
+            let mut delivery = Delivery::default();
+            // Records over the queue's message size are shrunk to fit (see
+            // `super::oversize`); those that cannot fit stay over and are refused below.
+            let mut shrunk: Option<Vec<EncodedRecord>> = None;
+            for (i, record) in records.iter().enumerate() {
+                let envelope = sizes[i].saturating_sub(record.json.len());
+                if let Ok(Some(small)) =
+                    super::oversize::fit(record, ready.max_message_bytes, envelope)
+                {
+                    tracing::warn!(message = "Record over the queue's message size: the raw finding was replaced by a note to fit.",
+                                   finding_id = %record.id, size = sizes[i], limit = ready.max_message_bytes);
+                    sizes[i] = Self::message_size(&small);
+                    shrunk.get_or_insert_with(|| records.to_vec())[i] = small;
+                    delivery.shrunk += 1;
+                }
+            }
+            let records: &[EncodedRecord] = shrunk.as_deref().unwrap_or(records);
             let (batches, oversize) =
                 plan_batches(&sizes, 0, ready.max_message_bytes, MAX_BATCH_ENTRIES);
-            let mut delivery = Delivery::default();
             for i in oversize {
                 delivery.failed.push((
                     i,
