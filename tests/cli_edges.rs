@@ -365,3 +365,21 @@ async fn access_denied_names_the_action_and_the_resource_in_one_line() {
         "{sqs}"
     );
 }
+
+#[tokio::test]
+async fn an_aws_endpoint_with_an_untrusted_certificate_is_named_as_a_tls_failure() {
+    // A TLS server whose certificate no trusted root signed.
+    let ca = support::collector::Ca::new("untrusted ca");
+    let server = support::collector::Collector::start(&ca, vec![]).await;
+    let mut env = moto::aws_env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", server.base_url()));
+    let queue = format!("{}/123456789012/dlq", server.base_url());
+    let mut cmd = command(&env);
+    cmd.args(["dlq", "list", "--queue", &queue]);
+    let out = output(cmd).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TLS failure talking to AWS"), "{stderr}");
+}
