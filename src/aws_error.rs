@@ -126,8 +126,9 @@ pub fn credential_chain() -> String {
     )
 }
 
-/// What went wrong with the credentials, if that is what failed.
-fn credentials_line(e: &(dyn Error + 'static)) -> Option<String> {
+/// What went wrong with the credentials, if that is what failed (a [`CredentialsError`]
+/// anywhere in `e`'s chain), in one line.
+pub fn credentials_line(e: &(dyn Error + 'static)) -> Option<String> {
     let c = find_source::<CredentialsError>(e)?;
     Some(match c {
         CredentialsError::CredentialsNotLoaded(_) => {

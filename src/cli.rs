@@ -367,8 +367,26 @@ async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options)
     }
 }
 
+/// Whether this machine has AWS credentials, asked once before a run that needs them, so
+/// that missing or expired ones read as one line rather than once per region and detector.
+async fn credentials_ready(app: &App) -> Result<(), String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let config = app.aws.config().await;
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(());
+    };
+    provider.provide_credentials().await.map(|_| ()).map_err(|e| {
+        tracing::debug!(message = "No usable AWS credentials.", error = %aws_smithy_types::error::display::DisplayErrorContext(&e));
+        crate::aws_error::credentials_line(&e).unwrap_or_else(|| e.to_string())
+    })
+}
+
 /// Runs a CLI backfill (`name`: `backfill` or `replay`, for the summary line).
 async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> ExitCode {
+    if let Err(why) = credentials_ready(app).await {
+        eprintln!("{name} FAILED: {why}");
+        return ExitCode::FAILURE;
+    }
     match app.backfill().run(&request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;

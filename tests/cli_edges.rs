@@ -134,6 +134,22 @@ async fn without_credentials_check_says_where_it_looked_in_one_line_and_no_sdk_d
         "{stderr}"
     );
 
+    for run in [
+        &["backfill", "--since", "1h"][..],
+        &["replay", "--since", "1h"],
+    ] {
+        let mut cmd = command(&no_credentials(home.path()));
+        cmd.args(run);
+        let out = output(cmd).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{run:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{} FAILED: no AWS credentials found", run[0])),
+            "{stderr}"
+        );
+    }
+
     // At LOG_LEVEL=debug the whole chain is there for whoever digs.
     let mut env = no_credentials(home.path());
     env.push(("LOG_LEVEL", "debug".into()));
