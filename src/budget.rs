@@ -2,9 +2,10 @@
 //! the dead-letter queue, `check`, the backfill): every call gets an operation timeout and an
 //! attempt timeout cut to the invocation's remaining time (a CLI call, with no deadline, is
 //! still bounded by [`MAX_OPERATION`]), and a small attempt budget. The SDK's retries are the
-//! only ones around an AWS call's transport (the callers do not retry them again, except the
-//! SQS sink's per-entry retries, which resend only the entries SQS answered as failed), so
-//! the two never multiply.
+//! only ones around an AWS call (the callers do not retry them again), or the caller's own
+//! driver is, with the SDK held to one attempt ([`Budget::single_attempt`]: the SQS sink,
+//! whose driver also resends the entries a batch answer lists as failed): the two never
+//! multiply.
 //!
 //! Use: `client.op().customize().config_override(budget.sqs()).send()`.
 
@@ -50,6 +51,13 @@ impl Budget {
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(2)),
         })
+    }
+
+    /// The same time bounds with the SDK making one attempt: for a caller whose own retry
+    /// driver (`crate::retry::drive`) owns the attempts, backoff and deadline.
+    pub fn single_attempt(mut self) -> Budget {
+        self.retry = RetryConfig::standard().with_max_attempts(1);
+        self
     }
 
     pub fn guardduty(&self) -> aws_sdk_guardduty::config::Builder {
@@ -114,5 +122,6 @@ mod tests {
         );
         let unbounded = Budget::within(Deadline::none()).unwrap();
         assert_eq!(unbounded.timeouts.operation_timeout(), Some(MAX_OPERATION));
+        assert_eq!(unbounded.single_attempt().retry.max_attempts(), 1);
     }
 }

@@ -19,7 +19,7 @@ use tracing::debug;
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
 use crate::aws_error::explain;
-use crate::budget::budget;
+use crate::budget::{Budget, budget};
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline, Report, Verdict, drive};
 
@@ -210,7 +210,8 @@ impl SqsSink {
         if entries.is_empty() {
             return report;
         }
-        let budget = match budget(deadline) {
+        // The driver retries (whole requests and failed entries): the SDK tries once.
+        let budget = match budget(deadline).map(Budget::single_attempt) {
             Ok(b) => b,
             Err(e) => {
                 let verdict = Verdict::Retry(e.to_string());
