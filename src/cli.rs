@@ -206,30 +206,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             regions,
             detectors,
             max_findings,
-        } => {
-            let window = since.map(|ago| crate::backfill::FixedWindow {
-                start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
-                end_ms: None,
-            });
-            // Findings that only reach a terminal are not delivered: the function's own
-            // backfill must still deliver that window.
-            let keep_state = !app.config.has_remote_destination();
-            if keep_state && window.is_none() {
-                eprintln!(
-                    "backfill: no destination but stdout (set SQS_QUEUE_URL or COLLECTOR_URL to deliver): the checkpoint is read, not moved"
-                );
-            }
-            let request = crate::backfill::Request {
-                regions,
-                detectors,
-                window,
-                via: Some(Via::Backfill),
-                progress: true,
-                max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
-                keep_state,
-            };
-            backfill(&app, request, "backfill").await
-        }
+        } => backfill_command(&app, since, regions, detectors, max_findings).await,
         Command::Replay {
             since,
             until,
@@ -265,23 +242,48 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             to_stdout,
             drop_skipped,
         } => {
-            if !app.config.has_remote_destination() && !to_stdout && !dry_run {
-                // Printing a finding is not delivering it: list, send and delete nothing.
-                let code = dlq_list(&app, queue, false).await;
-                eprintln!(
-                    "redrive: no destination configured (SQS_QUEUE_URL or COLLECTOR_URL): nothing sent or deleted; configure it, or pass --to-stdout to print the findings and delete their messages"
-                );
-                return code;
-            }
             let options = crate::dlq::Options {
                 max: max.map(|n| n as usize),
                 dry_run,
                 progress: true,
                 drop_skipped,
             };
-            redrive(&app, queue, options).await
+            redrive(&app, queue, options, to_stdout).await
         }
     }
+}
+
+/// `backfill`: the window from `--since`, else the stored state, which is read but never
+/// written when the findings only reach stdout.
+async fn backfill_command(
+    app: &App,
+    since: Option<std::time::Duration>,
+    regions: Vec<String>,
+    detectors: Vec<String>,
+    max_findings: Option<u64>,
+) -> ExitCode {
+    let window = since.map(|ago| crate::backfill::FixedWindow {
+        start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
+        end_ms: None,
+    });
+    // Findings that only reach a terminal are not delivered: the function's own
+    // backfill must still deliver that window.
+    let keep_state = !app.config.has_remote_destination();
+    if keep_state && window.is_none() {
+        eprintln!(
+            "backfill: no destination but stdout (set SQS_QUEUE_URL or COLLECTOR_URL to deliver): the checkpoint is read, not moved"
+        );
+    }
+    let request = crate::backfill::Request {
+        regions,
+        detectors,
+        window,
+        via: Some(Via::Backfill),
+        progress: true,
+        max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
+        keep_state,
+    };
+    backfill(app, request, "backfill").await
 }
 
 async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
@@ -342,7 +344,20 @@ async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
     }
 }
 
-async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options) -> ExitCode {
+async fn redrive(
+    app: &App,
+    queue: Option<String>,
+    options: crate::dlq::Options,
+    to_stdout: bool,
+) -> ExitCode {
+    if !app.config.has_remote_destination() && !to_stdout && !options.dry_run {
+        // Printing a finding is not delivering it: list, send and delete nothing.
+        let code = dlq_list(app, queue, false).await;
+        eprintln!(
+            "redrive: no destination configured (SQS_QUEUE_URL or COLLECTOR_URL): nothing sent or deleted; configure it, or pass --to-stdout to print the findings and delete their messages"
+        );
+        return code;
+    }
     let Some(url) = dlq_url(app, queue) else {
         eprintln!("redrive FAILED: {NO_QUEUE}");
         return ExitCode::FAILURE;

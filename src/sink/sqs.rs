@@ -233,13 +233,7 @@ impl SqsSink {
         {
             Ok(out) => out,
             Err(e) => {
-                let code = e.code().unwrap_or_default().to_string();
-                let why = explain("sqs:SendMessageBatch", Some(&self.queue_url), &e);
-                let verdict = if PERMANENT_CODES.contains(&code.as_str()) {
-                    Verdict::Failed(why)
-                } else {
-                    Verdict::Retry(why)
-                };
+                let verdict = self.request_failure(&e);
                 report
                     .verdicts
                     .extend(Report::all(&sent, &verdict).verdicts);
@@ -267,6 +261,27 @@ impl SqsSink {
             }
         }
         report
+    }
+}
+
+impl SqsSink {
+    /// A whole SendMessageBatch that failed: permanent when its code says so.
+    fn request_failure<E>(
+        &self,
+        e: &aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> Verdict
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let why = explain("sqs:SendMessageBatch", Some(&self.queue_url), e);
+        if PERMANENT_CODES.contains(&e.code().unwrap_or_default()) {
+            Verdict::Failed(why)
+        } else {
+            Verdict::Retry(why)
+        }
     }
 }
 

@@ -218,33 +218,15 @@ impl HttpsSink {
             ex.status,
             self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
         );
-        match ex.status {
-            401 | 403 | 404
-                if (ex.status != 404 || self.url_is_secret())
-                    && self.has_secret()
-                    && !run.refreshed.swap(true, Ordering::Relaxed) =>
-            {
-                // The secrets may have been rotated: fetch them once more and retry now.
-                let url = self.shown_url().await;
-                warn!(message = "Collector refused the request; fetching the secrets again.", %url);
-                run.refresh.store(true, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), Some(Duration::ZERO));
-            }
-            401 | 403 => return (all(Verdict::Failed(why)), None),
-            200..=299 if ex.body == ResponseBody::TooLarge && request.len() > 1 => {
-                // An answer past its bound says nothing per record: smaller requests get
-                // answers that can be read.
-                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
-                run.budget.fetch_min(half, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), ex.retry_after);
-            }
-            413 if request.len() > 1 => {
-                // Too large for this collector: the next attempt sends smaller requests.
-                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
-                run.budget.fetch_min(half, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), ex.retry_after);
-            }
-            _ => {}
+        if let Some((verdict, wait)) = self
+            .whole_request(run, &ex, request.len(), sent_bytes)
+            .await
+        {
+            let verdict = match verdict {
+                Verdict::Failed(_) => Verdict::Failed(why),
+                _ => Verdict::Retry(why),
+            };
+            return (all(verdict), wait);
         }
         // What the collector said (HEC's `text`, an item's error) is scrubbed like a body.
         let clean = |v: Verdict| match v {
@@ -267,6 +249,40 @@ impl HttpsSink {
                 .await),
         };
         (verdicts, ex.retry_after)
+    }
+
+    /// An answer about the request as a whole, before any per-record reading: a refused
+    /// credential (fetched again once when it is a secret), or a request too large for the
+    /// collector or for its answer to be read (the next attempt sends smaller requests).
+    /// The verdict's text is replaced by the caller's description of the answer.
+    async fn whole_request(
+        &self,
+        run: &Run<'_>,
+        ex: &super::Exchange,
+        items: usize,
+        sent_bytes: usize,
+    ) -> Option<(Verdict, Option<Duration>)> {
+        let unreadable = (200..300).contains(&ex.status) && ex.body == ResponseBody::TooLarge;
+        match ex.status {
+            401 | 403 | 404
+                if (ex.status != 404 || self.url_is_secret())
+                    && self.has_secret()
+                    && !run.refreshed.swap(true, Ordering::Relaxed) =>
+            {
+                // The secrets may have been rotated: fetch them once more and retry now.
+                let url = self.shown_url().await;
+                warn!(message = "Collector refused the request; fetching the secrets again.", %url);
+                run.refresh.store(true, Ordering::Relaxed);
+                Some((Verdict::Retry(String::new()), Some(Duration::ZERO)))
+            }
+            401 | 403 => Some((Verdict::Failed(String::new()), None)),
+            status if items > 1 && (status == 413 || unreadable) => {
+                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
+                run.budget.fetch_min(half, Ordering::Relaxed);
+                Some((Verdict::Retry(String::new()), ex.retry_after))
+            }
+            _ => None,
+        }
     }
 
     /// Polls the acknowledgement endpoint until `ack_id` is confirmed, for at most six
