@@ -208,15 +208,7 @@ async fn an_unreachable_endpoint_is_named_with_what_the_system_said() {
 
 #[tokio::test]
 async fn a_hung_aws_endpoint_ends_the_call_within_its_budget_and_says_so() {
-    // Accepts connections and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            held.push(tcp);
-        }
-    });
+    let addr = support::hung_endpoint().await;
     let mut env = moto::aws_env();
     env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
     env.push(("AWS_ENDPOINT_URL", format!("http://{addr}")));

@@ -259,15 +259,7 @@ async fn a_bad_queue_url_fails_start_up_naming_the_variable() {
 
 #[tokio::test]
 async fn a_hung_sqs_endpoint_fails_the_invocation_before_its_deadline() {
-    // Accepts connections and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hung = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            held.push(tcp);
-        }
-    });
+    let hung = support::hung_endpoint().await;
     let api = RuntimeApi::start().await;
     let mut env = lambda_env(api.addr);
     env.extend(moto::aws_env());
