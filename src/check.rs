@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use aws_sdk_sts::error::DisplayErrorContext;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::aws_error::explain;
+use crate::budget::budget;
+use crate::retry::Deadline;
 use crate::sink::https::HttpsSink;
 use crate::sink::sqs::SqsSink;
 
@@ -39,29 +41,13 @@ pub fn line(r: &CheckResult) -> String {
     format!("{} {}: {}", if r.ok { "✔" } else { "✘" }, r.check, r.detail)
 }
 
-/// Runs every check that applies to the configuration.
+/// Runs every check that applies to the configuration. Every AWS call is bounded
+/// (`crate::budget`) and a failure reads as one line (`crate::aws_error`); when there is no
+/// region or no usable credential, the AWS checks after it are not tried (each would fail
+/// the same way).
 pub async fn run(app: &App) -> Vec<CheckResult> {
     let mut results = vec![pass("configuration", describe(app))];
     let config = app.aws.config().await;
-
-    // Credentials and who they belong to.
-    let sts = aws_sdk_sts::Client::new(config);
-    match sts.get_caller_identity().send().await {
-        Ok(id) => results.push(pass(
-            "credentials",
-            format!(
-                "{} (account {})",
-                id.arn().unwrap_or("?"),
-                id.account().unwrap_or("?")
-            ),
-        )),
-        Err(e) => results.push(fail(
-            "credentials",
-            format!("GetCallerIdentity failed: {}", DisplayErrorContext(&e)),
-        )),
-    }
-
-    // GuardDuty in every region the backfill reads.
     let regions: Vec<String> = if app.config.backfill.regions.is_empty() {
         config
             .region()
@@ -70,46 +56,35 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     } else {
         app.config.backfill.regions.clone()
     };
-    if regions.is_empty() {
+    let aws_ok = if config.region().is_none() && regions.is_empty() {
         results.push(fail(
-            "guardduty",
-            "no region: set GUARDDUTY_REGIONS or AWS_REGION",
+            "region",
+            "no AWS region: set AWS_REGION (or GUARDDUTY_REGIONS, or a region in ~/.aws/config)",
         ));
-    }
-    let reader = &app.reader;
-    for region in regions {
-        let name = format!("guardduty {region}");
-        let client = reader.client(&region).await;
-        let mut count = 0usize;
-        let mut error = None;
-        let mut pages = client.list_detectors().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(p) => count += p.detector_ids().len(),
-                Err(e) => {
-                    error = Some(format!("ListDetectors failed: {}", DisplayErrorContext(&e)));
-                    break;
-                }
-            }
+        false
+    } else {
+        let credentials = check_credentials(config).await;
+        let ok = credentials.ok;
+        results.push(credentials);
+        ok
+    };
+    if aws_ok {
+        for region in regions {
+            results.push(check_guardduty(app, &region).await);
         }
-        results.push(match (error, count) {
-            (Some(e), _) => fail(name, e),
-            (None, 0) => fail(
-                name,
-                format!("GuardDuty is not enabled in {region} (no detector)"),
-            ),
-            (None, n) => pass(name, format!("{n} detector(s)")),
-        });
     }
-
     if let Some(url) = &app.config.sqs_queue_url {
-        let sink = SqsSink::new(app.aws.clone(), url.clone());
-        results.push(match sink.probe().await {
-            Ok(max) => pass(
-                "sqs",
-                format!("{url}: reachable, messages up to {max} bytes"),
-            ),
-            Err(e) => fail("sqs", e.to_string()),
+        results.push(if aws_ok {
+            let sink = SqsSink::new(app.aws.clone(), url.clone());
+            match sink.probe().await {
+                Ok(max) => pass(
+                    "sqs",
+                    format!("{url}: reachable, messages up to {max} bytes"),
+                ),
+                Err(e) => fail("sqs", e.to_string()),
+            }
+        } else {
+            fail("sqs", NOT_TRIED)
         });
     }
 
@@ -118,9 +93,79 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     }
 
     if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
-        results.push(check_checkpoint(app, prefix).await);
+        results.push(if aws_ok {
+            check_checkpoint(app, prefix).await
+        } else {
+            fail("checkpoint", NOT_TRIED)
+        });
     }
     results
+}
+
+const NOT_TRIED: &str = "not tried: fix the AWS region or credentials first (see above)";
+
+/// The credentials and who they belong to.
+async fn check_credentials(config: &aws_config::SdkConfig) -> CheckResult {
+    let sts = aws_sdk_sts::Client::new(config);
+    let Ok(budget) = budget(Deadline::none()) else {
+        return fail("credentials", "no time left");
+    };
+    match sts
+        .get_caller_identity()
+        .customize()
+        .config_override(budget.sts())
+        .send()
+        .await
+    {
+        Ok(id) => pass(
+            "credentials",
+            format!(
+                "{} (account {})",
+                id.arn().unwrap_or("?"),
+                id.account().unwrap_or("?")
+            ),
+        ),
+        Err(e) => fail("credentials", explain("sts:GetCallerIdentity", None, &e)),
+    }
+}
+
+/// GuardDuty in one region the backfill reads: its detectors, every page.
+async fn check_guardduty(app: &App, region: &str) -> CheckResult {
+    let name = format!("guardduty {region}");
+    let client = app.reader.client(region).await;
+    let mut count = 0usize;
+    let mut next: Option<String> = None;
+    loop {
+        let Ok(budget) = budget(Deadline::none()) else {
+            return fail(name, "no time left");
+        };
+        let page = client
+            .list_detectors()
+            .set_next_token(next.take())
+            .customize()
+            .config_override(budget.guardduty())
+            .send()
+            .await;
+        match page {
+            Ok(p) => {
+                count += p.detector_ids().len();
+                next = p.next_token().filter(|t| !t.is_empty()).map(String::from);
+                if next.is_none() {
+                    break;
+                }
+            }
+            Err(e) => {
+                return fail(name, explain("guardduty:ListDetectors", Some(region), &e));
+            }
+        }
+    }
+    match count {
+        0 => fail(
+            name,
+            format!("GuardDuty is not enabled in {region} (no detector)"),
+        ),
+        n => pass(name, format!("{n} detector(s)")),
+    }
 }
 
 /// The collector's probes, as its product documents them, in one line: TLS and each step.
@@ -163,28 +208,34 @@ async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {
     let name = format!("{}/check", prefix.trim_end_matches('/'));
     let ssm = app.reader.ssm().await;
     let value = crate::clock::now_rfc3339();
+    let Ok(budget) = budget(Deadline::none()) else {
+        return fail("checkpoint", "no time left");
+    };
     let write = ssm
         .put_parameter()
         .name(&name)
         .value(&value)
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .overwrite(true)
+        .customize()
+        .config_override(budget.ssm())
         .send()
         .await;
     if let Err(e) = write {
-        return fail(
-            "checkpoint",
-            format!("{name}: PutParameter failed: {}", DisplayErrorContext(&e)),
-        );
+        return fail("checkpoint", explain("ssm:PutParameter", Some(&name), &e));
     }
-    match ssm.get_parameter().name(&name).send().await {
+    match ssm
+        .get_parameter()
+        .name(&name)
+        .customize()
+        .config_override(budget.ssm())
+        .send()
+        .await
+    {
         Ok(out) if out.parameter().and_then(|p| p.value()) == Some(value.as_str()) => {
             pass("checkpoint", format!("{prefix}: readable and writable"))
         }
         Ok(_) => fail("checkpoint", format!("{name}: read back a different value")),
-        Err(e) => fail(
-            "checkpoint",
-            format!("{name}: GetParameter failed: {}", DisplayErrorContext(&e)),
-        ),
+        Err(e) => fail("checkpoint", explain("ssm:GetParameter", Some(&name), &e)),
     }
 }

@@ -33,7 +33,8 @@ pub enum Command {
     },
     /// Run one backfill now from the GuardDuty API with this machine's AWS credentials
     /// (initial import, catch-up), delivering to the configured destinations (stdout by
-    /// default). With --since the window is fixed and the checkpoint is left alone.
+    /// default). With --since the window is fixed and the checkpoint is left alone; with no
+    /// destination but stdout the checkpoint is read but never moved.
     Backfill {
         /// How far back to look, e.g. 90m, 3h, 7d (default: the checkpoint, else
         /// BACKFILL_LOOKBACK_MINUTES).
@@ -80,9 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
-    /// Send what the dead-letter queue holds on to the configured destinations (stdout by
-    /// default). A message is deleted only once every finding in it was delivered; what fails
-    /// again, or holds no finding, stays and is reported. Exit 0 only when nothing stays.
+    /// Send what the dead-letter queue holds on to the configured destinations. A message is
+    /// deleted only once every finding in it reached a real destination (SQS, a collector);
+    /// what fails again, holds no finding, or holds a finding MIN_SEVERITY skips, stays and
+    /// is reported. With no destination configured it only lists the messages (see
+    /// --to-stdout). Exit 0 only when nothing stays.
     Redrive {
         /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
         #[arg(long, value_name = "URL")]
@@ -93,13 +96,21 @@ pub enum Command {
         /// Read and report every message; send and delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// With no destination configured: print the findings to stdout as records and
+        /// delete their messages (without it, nothing is sent or deleted).
+        #[arg(long)]
+        to_stdout: bool,
+        /// Delete a message whose findings MIN_SEVERITY skips (without it, it stays).
+        #[arg(long)]
+        drop_skipped: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// One line per message: kind, finding id and type, severity, account/region, first
-    /// failure, error. Messages stay in the queue. Exit 0 only when the queue is empty.
+    /// failure, error. Messages stay in the queue; messages in flight (held by another
+    /// reader) are counted. Exit 0 only when the queue is empty, in flight included.
     List {
         /// The queue (default: DLQ_URL, the stack's DeadLetterQueueUrl output).
         #[arg(long, value_name = "URL")]
@@ -195,23 +206,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             regions,
             detectors,
             max_findings,
-        } => {
-            let window = since.map(|ago| crate::backfill::FixedWindow {
-                start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
-                end_ms: None,
-            });
-            let request = crate::backfill::Request {
-                regions,
-                detectors,
-                window,
-                via: Some(Via::Backfill),
-                progress: true,
-                max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
-                keep_state: false,
-                tick: None,
-            };
-            backfill(&app, request, "backfill").await
-        }
+        } => backfill_command(&app, since, regions, detectors, max_findings).await,
         Command::Replay {
             since,
             until,
@@ -245,15 +240,52 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             queue,
             max,
             dry_run,
+            to_stdout,
+            drop_skipped,
         } => {
             let options = crate::dlq::Options {
                 max: max.map(|n| n as usize),
                 dry_run,
                 progress: true,
+                drop_skipped,
             };
-            redrive(&app, queue, options).await
+            redrive(&app, queue, options, to_stdout).await
         }
     }
+}
+
+/// `backfill`: the window from `--since`, else the stored state, which is read but never
+/// written when the findings only reach stdout.
+async fn backfill_command(
+    app: &App,
+    since: Option<std::time::Duration>,
+    regions: Vec<String>,
+    detectors: Vec<String>,
+    max_findings: Option<u64>,
+) -> ExitCode {
+    let window = since.map(|ago| crate::backfill::FixedWindow {
+        start_ms: crate::clock::ms_before(crate::clock::now_ms(), ago),
+        end_ms: None,
+    });
+    // Findings that only reach a terminal are not delivered: the function's own
+    // backfill must still deliver that window.
+    let keep_state = !app.config.has_remote_destination();
+    if keep_state && window.is_none() {
+        eprintln!(
+            "backfill: no destination but stdout (set SQS_QUEUE_URL or COLLECTOR_URL to deliver): the checkpoint is read, not moved"
+        );
+    }
+    let request = crate::backfill::Request {
+        regions,
+        detectors,
+        window,
+        via: Some(Via::Backfill),
+        progress: true,
+        max_findings: Some(max_findings.map_or(usize::MAX, |n| n as usize)),
+        keep_state,
+        tick: None,
+    };
+    backfill(app, request, "backfill").await
 }
 
 async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
@@ -280,20 +312,54 @@ async fn dlq_list(app: &App, queue: Option<String>, json: bool) -> ExitCode {
         }
     }
     let without = entries.iter().filter(|e| e.problem.is_some()).count();
-    if entries.is_empty() {
-        eprintln!("dlq list: {} is empty", queue.url());
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "dlq list: {} message(s) in {} ({without} hold no finding); run `guardduty-forwarder redrive` once the destination is back",
-            entries.len(),
-            queue.url()
-        );
-        ExitCode::FAILURE
+    // Messages someone else holds (a redrive, a consumer) are invisible to the listing.
+    let hidden = match queue.counts().await {
+        Ok(c) => match c.in_flight + c.delayed {
+            0 => Ok(String::new()),
+            n => Err(format!(
+                "{n} more in flight or delayed (held by another reader, or not yet visible): they show again when their visibility timeout ends"
+            )),
+        },
+        Err(e) => Err(format!("in-flight messages unknown ({e})")),
+    };
+    match (entries.is_empty(), hidden) {
+        (true, Ok(_)) => {
+            eprintln!("dlq list: {} is empty", queue.url());
+            ExitCode::SUCCESS
+        }
+        (true, Err(hidden)) => {
+            eprintln!(
+                "dlq list: no visible message in {}, but {hidden}",
+                queue.url()
+            );
+            ExitCode::FAILURE
+        }
+        (false, hidden) => {
+            let more = hidden.err().map(|h| format!("; {h}")).unwrap_or_default();
+            eprintln!(
+                "dlq list: {} message(s) in {} ({without} hold no finding){more}; run `guardduty-forwarder redrive` once the destination is back",
+                entries.len(),
+                queue.url()
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 
-async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options) -> ExitCode {
+async fn redrive(
+    app: &App,
+    queue: Option<String>,
+    options: crate::dlq::Options,
+    to_stdout: bool,
+) -> ExitCode {
+    if !app.config.has_remote_destination() && !to_stdout && !options.dry_run {
+        // Printing a finding is not delivering it: list, send and delete nothing.
+        let code = dlq_list(app, queue, false).await;
+        eprintln!(
+            "redrive: no destination configured (SQS_QUEUE_URL or COLLECTOR_URL): nothing sent or deleted; configure it, or pass --to-stdout to print the findings and delete their messages"
+        );
+        return code;
+    }
     let Some(url) = dlq_url(app, queue) else {
         eprintln!("redrive FAILED: {NO_QUEUE}");
         return ExitCode::FAILURE;
@@ -318,8 +384,26 @@ async fn redrive(app: &App, queue: Option<String>, options: crate::dlq::Options)
     }
 }
 
+/// Whether this machine has AWS credentials, asked once before a run that needs them, so
+/// that missing or expired ones read as one line rather than once per region and detector.
+async fn credentials_ready(app: &App) -> Result<(), String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let config = app.aws.config().await;
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(());
+    };
+    provider.provide_credentials().await.map(|_| ()).map_err(|e| {
+        tracing::debug!(message = "No usable AWS credentials.", error = %aws_smithy_types::error::display::DisplayErrorContext(&e));
+        crate::aws_error::credentials_line(&e).unwrap_or_else(|| e.to_string())
+    })
+}
+
 /// Runs a CLI backfill (`name`: `backfill` or `replay`, for the summary line).
 async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> ExitCode {
+    if let Err(why) = credentials_ready(app).await {
+        eprintln!("{name} FAILED: {why}");
+        return ExitCode::FAILURE;
+    }
     match app.backfill().run(&request, Deadline::none()).await {
         Ok(o) => {
             let ok = o.failed == 0;

@@ -350,6 +350,13 @@ impl Config {
         self.log_records || self.sqs_queue_url.is_some() || self.collector.is_some()
     }
 
+    /// Whether a destination beyond stdout is configured (SQS or a collector): what the CLI
+    /// prints to a terminal is not a delivery that may move state (a checkpoint, a DLQ
+    /// message).
+    pub fn has_remote_destination(&self) -> bool {
+        self.sqs_queue_url.is_some() || self.collector.is_some()
+    }
+
     /// Lambda mode refuses to start without a destination.
     pub fn require_destination(&self) -> Result<(), ConfigError> {
         if self.has_destination() {

@@ -10,6 +10,8 @@
 //! - [`pipeline`]: normalize, filter, deliver, count.
 //! - [`sink`]: the destinations (log stream, SQS, HTTPS collector) behind one trait;
 //!   [`retry`]: the deadline, backoff and what is worth retrying.
+//! - [`aws`]: the SDK's configuration; [`budget`]: every AWS call bounded by the time left;
+//!   [`aws_error`]: an AWS failure in one line a person can act on.
 //! - [`backfill`]: the scheduled catch-up from the GuardDuty API.
 //! - [`lambda`] and [`cli`]: the two faces of the binary; [`app`] wires them.
 //! - [`dlq`]: the dead-letter queue for operators (`dlq list`, `redrive`, `replay`).
@@ -18,7 +20,9 @@
 
 pub mod app;
 pub mod aws;
+pub mod aws_error;
 pub mod backfill;
+pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod clock;

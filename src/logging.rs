@@ -44,12 +44,16 @@ pub fn init(json: bool) -> Result<(), String> {
         Ok(l) => (l, None),
         Err(e) => (LevelFilter::INFO, Some(e)),
     };
-    // Our own events at the chosen level; the SDK's and HTTP stack's only from warn up,
-    // unless tracing everything.
+    // Our own events at the chosen level. The SDK's and HTTP stack's: in Lambda from warn
+    // up; at a terminal only errors at the default level (their warnings, such as IMDS
+    // dumps while looking for credentials, are for debugging: the CLI says what failed in
+    // one line of its own), warnings from debug up; everything when tracing.
     let deps_level = if level >= LevelFilter::TRACE {
         LevelFilter::DEBUG
-    } else {
+    } else if json || level >= LevelFilter::DEBUG {
         LevelFilter::WARN
+    } else {
+        LevelFilter::ERROR
     };
     let filter = Targets::new()
         .with_default(deps_level.min(level))

@@ -99,6 +99,11 @@ pub fn lines(
                 &[
                     ("FindingsForwarded", "Count", *ok),
                     ("FindingsFailed", "Count", *failed),
+                    (
+                        "OversizeRecords",
+                        "Count",
+                        outcome.oversize_by_sink.get(dest).copied().unwrap_or(0),
+                    ),
                 ],
             )
             .to_string(),

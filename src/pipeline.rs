@@ -41,13 +41,20 @@ pub struct Outcome {
     pub failed: u64,
     #[serde(skip)]
     pub failures: Vec<Failure>,
+    /// Ids of the findings `MIN_SEVERITY` skipped.
+    #[serde(skip)]
+    pub skipped_ids: Vec<String>,
     /// Per destination: records delivered and records failed.
     #[serde(skip)]
     pub per_sink: BTreeMap<&'static str, (u64, u64)>,
     #[serde(skip)]
     pub retries: u64,
+    /// Records over a destination's per-event limit: shrunk to fit, or refused.
     #[serde(skip)]
     pub oversize: u64,
+    /// [`Outcome::oversize`] per destination.
+    #[serde(skip)]
+    pub oversize_by_sink: BTreeMap<&'static str, u64>,
     /// Backfill: poison findings set aside in the dead-letter queue.
     #[serde(skip)]
     pub quarantined: u64,
@@ -78,6 +85,7 @@ impl Outcome {
         self.skipped += other.skipped;
         self.failed += other.failed;
         self.failures.extend(other.failures);
+        self.skipped_ids.extend(other.skipped_ids);
         for (k, (ok, bad)) in other.per_sink {
             let e = self.per_sink.entry(k).or_default();
             e.0 += ok;
@@ -85,6 +93,9 @@ impl Outcome {
         }
         self.retries += other.retries;
         self.oversize += other.oversize;
+        for (k, n) in other.oversize_by_sink {
+            *self.oversize_by_sink.entry(k).or_default() += n;
+        }
         self.quarantined += other.quarantined;
         self.truncated += other.truncated;
         self.late += other.late;
@@ -160,6 +171,7 @@ impl Forwarder {
                            finding_type = r.finding_type.as_deref().unwrap_or_default(),
                            severity = r.severity_str());
                     outcome.skipped += 1;
+                    outcome.skipped_ids.push(r.id);
                 }
                 Err(e) => {
                     // Intake checks ids first, so this is rare: count it, never drop it quietly.
@@ -188,6 +200,16 @@ impl Forwarder {
         for (sink, delivery) in self.sinks.iter().zip(deliveries) {
             let name = sink.name();
             outcome.retries += delivery.retries;
+            let oversize = delivery.shrunk
+                + delivery
+                    .failed
+                    .iter()
+                    .filter(|(_, e)| matches!(e, DeliveryError::Oversize { .. }))
+                    .count() as u64;
+            if oversize > 0 {
+                outcome.oversize += oversize;
+                *outcome.oversize_by_sink.entry(name).or_default() += oversize;
+            }
             let failed_here = delivery.failed.len() as u64;
             let entry = outcome.per_sink.entry(name).or_default();
             entry.0 += records.len() as u64 - failed_here.min(records.len() as u64);
@@ -196,9 +218,6 @@ impl Forwarder {
                 let Some(record) = records.get(i) else {
                     continue;
                 };
-                if matches!(err, DeliveryError::Oversize { .. }) {
-                    outcome.oversize += 1;
-                }
                 error!(message = "Delivery failed.", sink = name, finding_id = %record.id,
                        finding_type = record.finding_type.as_deref().unwrap_or_default(),
                        severity = record.severity_str(), error = %err);

@@ -341,7 +341,7 @@ async fn redrive_to_stdout_stops_after_max_messages() {
     send_fixture(&url, "quarantined-finding.json").await;
     send_fixture(&url, "eventbridge-delivery-failure.json").await;
     let out = run(
-        &["redrive", "--queue", &url, "--max", "1"],
+        &["redrive", "--queue", &url, "--max", "1", "--to-stdout"],
         &moto::aws_env(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -349,7 +349,74 @@ async fn redrive_to_stdout_stops_after_max_messages() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["ingest"]["via"], "redrive");
     assert_eq!(depth(&url).await, 1);
-    let out = run(&["redrive", "--queue", &url], &moto::aws_env());
+    let out = run(
+        &["redrive", "--queue", &url, "--to-stdout"],
+        &moto::aws_env(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(depth(&url).await, 0);
+}
+
+#[tokio::test]
+async fn redrive_without_a_destination_lists_and_deletes_nothing() {
+    let url = filled_dlq().await;
+    let out = run(&["redrive", "--queue", &url], &moto::aws_env());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    for id in [EVENTBRIDGE_ID, LAMBDA_ID, QUARANTINED_ID] {
+        assert!(listed.contains(id), "{id} listed: {listed}");
+    }
+    assert!(
+        !listed.contains("\"ingest\""),
+        "no record printed as if delivered: {listed}"
+    );
+    assert!(
+        err.contains("nothing sent or deleted") && err.contains("--to-stdout"),
+        "{err}"
+    );
+    assert_eq!(depth(&url).await, 4);
+}
+
+#[tokio::test]
+async fn a_message_whose_finding_min_severity_skips_stays_unless_told_to_drop_it() {
+    let url = moto::create_queue("dlq-skip", &[]).await;
+    send_fixture(&url, "quarantined-finding.json").await;
+    let mut env = moto::aws_env();
+    env.push(("MIN_SEVERITY", "critical".into()));
+    let out = run(&["redrive", "--queue", &url, "--to-stdout"], &env);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("below MIN_SEVERITY") && err.contains("--drop-skipped"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(depth(&url).await, 1);
+    let out = run(
+        &["redrive", "--queue", &url, "--to-stdout", "--drop-skipped"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(depth(&url).await, 0);
+}
+
+#[tokio::test]
+async fn dlq_list_counts_messages_in_flight_and_never_calls_such_a_queue_empty() {
+    let url = moto::create_queue("dlq-inflight", &[]).await;
+    send_fixture(&url, "quarantined-finding.json").await;
+    // Another reader holds the only message.
+    let held = sqs()
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(120)
+        .send()
+        .await
+        .expect("receive");
+    assert_eq!(held.messages().len(), 1);
+    let out = run(&["dlq", "list", "--queue", &url], &moto::aws_env());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("is empty"), "{err}");
+    assert!(err.contains("1 more in flight"), "{err}");
 }

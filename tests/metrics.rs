@@ -117,6 +117,11 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
         .map(|d| d["FindingsFailed"].as_u64().unwrap())
         .sum();
     assert_eq!(failed, 1);
+    let oversize: u64 = per_dest
+        .iter()
+        .map(|d| d["OversizeRecords"].as_u64().unwrap())
+        .sum();
+    assert_eq!(oversize, 1, "OversizeRecords by Destination");
 
     for line in proc_.stdout().iter().chain(proc_.stderr().iter()) {
         let v: Value =

@@ -569,3 +569,206 @@ async fn splunk_hec_events_the_indexers_never_confirm_are_not_counted_as_deliver
     );
     assert!(hec.indexed_ids().is_empty());
 }
+
+/// A realistic finding made `extra` bytes larger (a long `additionalInfo` value, as
+/// runtime-monitoring findings carry), encoded as the native record.
+fn big_record(id: &str, extra: usize) -> EncodedRecord {
+    let mut f = support::guardduty::finding(
+        "us-east-1",
+        "det1",
+        id,
+        support::guardduty::now_ms(),
+        false,
+        8.0,
+    );
+    f["service"]["additionalInfo"]["processLineage"] = Value::from("p".repeat(extra));
+    let ingest = Ingest::new(Via::Cli, None, "2026-12-06T00:00:00Z");
+    encode(&f.into(), &ingest, OutputSchema::Native).expect("record")
+}
+
+/// The stored record for `id` shows the marker in place of its raw finding.
+fn assert_marked(record: &Value, id: &str) {
+    assert_eq!(record["id"], id);
+    assert!(record["dedup_key"].as_str().unwrap().starts_with(id));
+    let raw = &record["raw_event"];
+    assert_eq!(raw["id"], id, "{raw}");
+    assert!(
+        raw[guardduty_forwarder::sink::oversize::MARKER]["note"].is_string(),
+        "{raw}"
+    );
+}
+
+#[tokio::test]
+async fn sumo_gets_a_record_over_64_kb_shrunk_to_one_whole_line_never_split() {
+    let sumo = products::Sumo::new("ZaVnC4dhaV0secret");
+    let s = stand(sumo.responder()).await;
+    let url = format!("{}{}", s.collector.base_url(), sumo.path());
+    let sink = sink(&s, url, &[("COLLECTOR_FORMAT", "sumo-http")]);
+    let mut recs = corpus_records();
+    let big = big_record("b1g0000000000000000000000000000a", 89_000);
+    assert!(big.json.len() > products::SUMO_MAX_MESSAGE);
+    recs.push(big.clone());
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.shrunk, 1);
+    // Every message Sumo kept is a whole record: nothing was split.
+    let messages = sumo.messages();
+    assert_eq!(messages.len(), recs.len(), "a line was split or lost");
+    let stored: Vec<Value> = messages
+        .iter()
+        .map(|m| serde_json::from_str(m).unwrap_or_else(|e| panic!("broken JSON {e}")))
+        .collect();
+    let kept = stored.iter().find(|v| v["id"] == big.id.as_str()).unwrap();
+    assert_marked(kept, &big.id);
+    assert_eq!(sumo.ids().into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+}
+
+#[tokio::test]
+async fn datadog_gets_an_entry_over_1_mb_shrunk_rather_than_truncated_by_the_intake() {
+    let dd = products::Datadog::new("dd-key-9012", 5_000_000);
+    let s = stand(dd.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "datadog-logs"),
+            ("COLLECTOR_AUTH_VALUE", "dd-key-9012"),
+            ("COLLECTOR_MAX_BATCH_BYTES", "5000000"),
+        ],
+    );
+    let mut recs = corpus_records();
+    let big = big_record("b1g0000000000000000000000000000d", 1_200_000);
+    recs.push(big.clone());
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.shrunk, 1);
+    assert_eq!(
+        dd.state.lock().unwrap().truncated,
+        0,
+        "the intake cut an entry"
+    );
+    let logs = dd.state.lock().unwrap().logs.clone();
+    let kept = logs.iter().find(|v| v["id"] == big.id.as_str()).unwrap();
+    assert_marked(kept, &big.id);
+    assert_eq!(kept["ddsource"], "guardduty");
+    assert_eq!(dd.ids().into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+}
+
+#[tokio::test]
+async fn a_record_too_large_even_without_its_raw_finding_is_refused_never_cut() {
+    let sumo = products::Sumo::new("ZaVnC4dhaV0secret");
+    let s = stand(sumo.responder()).await;
+    let url = format!("{}{}", s.collector.base_url(), sumo.path());
+    let sink = sink(&s, url, &[("COLLECTOR_FORMAT", "sumo-http")]);
+    let mut f = support::guardduty::finding(
+        "us-east-1",
+        "det1",
+        "hug0000000000000000000000000000e",
+        support::guardduty::now_ms(),
+        false,
+        8.0,
+    );
+    f["description"] = Value::from("d".repeat(70_000));
+    let ingest = Ingest::new(Via::Cli, None, "2026-12-06T00:00:00Z");
+    let huge = encode(&f.into(), &ingest, OutputSchema::Native).unwrap();
+    let recs = vec![huge, corpus_records().remove(0)];
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(delivery.failed.len(), 1, "{:?}", delivery.failed);
+    let (i, err) = &delivery.failed[0];
+    assert_eq!(*i, 0);
+    assert!(
+        matches!(err, DeliveryError::Oversize { limit: 65_536, .. }) && err.is_permanent(),
+        "{err:?}"
+    );
+    assert_eq!(sumo.messages().len(), 1, "only the neighbour was sent");
+}
+
+#[tokio::test]
+async fn splunk_hec_with_acknowledgement_off_on_the_token_indexes_each_event_once_and_check_names_it()
+ {
+    // The forwarder asks for acknowledgement; the token has it off (Splunk Cloud offers it
+    // only to Firehose): HEC answers `Success` without an `ackId`.
+    let hec = products::Hec::new("hec-token-1234", false);
+    let s = stand(hec.responder()).await;
+    let vars = [
+        ("COLLECTOR_FORMAT", "splunk-hec"),
+        ("COLLECTOR_AUTH_VALUE", "hec-token-1234"),
+        ("COLLECTOR_HEC_ACK", "true"),
+    ];
+    let sink = sink(&s, s.collector.base_url(), &vars);
+    let recs: Vec<EncodedRecord> = corpus_records().into_iter().take(10).collect();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.retries, 0, "the batch was posted again");
+    let indexed = hec.indexed_ids();
+    assert_eq!(
+        indexed.len(),
+        10,
+        "{} copies indexed for 10 findings",
+        indexed.len()
+    );
+    assert_eq!(indexed.into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+
+    let probes = sink.probe().await;
+    assert_eq!(
+        probes.iter().map(|p| p.label).collect::<Vec<_>>(),
+        ["health", "token", "acknowledgement"]
+    );
+    let why = probes[2].result.as_ref().unwrap_err();
+    assert!(
+        why.contains("indexer acknowledgement is off") && why.contains("COLLECTOR_HEC_ACK"),
+        "{why}"
+    );
+    let polled = s
+        .collector
+        .received()
+        .into_iter()
+        .any(|r| r.path.starts_with("/services/collector/ack?channel="));
+    assert!(polled, "check asked /services/collector/ack");
+}
+
+#[tokio::test]
+async fn elastic_bulk_reports_a_replay_of_500_already_indexed_documents_delivered() {
+    let es = products::Elastic::new("es-key-5678");
+    let s = stand(es.responder()).await;
+    let sink = sink(
+        &s,
+        s.collector.base_url(),
+        &[
+            ("COLLECTOR_FORMAT", "elastic-bulk"),
+            ("COLLECTOR_AUTH_VALUE", "es-key-5678"),
+            ("COLLECTOR_MAX_BATCH_BYTES", "5000000"),
+        ],
+    );
+    let base = support::guardduty::now_ms() - 60_000;
+    let recs: Vec<EncodedRecord> = (0..500)
+        .map(|i| {
+            let f = support::guardduty::finding(
+                "us-east-1",
+                "det1",
+                &format!("{i:032x}"),
+                base + i,
+                false,
+                5.0,
+            );
+            let ingest = Ingest::new(Via::Cli, None, "2026-12-06T00:00:00Z");
+            encode(&f.into(), &ingest, OutputSchema::Native).unwrap()
+        })
+        .collect();
+    let first = sink.deliver(&recs, Deadline::none()).await;
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    // The replay: every document is there already, every item is a 409 with its reason.
+    let replay = sink.deliver(&recs, Deadline::none()).await;
+    assert!(replay.failed.is_empty(), "{:?}", replay.failed.first());
+    assert_eq!(replay.retries, 0, "the replay was sent again");
+    let largest = es.state.lock().unwrap().largest_answer;
+    assert!(
+        largest > 64 * 1024,
+        "the answer ({largest} bytes) did not outgrow the base bound"
+    );
+    assert_eq!(
+        es.stored_ids("logs-aws.guardduty-default").len(),
+        500,
+        "each document once"
+    );
+}

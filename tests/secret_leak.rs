@@ -79,7 +79,7 @@ impl Transcript {
             "looks like a secret itself",
             "plain http is refused",
             "https://127.0.0.1:",
-            "COLLECTOR_AUTH_SECRET_ARN: GetSecretValue failed",
+            "COLLECTOR_AUTH_SECRET_ARN: secretsmanager:GetSecretValue",
             "not a usable collector URL",
             "\"source\":\"aws_guardduty\"",
         ] {

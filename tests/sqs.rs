@@ -256,3 +256,31 @@ async fn a_bad_queue_url_fails_start_up_naming_the_variable() {
     );
     assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+#[tokio::test]
+async fn a_hung_sqs_endpoint_fails_the_invocation_before_its_deadline() {
+    let hung = support::hung_endpoint().await;
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend(moto::aws_env());
+    env.push(("AWS_ENDPOINT_URL_SQS", format!("http://{hung}")));
+    env.push(("SQS_QUEUE_URL", format!("http://{hung}/123456789012/hung")));
+    let _proc = Running::spawn(command(&env));
+    let finding = json!({"id": "hung-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
+    let started = std::time::Instant::now();
+    let reply = api
+        .invoke_with_timeout(event_of(&finding, 1), Duration::from_secs(6))
+        .await;
+    let took = started.elapsed();
+    match reply {
+        Reply::Error(e) => {
+            let msg = e["errorMessage"].as_str().unwrap_or_default();
+            assert!(msg.contains("no answer from AWS in time"), "{msg}");
+        }
+        other => panic!("expected a failed invocation, got {other:?}"),
+    }
+    assert!(
+        took < Duration::from_secs(6),
+        "answered after the deadline: {took:?}"
+    );
+}

@@ -18,7 +18,7 @@
 //! API error) still delivers what it fetched, writes its checkpoint, and counts one
 //! `BackfillTruncated` with a log line naming the reason, the detector and how far behind it is.
 
-pub mod budget;
+pub use crate::budget;
 pub mod checkpoint;
 pub mod cursor;
 pub mod guardduty;

@@ -3,9 +3,11 @@
 //! shapes (pure); [`queue`] talks to SQS.
 //!
 //! Invariants:
-//! - A message is deleted only after every finding in it was delivered to every destination
-//!   (or skipped by `MIN_SEVERITY`, as the Lambda would have); a message that holds no
-//!   finding, or whose findings fail again, stays and is reported with the reason.
+//! - A message is deleted only after every finding in it was delivered to every destination;
+//!   a message that holds no finding, or whose findings fail again, stays and is reported
+//!   with the reason. A finding `MIN_SEVERITY` skips keeps its message too, unless
+//!   [`Options::drop_skipped`] says to delete it (the operator's filter may differ from the
+//!   function's). The CLI redrives to stdout only when told (`--to-stdout`).
 //! - Records re-sent say `ingest.via = "redrive"` and keep their `dedup_key`.
 //! - Messages are hidden while a run looks at them and made visible again at its end, so one
 //!   run sees each message once and the next run (or `list`) sees what stayed.
@@ -152,6 +154,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Draw a progress line on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Delete a message whose findings `MIN_SEVERITY` skipped (else it stays).
+    pub drop_skipped: bool,
 }
 
 /// A message that stays in the queue, and why.
@@ -171,6 +175,7 @@ pub struct Report {
     pub kept: Vec<Kept>,
     pub outcome: Outcome,
     pub dry_run: bool,
+    pub drop_skipped: bool,
 }
 
 impl Report {
@@ -259,6 +264,7 @@ pub async fn redrive(
     let max = options.max.unwrap_or(usize::MAX);
     let mut report = Report {
         dry_run: options.dry_run,
+        drop_skipped: options.drop_skipped,
         ..Report::default()
     };
     let mut seen: HashSet<String> = HashSet::new();
@@ -333,7 +339,12 @@ async fn redrive_batch(
         .await;
     let mut delivered: Vec<&Received> = Vec::new();
     for (received, unwrapped) in &sendable {
-        match failure_of(unwrapped, &outcome) {
+        let not_sent = failure_of(unwrapped, &outcome).or_else(|| {
+            (!report.drop_skipped)
+                .then(|| skipped_in(unwrapped, &outcome))
+                .flatten()
+        });
+        match not_sent {
             Some(reason) => {
                 report.kept.push(Kept {
                     entry: Entry::new(received, unwrapped),
@@ -364,15 +375,33 @@ async fn redrive_batch(
     Ok(keep)
 }
 
-/// Why a message's findings were not all delivered, if they were not: the new error.
-fn failure_of(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
-    let ids: HashSet<String> = unwrapped
+/// Why a message stays though nothing failed: a finding in it was skipped by `MIN_SEVERITY`.
+fn skipped_in(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
+    let skipped: Vec<String> = ids_in(unwrapped)
+        .into_iter()
+        .filter(|id| outcome.skipped_ids.contains(id))
+        .collect();
+    (!skipped.is_empty()).then(|| {
+        format!(
+            "not sent: {} below MIN_SEVERITY; lower it, or pass --drop-skipped to delete such messages",
+            skipped.join(", ")
+        )
+    })
+}
+
+fn ids_in(unwrapped: &Unwrapped) -> HashSet<String> {
+    unwrapped
         .findings
         .iter()
         .flatten()
         .filter_map(|f| crate::normalize::finding_id(f.finding.view()).ok())
         .map(|id| id.into_owned())
-        .collect();
+        .collect()
+}
+
+/// Why a message's findings were not all delivered, if they were not: the new error.
+fn failure_of(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
+    let ids = ids_in(unwrapped);
     let errors: Vec<String> = outcome
         .failures
         .iter()

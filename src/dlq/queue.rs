@@ -1,16 +1,24 @@
 //! The dead-letter queue through SQS: receive (hiding messages while they are looked at),
 //! delete, and make visible again. Every batch call's per-entry failures are looked at.
+//! Every call is bounded by the queue's deadline through `crate::budget` (the CLI has none:
+//! each call then takes at most the budget's own bound), and a failure reads as one line
+//! (`crate::aws_error`).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageSystemAttributeName, QueueAttributeName,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::aws::{Aws, region_of_queue_url};
+use crate::aws_error::explain;
+use crate::budget::{Budget, budget};
+use crate::retry::Deadline;
 
 /// SQS's limit of entries per batch call and messages per receive.
 const BATCH: usize = 10;
@@ -18,7 +26,8 @@ const BATCH: usize = 10;
 /// Why the queue could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("{operation} on {queue} failed: {detail}")]
+    /// `detail` names the action and the queue.
+    #[error("{detail}")]
     Sqs {
         operation: &'static str,
         queue: String,
@@ -56,6 +65,19 @@ pub struct EntryFailure {
 pub struct Queue {
     client: Client,
     url: String,
+    deadline: Deadline,
+}
+
+/// What the queue holds, by SQS's approximate counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `ApproximateNumberOfMessages`: visible, ready to be received.
+    pub visible: u64,
+    /// `ApproximateNumberOfMessagesNotVisible`: received by someone and not yet deleted or
+    /// made visible again (in flight).
+    pub in_flight: u64,
+    /// `ApproximateNumberOfMessagesDelayed`.
+    pub delayed: u64,
 }
 
 impl Queue {
@@ -65,18 +87,36 @@ impl Queue {
         Queue {
             client: Client::new(&config),
             url,
+            deadline: Deadline::none(),
         }
+    }
+
+    /// Every call made from now on ends before `deadline`.
+    pub fn with_deadline(mut self, deadline: Deadline) -> Queue {
+        self.deadline = deadline;
+        self
+    }
+
+    fn budget(&self, operation: &'static str) -> Result<Budget, QueueError> {
+        budget(self.deadline).map_err(|e| QueueError::Sqs {
+            operation,
+            queue: self.url.clone(),
+            detail: format!("sqs:{operation} on {}: {e}", self.url),
+        })
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    fn sqs_error(&self, operation: &'static str, e: impl std::error::Error) -> QueueError {
+    fn sqs_error<E>(&self, operation: &'static str, e: &SdkError<E, HttpResponse>) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         QueueError::Sqs {
             operation,
             queue: self.url.clone(),
-            detail: DisplayErrorContext(e).to_string(),
+            detail: explain(&format!("sqs:{operation}"), Some(&self.url), e),
         }
     }
 
@@ -90,18 +130,35 @@ impl Queue {
 
     /// `ApproximateNumberOfMessages`, when the queue says.
     pub async fn approximate_count(&self) -> Option<u64> {
+        self.counts().await.ok().map(|c| c.visible)
+    }
+
+    /// The queue's approximate counts: visible, in flight, delayed.
+    pub async fn counts(&self) -> Result<Counts, QueueError> {
+        let budget = self.budget("GetQueueAttributes")?;
         let out = self
             .client
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .customize()
+            .config_override(budget.sqs())
             .send()
             .await
-            .ok()?;
-        out.attributes()?
-            .get(&QueueAttributeName::ApproximateNumberOfMessages)?
-            .parse()
-            .ok()
+            .map_err(|e| self.sqs_error("GetQueueAttributes", &e))?;
+        let get = |name: QueueAttributeName| {
+            out.attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Counts {
+            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        })
     }
 
     /// Receives up to `max` (at most 10) messages, hidden from others for `hide_seconds`.
@@ -111,6 +168,7 @@ impl Queue {
         max: usize,
         hide_seconds: i32,
     ) -> Result<Vec<Received>, QueueError> {
+        let budget = self.budget("ReceiveMessage")?;
         let out = self
             .client
             .receive_message()
@@ -121,9 +179,11 @@ impl Queue {
             .message_attribute_names("All")
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(budget.sqs())
             .send()
             .await
-            .map_err(|e| self.sqs_error("ReceiveMessage", e))?;
+            .map_err(|e| self.sqs_error("ReceiveMessage", &e))?;
         let mut received = Vec::new();
         for m in out.messages() {
             let (Some(id), Some(handle)) = (m.message_id(), m.receipt_handle()) else {
@@ -171,14 +231,17 @@ impl Queue {
                     .map_err(|e| self.request_error("DeleteMessageBatch", e))?;
                 entries.push(entry);
             }
+            let budget = self.budget("DeleteMessageBatch")?;
             let out = self
                 .client
                 .delete_message_batch()
                 .queue_url(&self.url)
                 .set_entries(Some(entries))
+                .customize()
+                .config_override(budget.sqs())
                 .send()
                 .await
-                .map_err(|e| self.sqs_error("DeleteMessageBatch", e))?;
+                .map_err(|e| self.sqs_error("DeleteMessageBatch", &e))?;
             failures.extend(entry_failures(chunk, out.failed()));
         }
         Ok(failures)
@@ -199,14 +262,17 @@ impl Queue {
                     .map_err(|e| self.request_error("ChangeMessageVisibilityBatch", e))?;
                 entries.push(entry);
             }
+            let budget = self.budget("ChangeMessageVisibilityBatch")?;
             let out = self
                 .client
                 .change_message_visibility_batch()
                 .queue_url(&self.url)
                 .set_entries(Some(entries))
+                .customize()
+                .config_override(budget.sqs())
                 .send()
                 .await
-                .map_err(|e| self.sqs_error("ChangeMessageVisibilityBatch", e))?;
+                .map_err(|e| self.sqs_error("ChangeMessageVisibilityBatch", &e))?;
             failures.extend(entry_failures(chunk, out.failed()));
         }
         Ok(failures)

@@ -110,13 +110,15 @@ struct Req<'a> {
     body: Bytes,
     gzip: bool,
     auth: Option<&'a HeaderValue>,
+    /// The most of the answer read (`Protocol::max_answer`).
+    answer_limit: usize,
 }
 
 /// One answer, read.
 struct Exchange {
     status: u16,
     retry_after: Option<Duration>,
-    /// At most 64 KiB of the answer (see `transport::read_bounded`).
+    /// At most the request's answer bound (see `Req::answer_limit`).
     body: ResponseBody,
 }
 
@@ -217,13 +219,17 @@ impl HttpsSink {
     }
 
     /// The credential header value; with `refresh`, fetched again from Secrets Manager.
-    async fn auth_value(&self, refresh: bool) -> Result<Option<HeaderValue>, DeliveryError> {
+    async fn auth_value(
+        &self,
+        refresh: bool,
+        deadline: Deadline,
+    ) -> Result<Option<HeaderValue>, DeliveryError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Static(v) => Ok(Some(v.clone())),
             Auth::Secret(secret) => {
                 let value = secret
-                    .get(refresh)
+                    .get(refresh, deadline)
                     .await
                     .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
                 let header =
@@ -239,12 +245,16 @@ impl HttpsSink {
     }
 
     /// Where to send; with `refresh`, a URL from Secrets Manager is fetched again.
-    async fn endpoints(&self, refresh: bool) -> Result<Endpoints, DeliveryError> {
+    async fn endpoints(
+        &self,
+        refresh: bool,
+        deadline: Deadline,
+    ) -> Result<Endpoints, DeliveryError> {
         match &self.target {
             Target::Fixed(e) => Ok(e.clone()),
             Target::Secret(secret) => {
                 let value = secret
-                    .get(refresh)
+                    .get(refresh, deadline)
                     .await
                     .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
                 check_collector_url(value.expose(), self.cfg.allow_http)
@@ -332,8 +342,12 @@ impl HttpsSink {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body =
-            transport::read_bounded(response.into_body(), deadline.clamp(self.cfg.timeout)).await;
+        let body = transport::read_bounded(
+            response.into_body(),
+            r.answer_limit,
+            deadline.clamp(self.cfg.timeout),
+        )
+        .await;
         Ok(Exchange {
             status,
             retry_after,
@@ -345,10 +359,7 @@ impl HttpsSink {
     /// masked before it is cut (so no part of a secret survives at the cut).
     fn excerpt(&self, body: &ResponseBody, auth: Option<&HeaderValue>, uri: &hyper::Uri) -> String {
         if *body == ResponseBody::TooLarge {
-            return format!(
-                "(body over {} bytes, not read)",
-                transport::MAX_RESPONSE_BYTES
-            );
+            return "(body over its bound, not read)".into();
         }
         let text: String = String::from_utf8_lossy(body.bytes())
             .chars()

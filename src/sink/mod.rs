@@ -5,6 +5,7 @@
 
 pub mod https;
 pub mod log;
+pub mod oversize;
 pub mod redact;
 pub mod secret;
 pub mod sqs;
@@ -52,6 +53,9 @@ pub struct Delivery {
     pub failed: Vec<(usize, DeliveryError)>,
     /// Attempts beyond the first, for metrics.
     pub retries: u64,
+    /// Records over the destination's per-event limit that were shrunk to fit (and
+    /// delivered, unless also in `failed`), see [`oversize`].
+    pub shrunk: u64,
 }
 
 impl From<GaveUp> for DeliveryError {
@@ -78,6 +82,7 @@ impl Delivery {
         Delivery {
             failed: (0..n).map(|i| (i, error.clone())).collect(),
             retries: 0,
+            shrunk: 0,
         }
     }
 }

@@ -1,22 +1,27 @@
 //! A Secrets Manager secret the collector needs (the auth header value, or the collector URL
 //! itself), fetched on first use and cached for the life of the process; fetched again only
 //! when the caller says the cached value was refused (the secret may have been rotated).
+//! The fetch is bounded by the caller's deadline (`crate::budget`) and no lock is held
+//! across it: a slow Secrets Manager never blocks a reader of the cached value, and two
+//! fetches at once only both store the same value.
 //!
 //! Invariant: neither the secret's value nor its ARN appears in an error; errors name the
 //! variable that holds the ARN. The ARN is scrubbed from AWS error texts, which may quote it.
 
 use std::sync::Arc;
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use crate::aws::Aws;
+use crate::aws_error::explain;
+use crate::budget::budget;
 use crate::config::Sensitive;
+use crate::retry::Deadline;
 
 /// Why a secret could not be read. Names the variable, never the ARN or the value.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
-    #[error("{var}: GetSecretValue failed: {detail}")]
+    #[error("{var}: {detail}")]
     Fetch { var: &'static str, detail: String },
     #[error("{var}: the secret has no SecretString (a binary secret cannot be used)")]
     NotAString { var: &'static str },
@@ -46,15 +51,29 @@ impl CachedSecret {
 
     /// The value without fetching it: `None` before the first successful [`Self::get`].
     pub async fn peek(&self) -> Option<Sensitive> {
-        self.cached.lock().await.clone()
+        self.cache().clone()
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Option<Sensitive>> {
+        self.cached.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The secret's value (trailing line breaks removed); with `refresh`, fetched again.
-    pub async fn get(&self, refresh: bool) -> Result<Sensitive, SecretError> {
-        let mut cached = self.cached.lock().await;
-        if let (false, Some(v)) = (refresh, cached.as_ref()) {
-            return Ok(v.clone());
+    /// The fetch takes at most what `deadline` leaves.
+    pub async fn get(&self, refresh: bool, deadline: Deadline) -> Result<Sensitive, SecretError> {
+        if !refresh && let Some(v) = self.cache().clone() {
+            return Ok(v);
         }
+        let value = self.fetch(deadline).await?;
+        *self.cache() = Some(value.clone());
+        Ok(value)
+    }
+
+    async fn fetch(&self, deadline: Deadline) -> Result<Sensitive, SecretError> {
+        let budget = budget(deadline).map_err(|e| SecretError::Fetch {
+            var: self.var,
+            detail: e.to_string(),
+        })?;
         // A secret shared from another region is read there (its ARN names the region).
         let config = self
             .aws
@@ -64,18 +83,21 @@ impl CachedSecret {
         let out = client
             .get_secret_value()
             .secret_id(self.arn.expose())
+            .customize()
+            .config_override(budget.secretsmanager())
             .send()
             .await
             .map_err(|e| SecretError::Fetch {
                 var: self.var,
-                detail: scrub(&DisplayErrorContext(&e).to_string(), self.arn.expose()),
+                detail: scrub(
+                    &explain("secretsmanager:GetSecretValue", Some("the secret"), &e),
+                    self.arn.expose(),
+                ),
             })?;
         let value = out
             .secret_string()
             .ok_or(SecretError::NotAString { var: self.var })?;
-        let value = Sensitive::new(value.trim_end_matches(['\r', '\n']));
-        *cached = Some(value.clone());
-        Ok(value)
+        Ok(Sensitive::new(value.trim_end_matches(['\r', '\n'])))
     }
 }
 

@@ -3,12 +3,14 @@
 //! `MaximumMessageSize` (read once, on first use), batches sent concurrently (bounded).
 //! Every response's `Failed` list is read: entries that can succeed are retried through the
 //! one retry driver (`crate::retry::drive`), the others reported. FIFO queues get `MessageGroupId` = finding id and
-//! `MessageDeduplicationId` = `dedup_key`.
+//! `MessageDeduplicationId` = `dedup_key`. A record over the message size is shrunk to fit
+//! (`super::oversize`) or refused. Every call (GetQueueAttributes, SendMessageBatch)
+//! is bounded by the invocation's remaining time through `crate::budget`.
 
 use std::sync::Arc;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
@@ -16,6 +18,8 @@ use tracing::debug;
 
 use super::{BoxFuture, Delivery, DeliveryError, Sink, plan_batches};
 use crate::aws::Aws;
+use crate::aws_error::explain;
+use crate::budget::{Budget, budget};
 use crate::record::EncodedRecord;
 use crate::retry::{Backoff, Deadline, Report, Verdict, drive};
 
@@ -87,7 +91,7 @@ impl SqsSink {
     }
 
     /// The client and the queue's size limit, fetched on first use.
-    async fn ready(&self) -> Result<&Ready, DeliveryError> {
+    async fn ready(&self, deadline: Deadline) -> Result<&Ready, DeliveryError> {
         self.ready
             .get_or_try_init(|| async {
                 let aws = self
@@ -99,7 +103,7 @@ impl SqsSink {
                     .config_in(crate::aws::region_of_queue_url(&self.queue_url))
                     .await;
                 let client = Client::new(&config);
-                let max = queue_max_message_size(&client, &self.queue_url).await?;
+                let max = queue_max_message_size(&client, &self.queue_url, deadline).await?;
                 debug!(message = "SQS queue ready.", queue_url = %self.queue_url, max_message_bytes = max);
                 Ok(Ready {
                     client,
@@ -111,7 +115,9 @@ impl SqsSink {
 
     /// Checks the queue is reachable; returns its `MaximumMessageSize` (for `check`).
     pub async fn probe(&self) -> Result<usize, DeliveryError> {
-        self.ready().await.map(|r| r.max_message_bytes)
+        self.ready(Deadline::none())
+            .await
+            .map(|r| r.max_message_bytes)
     }
 
     fn attributes(record: &EncodedRecord) -> Vec<(&'static str, String)> {
@@ -168,7 +174,7 @@ impl SqsSink {
         deadline: Deadline,
     ) -> Delivery {
         let driven = drive(&self.backoff, deadline, "sqs", batch, |pending| {
-            self.attempt(ready, records, pending)
+            self.attempt(ready, records, pending, deadline)
         })
         .await;
         let mut delivery = Delivery::default();
@@ -184,6 +190,7 @@ impl SqsSink {
         ready: &Ready,
         records: &[EncodedRecord],
         pending: Vec<usize>,
+        deadline: Deadline,
     ) -> Report {
         let mut report = Report::default();
         let mut sent: Vec<usize> = Vec::with_capacity(pending.len());
@@ -203,23 +210,30 @@ impl SqsSink {
         if entries.is_empty() {
             return report;
         }
+        // The driver retries (whole requests and failed entries): the SDK tries once.
+        let budget = match budget(deadline).map(Budget::single_attempt) {
+            Ok(b) => b,
+            Err(e) => {
+                let verdict = Verdict::Retry(e.to_string());
+                report
+                    .verdicts
+                    .extend(Report::all(&sent, &verdict).verdicts);
+                return report;
+            }
+        };
         let out = match ready
             .client
             .send_message_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
+            .customize()
+            .config_override(budget.sqs())
             .send()
             .await
         {
             Ok(out) => out,
             Err(e) => {
-                let code = e.code().unwrap_or_default().to_string();
-                let why = format!("{}", DisplayErrorContext(&e));
-                let verdict = if PERMANENT_CODES.contains(&code.as_str()) {
-                    Verdict::Failed(why)
-                } else {
-                    Verdict::Retry(why)
-                };
+                let verdict = self.request_failure(&e);
                 report
                     .verdicts
                     .extend(Report::all(&sent, &verdict).verdicts);
@@ -250,6 +264,27 @@ impl SqsSink {
     }
 }
 
+impl SqsSink {
+    /// A whole SendMessageBatch that failed: permanent when its code says so.
+    fn request_failure<E>(
+        &self,
+        e: &aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> Verdict
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let why = explain("sqs:SendMessageBatch", Some(&self.queue_url), e);
+        if PERMANENT_CODES.contains(&e.code().unwrap_or_default()) {
+            Verdict::Failed(why)
+        } else {
+            Verdict::Retry(why)
+        }
+    }
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
@@ -261,18 +296,24 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-async fn queue_max_message_size(client: &Client, queue_url: &str) -> Result<usize, DeliveryError> {
+async fn queue_max_message_size(
+    client: &Client,
+    queue_url: &str,
+    deadline: Deadline,
+) -> Result<usize, DeliveryError> {
+    let budget = budget(deadline).map_err(|e| {
+        DeliveryError::Unavailable(format!("sqs:GetQueueAttributes on {queue_url}: {e}"))
+    })?;
     let out = client
         .get_queue_attributes()
         .queue_url(queue_url)
         .attribute_names(QueueAttributeName::MaximumMessageSize)
+        .customize()
+        .config_override(budget.sqs())
         .send()
         .await
         .map_err(|e| {
-            DeliveryError::Unavailable(format!(
-                "SQS queue {queue_url}: GetQueueAttributes failed: {}",
-                DisplayErrorContext(&e)
-            ))
+            DeliveryError::Unavailable(explain("sqs:GetQueueAttributes", Some(queue_url), &e))
         })?;
     Ok(out
         .attributes()
@@ -292,14 +333,30 @@ impl Sink for SqsSink {
         deadline: Deadline,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let ready = match self.ready().await {
+            let ready = match self.ready(deadline).await {
                 Ok(r) => r,
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };
-            let sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
+            let mut sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
+            let mut delivery = Delivery::default();
+            // Records over the queue's message size are shrunk to fit (see
+            // `super::oversize`); those that cannot fit stay over and are refused below.
+            let mut shrunk: Option<Vec<EncodedRecord>> = None;
+            for (i, record) in records.iter().enumerate() {
+                let envelope = sizes[i].saturating_sub(record.json.len());
+                if let Ok(Some(small)) =
+                    super::oversize::fit(record, ready.max_message_bytes, envelope)
+                {
+                    tracing::warn!(message = "Record over the queue's message size: the raw finding was replaced by a note to fit.",
+                                   finding_id = %record.id, size = sizes[i], limit = ready.max_message_bytes);
+                    sizes[i] = Self::message_size(&small);
+                    shrunk.get_or_insert_with(|| records.to_vec())[i] = small;
+                    delivery.shrunk += 1;
+                }
+            }
+            let records: &[EncodedRecord] = shrunk.as_deref().unwrap_or(records);
             let (batches, oversize) =
                 plan_batches(&sizes, 0, ready.max_message_bytes, MAX_BATCH_ENTRIES);
-            let mut delivery = Delivery::default();
             for i in oversize {
                 delivery.failed.push((
                     i,

@@ -1,8 +1,10 @@
 //! The collector's HTTP transport, kept small and strict: a TLS-verifying connector that
 //! refuses plain http unless `COLLECTOR_ALLOW_HTTP`, a response reader that never reads past
-//! [`MAX_RESPONSE_BYTES`], and the classification of a TLS failure from the error's type.
+//! its bound ([`MAX_RESPONSE_BYTES`], or what the protocol says an answer about a request of
+//! n records may legitimately take), and the classification of a TLS failure from the
+//! error's type.
 //!
-//! Invariants: no response body is buffered past [`MAX_RESPONSE_BYTES`]; a request error is
+//! Invariants: no response body is buffered past the bound it is read with; a request error is
 //! a TLS failure exactly when a `rustls::Error` is found walking its `source()` chain
 //! (through `std::io::Error`'s inner error, which `source()` skips).
 
@@ -85,13 +87,14 @@ impl ResponseBody {
     }
 }
 
-/// Reads a body through `http_body_util::Limited`, giving up after `timeout`.
-pub async fn read_bounded<B>(body: B, timeout: Duration) -> ResponseBody
+/// Reads at most `limit` bytes of a body through `http_body_util::Limited`, giving up after
+/// `timeout`.
+pub async fn read_bounded<B>(body: B, limit: usize, timeout: Duration) -> ResponseBody
 where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let limited = Limited::new(body, MAX_RESPONSE_BYTES);
+    let limited = Limited::new(body, limit);
     match tokio::time::timeout(timeout, limited.collect()).await {
         Ok(Ok(collected)) => ResponseBody::Complete(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => ResponseBody::TooLarge,
@@ -101,22 +104,8 @@ where
 
 /// The `rustls::Error` behind a request error, if TLS is what failed.
 pub fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        // `io::Error::source()` returns the inner error's source, skipping the inner error
-        // (hyper-rustls wraps tokio-rustls's io::Error in another io::Error).
-        cur = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
+    // hyper-rustls wraps tokio-rustls's io::Error in another io::Error.
+    crate::aws_error::find_source::<rustls::Error>(e)
 }
 
 /// Whether a TLS failure will fail the same way on retry: the peer's certificate, name or
@@ -205,12 +194,12 @@ mod tests {
     async fn a_body_past_the_limit_is_not_read() {
         let big = Full::new(Bytes::from(vec![b'x'; MAX_RESPONSE_BYTES + 1]));
         assert_eq!(
-            read_bounded(big, Duration::from_secs(1)).await,
+            read_bounded(big, MAX_RESPONSE_BYTES, Duration::from_secs(1)).await,
             ResponseBody::TooLarge
         );
         let small = Full::new(Bytes::from_static(b"ok"));
         assert_eq!(
-            read_bounded(small, Duration::from_secs(1)).await,
+            read_bounded(small, MAX_RESPONSE_BYTES, Duration::from_secs(1)).await,
             ResponseBody::Complete(Bytes::from_static(b"ok"))
         );
     }

@@ -24,6 +24,22 @@ pub fn read_json(path: impl AsRef<std::path::Path>) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// An endpoint that accepts connections and never answers (a hung AWS endpoint), for as
+/// long as the test runs.
+pub async fn hung_endpoint() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    addr
+}
+
 /// Serves HTTP/1.1 on `listener` until the test ends, answering each request with `handle`.
 pub fn serve_http<F, Fut>(listener: tokio::net::TcpListener, handle: F)
 where

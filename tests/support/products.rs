@@ -1,9 +1,13 @@
 //! Stand-ins for the collectors the presets speak to, answering the way each product
-//! documents: Splunk HEC (codes, `invalid-event-number`, channels and indexer
-//! acknowledgement), Elasticsearch `_bulk` (per-item statuses into a data stream, 409 on a
-//! known `_id`), Datadog logs intake v2 (`DD-API-KEY`, 413 over the size limit, `validate`)
-//! and a Sumo Logic HTTP source (the URL is the credential). Each keeps what it would have
-//! stored, so tests can check every finding ended where the product keeps it.
+//! documents, edges included: Splunk HEC (codes, `invalid-event-number`, channels and
+//! indexer acknowledgement; a token with acknowledgement off answers `Success` without an
+//! `ackId` and code 14 on `/services/collector/ack`), Elasticsearch `_bulk` (per-item
+//! statuses into a data stream, 409 on a known `_id` with ES's own long `reason`, the answer
+//! trimmed by `filter_path` as ES does), Datadog logs intake v2 (`DD-API-KEY`, 413 over the
+//! size limit, an entry over 1 MB truncated while the intake still answers 202, `validate`)
+//! and a Sumo Logic HTTP source (the URL is the credential; a line over 64 KB split into
+//! several messages). Each keeps what it would have stored, so tests can check every finding
+//! ended where the product keeps it, whole.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -83,6 +87,9 @@ impl Hec {
             return hec_reply(400, 10, "Data channel is missing");
         }
         if r.path.starts_with("/services/collector/ack") {
+            if !self.acks {
+                return hec_reply(400, 14, "ACK is disabled");
+            }
             return self.ack(r);
         }
         if !r.path.starts_with("/services/collector/event") {
@@ -173,6 +180,8 @@ pub struct ElasticState {
     pub refused: Vec<String>,
     /// How many times each `_id` was sent.
     pub sends: HashMap<String, usize>,
+    /// The longest `_bulk` answer given, in bytes.
+    pub largest_answer: usize,
 }
 
 #[derive(Clone)]
@@ -264,17 +273,35 @@ impl Elastic {
                     }
                 }
             };
-            let mut item = json!({"_index": index, "_id": id, "status": status});
+            // Each item as ES writes it: the backing index, and a reason quoting the `_id`.
+            let backing = format!(".ds-{index}-2026.12.06-000001");
+            let mut item = json!({"_index": backing, "_id": id, "_version": 1, "result": "created",
+                "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": 0,
+                "_primary_term": 1, "status": status});
             if let Some((kind, reason)) = error {
                 errors = true;
-                item["error"] = json!({"type": kind, "reason": reason});
+                let reason = if status == 409 {
+                    format!(
+                        "[{id}]: version conflict, document already exists (current version [1])"
+                    )
+                } else {
+                    reason.to_string()
+                };
+                item["error"] = json!({"type": kind, "reason": reason,
+                    "index_uuid": "mQ3ZkpLcTq2OW1pX0n9r1w", "shard": "0", "index": backing});
+                for k in ["_version", "result", "_shards", "_seq_no", "_primary_term"] {
+                    item.as_object_mut().unwrap().remove(k);
+                }
             }
-            items.push(json!({ "create": item }));
+            items.push(json!({ "create": filtered(item, &r.path) }));
         }
-        Reply::new(
-            200,
-            json!({"took": 3, "errors": errors, "items": items}).to_string(),
-        )
+        let answer = if r.path.contains("filter_path=") {
+            json!({"errors": errors, "items": items}).to_string()
+        } else {
+            json!({"took": 3, "errors": errors, "items": items}).to_string()
+        };
+        s.largest_answer = s.largest_answer.max(answer.len());
+        Reply::new(200, answer)
     }
 
     /// The finding ids stored in `data_stream`.
@@ -288,12 +315,30 @@ impl Elastic {
     }
 }
 
+/// An item trimmed the way ES applies `filter_path=...items.*.status,items.*.error.type,
+/// items.*.error.reason` (only when the request asks for it).
+fn filtered(item: Value, path: &str) -> Value {
+    if !path.contains("filter_path=") {
+        return item;
+    }
+    let mut out = json!({"status": item["status"]});
+    if let Some(e) = item.get("error") {
+        out["error"] = json!({"type": e["type"], "reason": e["reason"]});
+    }
+    out
+}
+
 // ---------------------------------------------------------------- Datadog
+
+/// The intake's limit per log entry: longer entries are truncated, and still answered 202.
+pub const DATADOG_MAX_ENTRY: usize = 1_000_000;
 
 #[derive(Default)]
 pub struct DatadogState {
     pub logs: Vec<Value>,
     pub too_large: usize,
+    /// Entries kept truncated (their text cut at [`DATADOG_MAX_ENTRY`]).
+    pub truncated: usize,
 }
 
 #[derive(Clone)]
@@ -338,7 +383,17 @@ impl Datadog {
         }
         match serde_json::from_slice::<Vec<Value>>(&r.body) {
             Ok(entries) if entries.len() <= 1000 => {
-                s.logs.extend(entries);
+                for entry in entries {
+                    let text = entry.to_string();
+                    if text.len() > DATADOG_MAX_ENTRY {
+                        // What Datadog keeps of it: the first megabyte, as text.
+                        s.truncated += 1;
+                        let cut: String = text.chars().take(DATADOG_MAX_ENTRY).collect();
+                        s.logs.push(json!({"message": cut, "truncated": true}));
+                    } else {
+                        s.logs.push(entry);
+                    }
+                }
                 Reply::new(202, "{}")
             }
             _ => Reply::new(
@@ -361,8 +416,11 @@ impl Datadog {
 
 // ---------------------------------------------------------------- Sumo Logic
 
-/// Lines a Sumo source kept, with the category each came under.
-type SumoLines = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+/// Messages a Sumo source kept (raw text), with the category each came under.
+type SumoLines = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
+/// Sumo's limit per message: a longer line is split into messages of at most this.
+pub const SUMO_MAX_MESSAGE: usize = 65_536;
 
 #[derive(Clone)]
 pub struct Sumo {
@@ -391,21 +449,31 @@ impl Sumo {
             }
             let category = r.header("x-sumo-category").map(str::to_string);
             let mut lines = sumo.lines.lock().unwrap();
-            for l in String::from_utf8_lossy(&r.body).lines() {
-                if let Ok(v) = serde_json::from_str::<Value>(l) {
-                    lines.push((category.clone(), v));
+            for l in r.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                for piece in l.chunks(SUMO_MAX_MESSAGE) {
+                    lines.push((category.clone(), String::from_utf8_lossy(piece).to_string()));
                 }
             }
             Reply::new(200, "")
         })
     }
 
+    /// The ids of the messages that are whole records.
     pub fn ids(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .filter_map(|m| serde_json::from_str::<Value>(m).ok())
+            .map(|v| finding_id(&v))
+            .collect()
+    }
+
+    /// Every message as Sumo stored it.
+    pub fn messages(&self) -> Vec<String> {
         self.lines
             .lock()
             .unwrap()
             .iter()
-            .map(|(_, v)| finding_id(v))
+            .map(|(_, m)| m.clone())
             .collect()
     }
 }

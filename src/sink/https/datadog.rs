@@ -2,7 +2,8 @@
 //! entries, each the record's fields with `ddsource` (default `guardduty`, what Datadog's
 //! GuardDuty pipeline and Cloud SIEM rules match), `service` and `ddtags` in front. The
 //! intake's limits — 5 MB uncompressed per request, 1,000 entries, 1 MB per entry — bound
-//! the batch planner; an entry over 1 MB is refused here rather than truncated there.
+//! the batch planner; an entry over 1 MB (which the intake truncates while still answering
+//! 202) is shrunk to fit here (`crate::sink::oversize`), or refused when it cannot be.
 //! `check` asks `/api/v1/validate` on the site's API host.
 
 use super::protocol::{

@@ -16,7 +16,8 @@ use super::protocol::Answer;
 use super::{HttpsSink, Req};
 use crate::record::EncodedRecord;
 use crate::retry::{Deadline, Report, Verdict, drive};
-use crate::sink::{BoxFuture, Delivery, DeliveryError, Sink, plan_subset};
+use crate::sink::transport::ResponseBody;
+use crate::sink::{BoxFuture, Delivery, Sink, oversize, plan_subset};
 
 /// What one `deliver` call shares between its attempts.
 struct Run<'a> {
@@ -43,26 +44,28 @@ impl Sink for HttpsSink {
         deadline: Deadline,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let pieces: Vec<Vec<u8>> = records.iter().map(|r| self.protocol.encode(r)).collect();
+            let mut pieces: Vec<Vec<u8>> =
+                records.iter().map(|r| self.protocol.encode(r)).collect();
             let frame = self.protocol.frame();
             let overhead = frame.open.len() + frame.close.len();
             let mut delivery = Delivery::default();
             let mut pending = Vec::with_capacity(records.len());
-            for (i, piece) in pieces.iter().enumerate() {
-                let limit = self
-                    .limits
-                    .max_item
-                    .min(self.limits.max_body.saturating_sub(overhead));
-                if piece.len() > limit {
-                    delivery.failed.push((
-                        i,
-                        DeliveryError::Oversize {
-                            size: piece.len(),
-                            limit,
-                        },
-                    ));
-                } else {
+            // The product's per-event limit, within one request's.
+            let limit = self
+                .limits
+                .max_item
+                .min(self.limits.max_body.saturating_sub(overhead));
+            for (i, (piece, record)) in pieces.iter_mut().zip(records).enumerate() {
+                if piece.len() <= limit {
                     pending.push(i);
+                    continue;
+                }
+                match self.shrink(record, piece, limit) {
+                    Ok(()) => {
+                        delivery.shrunk += 1;
+                        pending.push(i);
+                    }
+                    Err(e) => delivery.failed.push((i, e)),
                 }
             }
             let run = Run {
@@ -88,6 +91,32 @@ impl Sink for HttpsSink {
 }
 
 impl HttpsSink {
+    /// Replaces an encoded piece over `limit` by the shrunk record's (see
+    /// `crate::sink::oversize`), or says why it cannot fit.
+    fn shrink(
+        &self,
+        record: &EncodedRecord,
+        piece: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), crate::sink::DeliveryError> {
+        let envelope = piece.len().saturating_sub(record.json.len());
+        let too_big = crate::sink::DeliveryError::Oversize {
+            size: piece.len(),
+            limit,
+        };
+        let Some(small) = oversize::fit(record, limit, envelope)? else {
+            return Err(too_big);
+        };
+        let encoded = self.protocol.encode(&small);
+        if encoded.len() > limit {
+            return Err(too_big);
+        }
+        warn!(message = "Record over the destination's per-event limit: the raw finding was replaced by a note to fit.",
+              finding_id = %record.id, size = piece.len(), limit, shrunk_to = encoded.len());
+        *piece = encoded;
+        Ok(())
+    }
+
     /// The body of one request: the records' encoded pieces in the protocol's frame.
     fn body(&self, pieces: &[Vec<u8>], request: &[usize]) -> std::io::Result<Bytes> {
         let frame = self.protocol.frame();
@@ -158,11 +187,11 @@ impl HttpsSink {
             Err(e) => return (all(Verdict::Failed(format!("gzip: {e}"))), None),
         };
         let refresh = run.refresh.swap(false, Ordering::Relaxed);
-        let ends = match self.endpoints(refresh).await {
+        let ends = match self.endpoints(refresh, run.deadline).await {
             Ok(e) => e,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
-        let auth = match self.auth_value(refresh).await {
+        let auth = match self.auth_value(refresh, run.deadline).await {
             Ok(a) => a,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
@@ -178,6 +207,7 @@ impl HttpsSink {
             body,
             gzip: self.cfg.gzip,
             auth: auth.as_ref(),
+            answer_limit: self.protocol.max_answer(request.len()),
         };
         let ex = match self.exchange(req, run.deadline).await {
             Ok(ex) => ex,
@@ -188,26 +218,15 @@ impl HttpsSink {
             ex.status,
             self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
         );
-        match ex.status {
-            401 | 403 | 404
-                if (ex.status != 404 || self.url_is_secret())
-                    && self.has_secret()
-                    && !run.refreshed.swap(true, Ordering::Relaxed) =>
-            {
-                // The secrets may have been rotated: fetch them once more and retry now.
-                let url = self.shown_url().await;
-                warn!(message = "Collector refused the request; fetching the secrets again.", %url);
-                run.refresh.store(true, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), Some(Duration::ZERO));
-            }
-            401 | 403 => return (all(Verdict::Failed(why)), None),
-            413 if request.len() > 1 => {
-                // Too large for this collector: the next attempt sends smaller requests.
-                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
-                run.budget.fetch_min(half, Ordering::Relaxed);
-                return (all(Verdict::Retry(why)), ex.retry_after);
-            }
-            _ => {}
+        if let Some((verdict, wait)) = self
+            .whole_request(run, &ex, request.len(), sent_bytes)
+            .await
+        {
+            let verdict = match verdict {
+                Verdict::Failed(_) => Verdict::Failed(why),
+                _ => Verdict::Retry(why),
+            };
+            return (all(verdict), wait);
         }
         // What the collector said (HEC's `text`, an item's error) is scrubbed like a body.
         let clean = |v: Verdict| match v {
@@ -230,6 +249,40 @@ impl HttpsSink {
                 .await),
         };
         (verdicts, ex.retry_after)
+    }
+
+    /// An answer about the request as a whole, before any per-record reading: a refused
+    /// credential (fetched again once when it is a secret), or a request too large for the
+    /// collector or for its answer to be read (the next attempt sends smaller requests).
+    /// The verdict's text is replaced by the caller's description of the answer.
+    async fn whole_request(
+        &self,
+        run: &Run<'_>,
+        ex: &super::Exchange,
+        items: usize,
+        sent_bytes: usize,
+    ) -> Option<(Verdict, Option<Duration>)> {
+        let unreadable = (200..300).contains(&ex.status) && ex.body == ResponseBody::TooLarge;
+        match ex.status {
+            401 | 403 | 404
+                if (ex.status != 404 || self.url_is_secret())
+                    && self.has_secret()
+                    && !run.refreshed.swap(true, Ordering::Relaxed) =>
+            {
+                // The secrets may have been rotated: fetch them once more and retry now.
+                let url = self.shown_url().await;
+                warn!(message = "Collector refused the request; fetching the secrets again.", %url);
+                run.refresh.store(true, Ordering::Relaxed);
+                Some((Verdict::Retry(String::new()), Some(Duration::ZERO)))
+            }
+            401 | 403 => Some((Verdict::Failed(String::new()), None)),
+            status if items > 1 && (status == 413 || unreadable) => {
+                let half = (sent_bytes.max(run.overhead + 2) / 2).max(1024);
+                run.budget.fetch_min(half, Ordering::Relaxed);
+                Some((Verdict::Retry(String::new()), ex.retry_after))
+            }
+            _ => None,
+        }
     }
 
     /// Polls the acknowledgement endpoint until `ack_id` is confirmed, for at most six
@@ -257,6 +310,7 @@ impl HttpsSink {
                 body: Bytes::from(body.clone()),
                 gzip: false,
                 auth,
+                answer_limit: crate::sink::transport::MAX_RESPONSE_BYTES,
             };
             if let Ok(ex) = self.exchange(req, deadline).await {
                 if (200..300).contains(&ex.status) && self.protocol.acked(ex.body.bytes(), ack_id) {

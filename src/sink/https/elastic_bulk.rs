@@ -3,7 +3,10 @@
 //! 409, not a duplicate) and the record with `@timestamp` = the finding's `updatedAt`.
 //! `Authorization: ApiKey <key>`. A 200 answer is read item by item: 2xx and 409 (already
 //! there) are delivered, 408/429/5xx items are sent again alone, other 4xx items fail for
-//! those findings only. The answer is trimmed with `filter_path` to what is read.
+//! those findings only. The answer is trimmed with `filter_path` to what is read; it still
+//! grows with the request (each 409 keeps its `reason`: a replay of already-indexed
+//! documents answers about 250 bytes per document), so it is read up to
+//! [`ANSWER_PER_ITEM`] bytes per document beyond the transport's base bound.
 
 use serde::Deserialize;
 
@@ -19,6 +22,9 @@ pub const BULK_PATH: &str = "/_bulk";
 pub const FILTER: &str =
     "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason";
 pub const HAS_PRIVILEGES_PATH: &str = "/_security/user/_has_privileges";
+/// Answer bytes allowed per document: a `reason` quotes the `_id` and, for a mapping error,
+/// the field and a preview of its value.
+pub const ANSWER_PER_ITEM: usize = 2048;
 
 pub struct ElasticBulk {
     data_stream: String,
@@ -110,6 +116,10 @@ impl Protocol for ElasticBulk {
             name: "authorization",
             prefix: "ApiKey ",
         }
+    }
+    fn max_answer(&self, items: usize) -> usize {
+        crate::sink::transport::MAX_RESPONSE_BYTES
+            .saturating_add(items.saturating_mul(ANSWER_PER_ITEM))
     }
     fn encode(&self, record: &EncodedRecord) -> Vec<u8> {
         let mut out = Vec::with_capacity(record.json.len() + 200);

@@ -26,9 +26,20 @@ impl HttpsSink {
     }
 
     async fn run_probe(&self, p: &Probe) -> Result<String, String> {
-        let ends = self.endpoints(false).await.map_err(|e| e.to_string())?;
+        let ends = self
+            .endpoints(false, Deadline::none())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut body = Bytes::from(p.body.clone());
         let uri = match p.target {
             ProbeTarget::Endpoint => Ok(ends.endpoint.clone()),
+            ProbeTarget::AckPoll => match self.protocol.ack_poll(0) {
+                Some((path, poll)) => {
+                    body = Bytes::from(poll);
+                    format!("{}{path}", ends.base).parse::<hyper::Uri>()
+                }
+                None => return Ok("no acknowledgement to ask".into()),
+            },
             ProbeTarget::Base(path) => format!("{}{path}", ends.base).parse::<hyper::Uri>(),
             ProbeTarget::ApiHost(path) => {
                 let host = datadog::api_host(ends.endpoint.host().unwrap_or_default());
@@ -43,16 +54,19 @@ impl HttpsSink {
         }
         .map_err(|_| "probe URL could not be built".to_string())?;
         let auth = if p.authenticated {
-            self.auth_value(false).await.map_err(|e| e.to_string())?
+            self.auth_value(false, Deadline::none())
+                .await
+                .map_err(|e| e.to_string())?
         } else {
             None
         };
         let req = Req {
             post: p.post,
             uri,
-            body: Bytes::from(p.body.clone()),
+            body,
             gzip: false,
             auth: auth.as_ref(),
+            answer_limit: crate::sink::transport::MAX_RESPONSE_BYTES,
         };
         match self.exchange(req, Deadline::none()).await {
             Ok(ex) => (p.judge)(ex.status, ex.body.bytes()).map_err(|why| {

@@ -72,6 +72,8 @@ pub enum ProbeTarget {
     Base(&'static str),
     /// A path on the product's API host (Datadog: `api.` rather than `http-intake.logs.`).
     ApiHost(&'static str),
+    /// The protocol's acknowledgement poll ([`Protocol::ack_poll`]), for an id never issued.
+    AckPoll,
 }
 
 /// One `check` request and how to judge its answer (`Ok` detail or `Err` reason).
@@ -98,6 +100,12 @@ pub trait Protocol: Send + Sync {
     }
     fn frame(&self) -> Frame {
         NDJSON
+    }
+    /// The most bytes an answer to a request of `items` records may take: a product whose
+    /// answer grows with the request (Elasticsearch `_bulk`) says so.
+    fn max_answer(&self, items: usize) -> usize {
+        let _ = items;
+        crate::sink::transport::MAX_RESPONSE_BYTES
     }
     /// Further headers on every request.
     fn headers(&self) -> Vec<(&'static str, String)> {

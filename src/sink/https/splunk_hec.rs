@@ -4,10 +4,16 @@
 //! account). HEC's JSON answer is read: `code` 0 is success; on a bad event HEC names it
 //! (`invalid-event-number`): the events before it were taken, it is refused, the rest are
 //! sent again. With `COLLECTOR_HEC_ACK=true` every request carries a channel and a 200 only
-//! counts once `/services/collector/ack` confirms the events were indexed.
+//! counts once `/services/collector/ack` confirms the events were indexed; `check` asks
+//! `/services/collector/ack` and fails naming acknowledgement when the token has it off.
+//! A `Success` without `ackId` (a token without acknowledgement: Splunk Cloud offers it to
+//! Firehose only) means HEC took the events: they count as delivered once, never posted
+//! again, with one warning per process that acknowledgement is not in effect.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::protocol::{
-    Answer, AuthScheme, Probe, ProbeTarget, Protocol, json_string, parse_time, updated_at,
+    Answer, AuthScheme, Limits, Probe, ProbeTarget, Protocol, json_string, parse_time, updated_at,
 };
 use crate::config::HecOptions;
 use crate::record::EncodedRecord;
@@ -19,6 +25,15 @@ pub const ACK_PATH: &str = "/services/collector/ack";
 pub const HEALTH_PATH: &str = "/services/collector/health";
 pub const SOURCETYPE: &str = "aws:guardduty";
 const DEFAULT_SOURCE: &str = "guardduty-forwarder";
+/// HEC code: "ACK is disabled" (the token does not have indexer acknowledgement).
+pub const ACK_DISABLED: i64 = 14;
+/// HEC's `max_content_length` as Splunk Cloud sets it (1 MB; Splunk Enterprise's default is
+/// larger): one request, hence one event, is at most this.
+pub const LIMITS: Limits = Limits {
+    max_body: 1_000_000,
+    max_items: usize::MAX,
+    max_item: 1_000_000,
+};
 
 pub struct SplunkHec {
     options: HecOptions,
@@ -26,6 +41,8 @@ pub struct SplunkHec {
     channel: String,
     /// The envelope's fixed fields, encoded once.
     fixed: String,
+    /// Whether the "no ackId" warning was given (once per process).
+    warned_no_ack: AtomicBool,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,6 +71,7 @@ impl SplunkHec {
             options,
             channel: new_channel(),
             fixed,
+            warned_no_ack: AtomicBool::new(false),
         }
     }
 
@@ -108,6 +126,9 @@ impl Protocol for SplunkHec {
     fn headers(&self) -> Vec<(&'static str, String)> {
         vec![("x-splunk-request-channel", self.channel.clone())]
     }
+    fn limits(&self) -> Limits {
+        LIMITS
+    }
     fn encode(&self, record: &EncodedRecord) -> Vec<u8> {
         let mut out = String::with_capacity(record.json.len() + 160);
         out.push('{');
@@ -131,10 +152,15 @@ impl Protocol for SplunkHec {
         if (200..300).contains(&status) {
             return match (answer.code, answer.ack_id, self.options.ack) {
                 (Some(0) | None, Some(ack_id), true) => Answer::Pending { ack_id },
-                (Some(0) | None, _, true) => Answer::All(Verdict::Retry(format!(
-                    "{} (indexer acknowledgement is on but HEC returned no ackId: enable it on the token)",
-                    detail()
-                ))),
+                (Some(0) | None, _, true) => {
+                    // HEC took the events; posting them again would index them again.
+                    if !self.warned_no_ack.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            message = "COLLECTOR_HEC_ACK is true but HEC answered without an ackId: the token has indexer acknowledgement off, so events count as delivered when HEC accepts them. Turn acknowledgement on for the token, or unset COLLECTOR_HEC_ACK."
+                        );
+                    }
+                    Answer::All(Verdict::Delivered)
+                }
                 (Some(0) | None, _, false) => Answer::All(Verdict::Delivered),
                 (Some(_), _, _) => Answer::All(Verdict::Retry(detail())),
             };
@@ -184,7 +210,7 @@ impl Protocol for SplunkHec {
             .unwrap_or(false)
     }
     fn probes(&self) -> Vec<Probe> {
-        vec![
+        let mut probes = vec![
             Probe {
                 label: "health",
                 post: false,
@@ -222,7 +248,38 @@ impl Protocol for SplunkHec {
                     }
                 },
             },
-        ]
+        ];
+        if self.options.ack {
+            probes.push(Probe {
+                label: "acknowledgement",
+                post: true,
+                target: ProbeTarget::AckPoll,
+                body: Vec::new(),
+                authenticated: true,
+                judge: ack_judge,
+            });
+        }
+        probes
+    }
+}
+
+/// `check`'s ack poll: any `acks` answer means the token has acknowledgement on.
+fn ack_judge(status: u16, body: &[u8]) -> Result<String, String> {
+    let a: HecAnswer = serde_json::from_slice(body).unwrap_or_default();
+    let has_acks = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("acks").is_some());
+    match (status, a.code) {
+        (200..=299, _) if has_acks => Ok("indexer acknowledgement is on".into()),
+        (_, Some(ACK_DISABLED)) => Err(format!(
+            "indexer acknowledgement is off for this token (HEC code {ACK_DISABLED}: {}): turn it on for the token, or unset COLLECTOR_HEC_ACK",
+            a.text.unwrap_or_default()
+        )),
+        (_, Some(c)) => Err(format!(
+            "acknowledgement poll answered HTTP {status}, HEC code {c}: {}",
+            a.text.unwrap_or_default()
+        )),
+        _ => Err(format!("acknowledgement poll answered HTTP {status}")),
     }
 }
 
@@ -324,6 +381,24 @@ mod tests {
             format!("/services/collector/ack?channel={}", h.channel())
         );
         assert_eq!(body, br#"{"acks":[7]}"#);
+    }
+
+    #[test]
+    fn with_acks_on_a_success_without_ack_id_counts_as_delivered_once() {
+        let h = hec(true);
+        for _ in 0..2 {
+            assert_eq!(
+                h.read(200, br#"{"text":"Success","code":0}"#, 10, "HTTP 200"),
+                Answer::All(Verdict::Delivered)
+            );
+        }
+        assert!(h.warned_no_ack.load(Ordering::Relaxed));
+        assert!(
+            ack_judge(400, br#"{"text":"ACK is disabled","code":14}"#).is_err_and(|e| e
+                .contains("acknowledgement is off")
+                && e.contains("COLLECTOR_HEC_ACK"))
+        );
+        assert!(ack_judge(200, br#"{"acks":{"0":false}}"#).is_ok());
     }
 
     #[test]

@@ -1,10 +1,20 @@
 //! Sumo Logic HTTP Logs source: the source URL is the credential (no auth header; keep the
 //! URL in `COLLECTOR_URL_SECRET_ARN`), one record per line, `X-Sumo-Category` and
-//! `X-Sumo-Name` when configured. `check` posts an empty body.
+//! `X-Sumo-Name` when configured. `check` posts an empty body. Sumo splits a line over
+//! 64 KB into several messages (broken JSON), so a record is kept within [`LIMITS`]'s
+//! `max_item` (shrunk by `crate::sink::oversize`), and a request within the 1 MB Sumo
+//! recommends at most.
 
-use super::protocol::{AuthScheme, Probe, ProbeTarget, Protocol};
+use super::protocol::{AuthScheme, Limits, Probe, ProbeTarget, Protocol};
 use crate::config::SumoOptions;
 use crate::record::EncodedRecord;
+
+/// 64 KB per line (its newline included), 1 MB per request.
+pub const LIMITS: Limits = Limits {
+    max_body: 1_000_000,
+    max_items: usize::MAX,
+    max_item: 65_536,
+};
 
 pub struct Sumo {
     options: SumoOptions,
@@ -22,6 +32,9 @@ impl Protocol for Sumo {
     }
     fn content_type(&self) -> &'static str {
         "application/x-ndjson"
+    }
+    fn limits(&self) -> Limits {
+        LIMITS
     }
     fn auth(&self) -> AuthScheme {
         // The URL carries the credential; the sink refuses a configured auth value.

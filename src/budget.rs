@@ -1,7 +1,13 @@
-//! Time budgets for AWS calls: every call gets an operation timeout and an attempt timeout
-//! cut to the invocation's remaining time, and a small attempt budget. The SDK's retries
-//! are the only ones around an AWS call (the backfill does not retry them again), so the
-//! two never multiply.
+//! Time budgets for AWS calls, the one helper every SDK client goes through (sinks, secrets,
+//! the dead-letter queue, `check`, the backfill): every call gets an operation timeout and an
+//! attempt timeout cut to the invocation's remaining time (a CLI call, with no deadline, is
+//! still bounded by [`MAX_OPERATION`]), and a small attempt budget. The SDK's retries are the
+//! only ones around an AWS call (the callers do not retry them again), or the caller's own
+//! driver is, with the SDK held to one attempt ([`Budget::single_attempt`]: the SQS sink,
+//! whose driver also resends the entries a batch answer lists as failed): the two never
+//! multiply.
+//!
+//! Use: `client.op().customize().config_override(budget.sqs()).send()`.
 
 use std::time::Duration;
 
@@ -47,6 +53,13 @@ impl Budget {
         })
     }
 
+    /// The same time bounds with the SDK making one attempt: for a caller whose own retry
+    /// driver (`crate::retry::drive`) owns the attempts, backoff and deadline.
+    pub fn single_attempt(mut self) -> Budget {
+        self.retry = RetryConfig::standard().with_max_attempts(1);
+        self
+    }
+
     pub fn guardduty(&self) -> aws_sdk_guardduty::config::Builder {
         aws_sdk_guardduty::config::Builder::default()
             .timeout_config(self.timeouts.clone())
@@ -70,6 +83,28 @@ impl Budget {
             .timeout_config(self.timeouts.clone())
             .retry_config(self.retry.clone())
     }
+
+    pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::config::Builder {
+        aws_sdk_secretsmanager::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::config::Builder {
+        aws_sdk_sts::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+}
+
+/// Why an AWS call was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not started: less than {} ms left before the invocation's deadline", MIN_CALL.as_millis())]
+pub struct OutOfTime;
+
+/// [`Budget::within`], as an error when too little time is left.
+pub fn budget(deadline: Deadline) -> Result<Budget, OutOfTime> {
+    Budget::within(deadline).ok_or(OutOfTime)
 }
 
 #[cfg(test)]
@@ -93,5 +128,6 @@ mod tests {
         );
         let unbounded = Budget::within(Deadline::none()).unwrap();
         assert_eq!(unbounded.timeouts.operation_timeout(), Some(MAX_OPERATION));
+        assert_eq!(unbounded.single_attempt().retry.max_attempts(), 1);
     }
 }
