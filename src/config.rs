@@ -159,6 +159,8 @@ pub struct Config {
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
     pub metrics_namespace: String,
+    /// `METRICS_DETAIL`: the small default metric set, or also per trigger and destination.
+    pub metrics_detail: crate::metrics::Detail,
 }
 
 impl Config {
@@ -270,6 +272,14 @@ impl Config {
                 reason: "not a CloudWatch namespace".into(),
             });
         }
+        let metrics_detail = match env.string("METRICS_DETAIL") {
+            None => crate::metrics::Detail::Default,
+            Some(v) => crate::metrics::Detail::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                var: "METRICS_DETAIL",
+                value: v,
+                reason: "expected default or detailed".into(),
+            })?,
+        };
         Ok(Config {
             log_records: env.boolean("LOG_RECORDS", false)?,
             sqs_queue_url,
@@ -290,6 +300,7 @@ impl Config {
                 assume_role_external_id,
             },
             metrics_namespace,
+            metrics_detail,
         })
     }
 
@@ -642,6 +653,7 @@ mod tests {
         assert_eq!(c.backfill.quarantine_after, 3);
         assert_eq!(c.backfill.dlq_url, None);
         assert_eq!(c.metrics_namespace, "GuardDutyForwarder");
+        assert_eq!(c.metrics_detail, crate::metrics::Detail::Default);
         assert_eq!(c.require_destination(), Err(ConfigError::NoDestination));
     }
 
@@ -767,6 +779,7 @@ mod tests {
                 "ASSUME_ROLE_EXTERNAL_ID",
             ),
             (&[("METRICS_NAMESPACE", ":bad")], "METRICS_NAMESPACE"),
+            (&[("METRICS_DETAIL", "verbose")], "METRICS_DETAIL"),
             (
                 &[
                     ("COLLECTOR_URL", "https://c.example/receiver/v1/http/x"),
@@ -996,7 +1009,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 22] = [
+    const ALL_VARS: [&str; 23] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1019,6 +1032,7 @@ mod tests {
         "BACKFILL_MAX_FINDINGS",
         "CHECKPOINT_PARAMETER",
         "METRICS_NAMESPACE",
+        "METRICS_DETAIL",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

@@ -54,7 +54,17 @@ pub struct Outcome {
     /// Backfill: detector runs that stopped before their window's end.
     #[serde(skip)]
     pub truncated: u64,
-    /// Backfill: now − the newest `updatedAt` reached, in seconds.
+    /// Backfill: finding versions the rescan behind the checkpoint found that had never
+    /// been delivered (listed late by GuardDuty).
+    #[serde(skip)]
+    pub late: u64,
+    /// Backfill: ids ListFindings kept returning and GetFindings never did, skipped.
+    #[serde(skip)]
+    pub unfetchable: u64,
+    /// Backfill: poison findings the dead-letter queue refused.
+    #[serde(skip)]
+    pub quarantine_failed: u64,
+    /// Backfill: age in seconds of the oldest position not yet delivered.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
 }
@@ -75,6 +85,9 @@ impl Outcome {
         self.oversize += other.oversize;
         self.quarantined += other.quarantined;
         self.truncated += other.truncated;
+        self.late += other.late;
+        self.unfetchable += other.unfetchable;
+        self.quarantine_failed += other.quarantine_failed;
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
