@@ -19,7 +19,9 @@ import eventpattern
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACKSET = cfn.load(os.path.join(ROOT, "stackset.yaml"))
 # Where the code is, and a destination (the template's rules refuse a stack without one).
-CODE = {"ArtifactBucketPrefix": "gdf-artifacts", "LogRecords": "true"}
+CODE = {"ArtifactBucketPrefix": "gdf-artifacts", "ArtifactKey": "guardduty-forwarder/0123/bootstrap-arm64.zip",
+        "LogRecords": "true"}
+WHERE = {k: v for k, v in CODE.items() if k != "LogRecords"}
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gdf/collector-AbC123"
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -181,10 +183,10 @@ class FunctionSettingsTest(unittest.TestCase):
 class RulesTest(unittest.TestCase):
     def test_a_stack_without_any_destination_is_refused_before_anything_is_created(self):
         with self.assertRaisesRegex(cfn.RuleFailed, "SomeDestination: Configure a destination"):
-            cfn.render(STACKSET, {"ArtifactBucketPrefix": "gdf-artifacts"})
+            cfn.render(STACKSET, WHERE)
 
     def test_each_destination_alone_is_enough(self):
-        base = {"ArtifactBucketPrefix": "gdf-artifacts"}
+        base = WHERE
         for extra in ({"LogRecords": "true"}, {"QueueMode": "create"}, {"CollectorUrl": "https://c.example.com"},
                       {"CollectorUrlSecretArn": SECRET}):
             with self.subTest(extra=extra):
