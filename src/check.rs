@@ -1,6 +1,8 @@
 //! `guardduty-forwarder check`: is this deployment able to work? Configuration, credentials,
-//! GuardDuty per region, the queue, the collector, the checkpoint parameter: one line each,
-//! ✔ or ✘ with the reason. Exit code 0 only when every check passes.
+//! GuardDuty per region (and which GuardDuty organization model it sees there), the queue,
+//! the collector, the checkpoint parameter: one line each, ✔ or ✘ with the reason. Exit code
+//! 0 only when every check passes; a setting that would forward findings twice is a warning
+//! on its ✔ line, not a failure.
 
 use std::sync::Arc;
 
@@ -81,11 +83,15 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
         let name = format!("guardduty {region}");
         let client = reader.client(&region).await;
         let mut count = 0usize;
+        let mut first = None;
         let mut error = None;
         let mut pages = client.list_detectors().into_paginator().send();
         while let Some(page) = pages.next().await {
             match page {
-                Ok(p) => count += p.detector_ids().len(),
+                Ok(p) => {
+                    count += p.detector_ids().len();
+                    first = first.or_else(|| p.detector_ids().first().cloned());
+                }
                 Err(e) => {
                     error = Some(format!("ListDetectors failed: {}", DisplayErrorContext(&e)));
                     break;
@@ -100,6 +106,9 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
             ),
             (None, n) => pass(name, format!("{n} detector(s)")),
         });
+        if let Some(detector) = first {
+            results.push(check_topology(&client, &region, &detector, &app.config.backfill).await);
+        }
     }
 
     if let Some(url) = &app.config.sqs_queue_url {
@@ -121,6 +130,74 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
         results.push(check_checkpoint(app, prefix).await);
     }
     results
+}
+
+/// The GuardDuty organization model this detector is in (administrator with N members,
+/// member of an administrator, standalone), and the settings that would forward a finding
+/// through more than one stack in it (docs/org-wide.md).
+async fn check_topology(
+    client: &aws_sdk_guardduty::Client,
+    region: &str,
+    detector: &str,
+    backfill: &crate::config::BackfillConfig,
+) -> CheckResult {
+    let name = format!("guardduty {region} topology");
+    let admin = match client
+        .get_administrator_account()
+        .detector_id(detector)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .administrator()
+            .and_then(|a| a.account_id())
+            .map(str::to_string),
+        Err(e) => return pass(name, cannot_tell("GetAdministratorAccount", &e)),
+    };
+    let mut members = 0usize;
+    let mut pages = client
+        .list_members()
+        .detector_id(detector)
+        .only_associated("true")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => members += p.members().len(),
+            Err(e) => return pass(name, cannot_tell("ListMembers", &e)),
+        }
+    }
+    let mut detail = match (&admin, members) {
+        (_, n) if n > 0 => format!(
+            "administrator of {n} member account(s): this stack forwards their findings; \
+             a forwarder in a member account would forward them again"
+        ),
+        (Some(a), _) => format!(
+            "member of the GuardDuty administrator {a}: a forwarder there already forwards \
+             this account's findings"
+        ),
+        (None, _) => "standalone (no GuardDuty administrator, no members)".to_string(),
+    };
+    if backfill.assume_role_arn.is_some() && members > 0 {
+        detail.push_str(
+            "; warning: ASSUME_ROLE_ARN reads the administrator, so every stack with this \
+             setting forwards the whole organization: keep it to one stack per region",
+        );
+    }
+    if !backfill.regions.is_empty() {
+        detail.push_str(
+            "; warning: GUARDDUTY_REGIONS is the same for every stack of a stack set, so each \
+             stack reads those regions: org-wide leave it empty (each stack reads its own region)",
+        );
+    }
+    pass(name, detail)
+}
+
+fn cannot_tell(call: &str, e: &impl std::error::Error) -> String {
+    format!(
+        "cannot tell the organization model ({call} failed: {})",
+        DisplayErrorContext(e)
+    )
 }
 
 /// The collector's probes, as its product documents them, in one line: TLS and each step.
