@@ -88,8 +88,10 @@ impl Outcome {
         self.late += other.late;
         self.unfetchable += other.unfetchable;
         self.quarantine_failed += other.quarantine_failed;
+        // The oldest undelivered position of all: the worst detector is what the lag alarm
+        // must see.
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
