@@ -15,6 +15,10 @@ from samcli.yamlhelper import yaml_dump, yaml_parse
 from samtranslator.translator.transform import transform
 
 
+# The S3 rules for "<prefix>-<region>" (scripts/deploy-stackset checks the same pattern).
+BUCKET_PREFIX_PATTERN = "^(?!xn--|sthree-|amzn-s3-demo-)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,39}[a-z0-9]$"
+
+
 class NoManagedPolicies:
     """The template names no managed policies; fail loudly if that changes."""
 
@@ -28,13 +32,19 @@ def for_stacksets(template: dict) -> dict:
     params = t["Parameters"]
     params["ArtifactBucketPrefix"] = {
         "Type": "String",
-        "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,40}$",
+        # With "-<region>" appended it must be an S3 bucket name: lowercase letters, digits,
+        # '.' and '-', starting and ending with a letter or digit, no '..', not a reserved
+        # prefix; at most 41 characters leaves room for the longest region name.
+        "AllowedPattern": BUCKET_PREFIX_PATTERN,
+        "ConstraintDescription": "lowercase letters, digits, '.' and '-', 3-41 characters, starting and ending with a letter or digit, no '..'",
         "Description": "The code is read from the bucket named <prefix>-<region> in every target region.",
     }
+    # No default: scripts/deploy-stackset uploads the zip under a key named by its content,
+    # and a stack set made with a default key nobody uploaded would fail with NoSuchKey.
     params["ArtifactKey"] = {
         "Type": "String",
-        "Default": "guardduty-forwarder/bootstrap-arm64.zip",
-        "Description": "Key of the function's zip in the artifact buckets (built for Architecture).",
+        "AllowedPattern": "^[\\w!.*'()/-]{1,1024}$",
+        "Description": "Key of the function's zip in the artifact buckets (built for Architecture), as scripts/deploy-stackset uploaded it.",
     }
     fn = t["Resources"]["Function"]
     fn["Metadata"].pop("BuildMethod", None)

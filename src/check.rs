@@ -1,6 +1,8 @@
 //! `guardduty-forwarder check`: is this deployment able to work? Configuration, credentials,
-//! GuardDuty per region, the queue, the collector, the checkpoint parameter: one line each,
-//! ✔ or ✘ with the reason. Exit code 0 only when every check passes.
+//! GuardDuty per region (and which GuardDuty organization model it sees there), the queue,
+//! the collector, the checkpoint parameter: one line each, ✔ or ✘ with the reason. Exit code
+//! 0 only when every check passes; a setting that would forward findings twice is a warning
+//! on its ✔ line, not a failure.
 
 use std::sync::Arc;
 
@@ -70,7 +72,7 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
     };
     if aws_ok {
         for region in regions {
-            results.push(check_guardduty(app, &region).await);
+            results.extend(check_guardduty(app, &region).await);
         }
     }
     if let Some(url) = &app.config.sqs_queue_url {
@@ -129,15 +131,17 @@ async fn check_credentials(config: &aws_config::SdkConfig) -> CheckResult {
     }
 }
 
-/// GuardDuty in one region the backfill reads: its detectors, every page.
-async fn check_guardduty(app: &App, region: &str) -> CheckResult {
+/// GuardDuty in one region the backfill reads: its detectors (every page), then the
+/// organization model the first one is in.
+async fn check_guardduty(app: &App, region: &str) -> Vec<CheckResult> {
     let name = format!("guardduty {region}");
     let client = app.reader.client(region).await;
     let mut count = 0usize;
+    let mut first: Option<String> = None;
     let mut next: Option<String> = None;
     loop {
         let Ok(budget) = budget(Deadline::none()) else {
-            return fail(name, "no time left");
+            return vec![fail(name, "no time left")];
         };
         let page = client
             .list_detectors()
@@ -149,23 +153,111 @@ async fn check_guardduty(app: &App, region: &str) -> CheckResult {
         match page {
             Ok(p) => {
                 count += p.detector_ids().len();
+                first = first.or_else(|| p.detector_ids().first().cloned());
                 next = p.next_token().filter(|t| !t.is_empty()).map(String::from);
                 if next.is_none() {
                     break;
                 }
             }
             Err(e) => {
-                return fail(name, explain("guardduty:ListDetectors", Some(region), &e));
+                return vec![fail(
+                    name,
+                    explain("guardduty:ListDetectors", Some(region), &e),
+                )];
             }
         }
     }
-    match count {
+    let mut out = vec![match count {
         0 => fail(
             name,
             format!("GuardDuty is not enabled in {region} (no detector)"),
         ),
         n => pass(name, format!("{n} detector(s)")),
+    }];
+    if let Some(detector) = first {
+        out.push(check_topology(&client, region, &detector, &app.config.backfill).await);
     }
+    out
+}
+
+/// The GuardDuty organization model this detector is in (administrator with N members,
+/// member of an administrator, standalone), and the settings that would forward a finding
+/// through more than one stack in it (docs/org-wide.md).
+async fn check_topology(
+    client: &aws_sdk_guardduty::Client,
+    region: &str,
+    detector: &str,
+    backfill: &crate::config::BackfillConfig,
+) -> CheckResult {
+    let name = format!("guardduty {region} topology");
+    let Ok(b) = budget(Deadline::none()) else {
+        return fail(name, "no time left");
+    };
+    let admin = match client
+        .get_administrator_account()
+        .detector_id(detector)
+        .customize()
+        .config_override(b.guardduty())
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .administrator()
+            .and_then(|a| a.account_id())
+            .map(str::to_string),
+        Err(e) => {
+            return pass(
+                name,
+                cannot_tell(&explain("guardduty:GetAdministratorAccount", Some(region), &e)),
+            );
+        }
+    };
+    let mut members = 0usize;
+    let mut pages = client
+        .list_members()
+        .detector_id(detector)
+        .only_associated("true")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => members += p.members().len(),
+            Err(e) => {
+                return pass(
+                    name,
+                    cannot_tell(&explain("guardduty:ListMembers", Some(region), &e)),
+                );
+            }
+        }
+    }
+    let mut detail = match (&admin, members) {
+        (_, n) if n > 0 => format!(
+            "administrator of {n} member account(s): this stack forwards their findings; \
+             a forwarder in a member account would forward them again"
+        ),
+        (Some(a), _) => format!(
+            "member of the GuardDuty administrator {a}: a forwarder there already forwards \
+             this account's findings"
+        ),
+        (None, _) => "standalone (no GuardDuty administrator, no members)".to_string(),
+    };
+    if backfill.assume_role_arn.is_some() && members > 0 {
+        detail.push_str(
+            "; warning: ASSUME_ROLE_ARN reads the administrator, so every stack with this \
+             setting forwards the whole organization: keep it to one stack per region",
+        );
+    }
+    if !backfill.regions.is_empty() {
+        detail.push_str(
+            "; warning: GUARDDUTY_REGIONS is the same for every stack of a stack set, so each \
+             stack reads those regions: org-wide leave it empty (each stack reads its own region)",
+        );
+    }
+    pass(name, detail)
+}
+
+fn cannot_tell(why: &str) -> String {
+    format!("cannot tell the organization model ({why})")
 }
 
 /// The collector's probes, as its product documents them, in one line: TLS and each step.

@@ -215,6 +215,8 @@ pub struct Config {
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
     pub metrics_namespace: String,
+    /// `METRICS_DETAIL`: the small default metric set, or also per trigger and destination.
+    pub metrics_detail: crate::metrics::Detail,
 }
 
 impl Config {
@@ -317,6 +319,14 @@ impl Config {
                 reason: "not a CloudWatch namespace".into(),
             });
         }
+        let metrics_detail = match env.string("METRICS_DETAIL") {
+            None => crate::metrics::Detail::Default,
+            Some(v) => crate::metrics::Detail::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                var: "METRICS_DETAIL",
+                value: v,
+                reason: "expected default or detailed".into(),
+            })?,
+        };
         Ok(Config {
             log_records: env.boolean("LOG_RECORDS", false)?,
             sqs_queue_url,
@@ -342,6 +352,7 @@ impl Config {
                 rule_min_severity: env.number("RULE_MIN_SEVERITY", 0, 0, 10)? as u8,
             },
             metrics_namespace,
+            metrics_detail,
         })
     }
 
@@ -782,6 +793,7 @@ mod tests {
         assert_eq!(c.backfill.rule_min_severity, 0);
         assert!(c.backfill.detector_ids.is_empty());
         assert_eq!(c.metrics_namespace, "GuardDutyForwarder");
+        assert_eq!(c.metrics_detail, crate::metrics::Detail::Default);
         assert_eq!(c.require_destination(), Err(ConfigError::NoDestination));
     }
 
@@ -936,6 +948,7 @@ mod tests {
                 "ASSUME_ROLE_EXTERNAL_ID",
             ),
             (&[("METRICS_NAMESPACE", ":bad")], "METRICS_NAMESPACE"),
+            (&[("METRICS_DETAIL", "verbose")], "METRICS_DETAIL"),
             (
                 &[
                     ("COLLECTOR_URL", "https://c.example/receiver/v1/http/x"),
@@ -1220,7 +1233,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 26] = [
+    const ALL_VARS: [&str; 27] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1247,6 +1260,7 @@ mod tests {
         "STATE_PREFIX",
         "BACKFILL_RESCAN_MINUTES",
         "RULE_MIN_SEVERITY",
+        "METRICS_DETAIL",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

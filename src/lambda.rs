@@ -101,6 +101,7 @@ async fn handle_in(
     let started = Instant::now();
     let namespace = &app.config.metrics_namespace;
     let tick = scheduled_tick(&event.payload);
+    let detail = app.config.metrics_detail;
     let routed = route_eventbridge(event.payload)?;
     span.record(
         "trigger",
@@ -117,13 +118,14 @@ async fn handle_in(
                 .forwarder
                 .forward(&[incoming], Via::Eventbridge, &received_at, deadline)
                 .await;
-            crate::metrics::emit(namespace, Via::Eventbridge, &outcome, None);
+            crate::metrics::emit(namespace, detail, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
         }
         Routed::Scheduled => match app.backfill().run_scheduled(deadline, tick).await {
             Ok(outcome) => {
                 crate::metrics::emit(
                     namespace,
+                    detail,
                     Via::Backfill,
                     &outcome,
                     Some(outcome.failed == 0 && outcome.stalled == 0),
@@ -131,7 +133,13 @@ async fn handle_in(
                 finish(Via::Backfill, outcome, started)
             }
             Err(e) => {
-                crate::metrics::emit(namespace, Via::Backfill, &Outcome::default(), Some(false));
+                crate::metrics::emit(
+                    namespace,
+                    detail,
+                    Via::Backfill,
+                    &Outcome::default(),
+                    Some(false),
+                );
                 Err(HandlerError::Backfill(e))
             }
         },

@@ -61,19 +61,20 @@ pub struct Outcome {
     /// Backfill: detector runs that stopped before their window's end.
     #[serde(skip)]
     pub truncated: u64,
-    /// Backfill: versions found by the rescan behind the checkpoint, never delivered before.
+    /// Backfill: finding versions the rescan behind the checkpoint found that had never
+    /// been delivered (listed late by GuardDuty).
     #[serde(skip)]
     pub late: u64,
     /// Backfill: detector runs that ended where they began while a finding held them.
     #[serde(skip)]
     pub stalled: u64,
-    /// Backfill: ids GetFindings never returned, skipped after enough runs.
+    /// Backfill: ids ListFindings kept returning and GetFindings never did, skipped.
     #[serde(skip)]
     pub unfetchable: u64,
     /// Backfill: poison findings the dead-letter queue refused.
     #[serde(skip)]
     pub quarantine_failed: u64,
-    /// Backfill: now − the newest `updatedAt` reached, in seconds.
+    /// Backfill: age in seconds of the oldest position not yet delivered.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
 }
@@ -102,8 +103,10 @@ impl Outcome {
         self.stalled += other.stalled;
         self.unfetchable += other.unfetchable;
         self.quarantine_failed += other.quarantine_failed;
+        // The oldest undelivered position of all: the worst detector is what the lag alarm
+        // must see.
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }

@@ -20,6 +20,8 @@ async fn start(gd: &GuardDuty, extra: &[(&str, String)]) -> (RuntimeApi, Running
     env.push(("LOG_RECORDS", "true".into()));
     // Findings in these tests are made a moment ago and final: no settle margin needed.
     env.push(("BACKFILL_SETTLE_SECONDS", "0".into()));
+    // Some tests read BackfillTruncated and FindingsQuarantined, published by trigger only.
+    env.push(("METRICS_DETAIL", "detailed".into()));
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     (api, Running::spawn(command(&env)))
 }

@@ -151,7 +151,7 @@ async fn case(ms: Vec<u8>, storms: Vec<Storm>, cap: usize) -> Result<(), TestCas
         gd.omit_from_get(&omit.iter().map(String::as_str).collect::<Vec<_>>());
         *recorder.fail.lock().unwrap() = s.fail.iter().map(|n| id(*n)).collect();
         gd.fail_gets(u32::from(s.fail_get));
-        let _ = backfill.run_scheduled(Deadline::none()).await;
+        let _ = backfill.run_scheduled(Deadline::none(), None).await;
     }
     // Quiet runs: nothing fails, nothing changes.
     gd.omit_from_get(&[]);
@@ -161,7 +161,7 @@ async fn case(ms: Vec<u8>, storms: Vec<Storm>, cap: usize) -> Result<(), TestCas
     for _ in 0..(40 / cap + 3) {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let o = backfill
-            .run_scheduled(Deadline::none())
+            .run_scheduled(Deadline::none(), None)
             .await
             .expect("a quiet run");
         prop_assert_eq!(o.failed, 0, "{}", o.failure_summary());

@@ -156,7 +156,9 @@ async fn json_output_lists_every_check_for_machines() {
     assert_eq!(code, Some(0));
     let v: Value = serde_json::from_str(&stdout).unwrap();
     let checks = v.as_array().unwrap();
-    assert_eq!(checks.len(), 6);
+    // configuration, credentials, guardduty us-east-1 (and its topology), sqs, collector,
+    // checkpoint.
+    assert_eq!(checks.len(), 7);
     assert!(
         checks
             .iter()
@@ -177,5 +179,55 @@ async fn a_collector_refusing_an_empty_batch_with_400_still_passes_the_probe() {
     assert!(
         stdout.contains("✔ collector:") && stdout.contains("credential accepted (HTTP 400"),
         "{stdout}"
+    );
+}
+
+/// The topology line of `check`'s output.
+fn topology(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("✔ guardduty us-east-1 topology:"))
+        .unwrap_or_else(|| panic!("no topology line in:\n{stdout}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn check_names_the_guardduty_organization_model_it_sees() {
+    let w = world(vec![]).await;
+    let (code, stdout, _) = check(w.env(), false).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(topology(&stdout).contains("standalone"), "{stdout}");
+
+    w.gd.administrator("us-east-1", "111111111111");
+    let (_, stdout, _) = check(w.env(), false).await;
+    let line = topology(&stdout);
+    assert!(
+        line.contains("member of the GuardDuty administrator 111111111111"),
+        "{line}"
+    );
+
+    w.gd.members("us-east-1", &["222222222222", "333333333333"]);
+    let (code, stdout, _) = check(w.env(), false).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let line = topology(&stdout);
+    assert!(
+        line.contains("administrator of 2 member account(s)"),
+        "{line}"
+    );
+    assert!(!line.contains("warning"), "{line}");
+}
+
+#[tokio::test]
+async fn check_warns_of_settings_that_would_forward_a_finding_twice() {
+    let w = world(vec![]).await;
+    w.gd.members("us-east-1", &["222222222222"]);
+    let mut env = w.env();
+    replace(&mut env, "GUARDDUTY_REGIONS", "us-east-1".into());
+    let (code, stdout, _) = check(env, false).await;
+    assert_eq!(code, Some(0), "a warning, not a failure: {stdout}");
+    let line = topology(&stdout);
+    assert!(
+        line.contains("warning: GUARDDUTY_REGIONS is the same for every stack"),
+        "{line}"
     );
 }

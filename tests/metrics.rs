@@ -56,6 +56,7 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
     env.push(("SQS_QUEUE_URL", url));
     env.push(("MIN_SEVERITY", "medium".into()));
     env.push(("METRICS_NAMESPACE", "TestNS".into()));
+    env.push(("METRICS_DETAIL", "detailed".into()));
     // The backfilled finding is 90 s old: inside a window that ends 60 s ago.
     env.push(("BACKFILL_SETTLE_SECONDS", "60".into()));
     env.push(("AWS_LAMBDA_LOG_LEVEL", "DEBUG".into()));
@@ -71,11 +72,12 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
         support::events_dir().join("scheduled.json"),
     ))
     .await;
-    // Four invocations: one trigger-level EMF line each, plus the per-destination ones.
+    // Four invocations: one trigger-level EMF line each, plus the default and the
+    // per-destination ones.
     proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
         lines
             .iter()
-            .filter(|l| l.contains("\"_aws\"") && !l.contains("\"Destination\""))
+            .filter(|l| l.contains("\"Trigger\"") && !l.contains("\"Destination\""))
             .count()
             >= 4
     });
@@ -83,7 +85,7 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
     let docs = emf(&proc_);
     let by_trigger: Vec<&Value> = docs
         .iter()
-        .filter(|d| d.get("Destination").is_none())
+        .filter(|d| d.get("Trigger").is_some() && d.get("Destination").is_none())
         .collect();
     assert_eq!(by_trigger.len(), 4, "{docs:?}");
     let sum = |name: &str, trigger: &str| -> u64 {
@@ -164,7 +166,7 @@ async fn at_log_level_warn_metrics_and_log_records_still_come_out_and_info_lines
         api.invoke(event(f, n)).await;
     }
     proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
-        lines.iter().filter(|l| l.contains("\"_aws\"")).count() >= 6
+        lines.iter().filter(|l| l.contains("\"_aws\"")).count() >= 3
     });
 
     let records = proc_.records();
@@ -172,7 +174,6 @@ async fn at_log_level_warn_metrics_and_log_records_still_come_out_and_info_lines
     let docs = emf(&proc_);
     let forwarded: u64 = docs
         .iter()
-        .filter(|d| d.get("Destination").is_none())
         .map(|d| d["FindingsForwarded"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(forwarded, 3, "{docs:?}");
@@ -188,4 +189,120 @@ async fn at_log_level_warn_metrics_and_log_records_still_come_out_and_info_lines
         let level = v["level"].as_str().unwrap_or_default();
         assert!(matches!(level, "WARN" | "ERROR"), "{line}");
     }
+}
+
+/// A scheduled event with its own id (a retried delivery of one event carries the same id).
+fn scheduled(n: usize) -> Value {
+    let mut ev = support::read_json(support::events_dir().join("scheduled.json"));
+    ev["id"] = json!(format!("schedule-{n}"));
+    ev
+}
+
+/// Bytes the function has written to its log stream so far (stdout and stderr, a newline each).
+fn log_bytes(proc_: &Running) -> usize {
+    proc_
+        .stdout()
+        .iter()
+        .chain(proc_.stderr().iter())
+        .map(|l| l.len() + 1)
+        .sum()
+}
+
+/// Log bytes one invocation adds, and the EMF documents it wrote, once its output is read.
+async fn bytes_of(proc_: &Running, api: &RuntimeApi, payload: Value) -> (usize, Vec<Value>) {
+    let (before, docs_before) = (log_bytes(proc_), emf(proc_).len());
+    let _ = api.invoke(payload).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (log_bytes(proc_) - before, emf(proc_).split_off(docs_before))
+}
+
+/// The figures docs/cost.md prices: the distinct metrics (name × dimension values) a stack
+/// publishes by default, and the log bytes of a push invocation and of an idle backfill run
+/// at the default log level (Lambda's own START/END/REPORT lines come on top).
+#[tokio::test]
+async fn by_default_push_and_backfill_publish_at_most_six_metrics_and_log_under_a_kilobyte_each() {
+    let url = moto::create_queue(
+        "cost",
+        &[(
+            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
+            "4096",
+        )],
+    )
+    .await;
+    let gd = GuardDuty::start().await;
+    gd.add(
+        "us-east-1",
+        "det1",
+        vec![finding(
+            "us-east-1",
+            "det1",
+            "bf-c1",
+            now_ms() - 90_000,
+            false,
+            5.0,
+        )],
+    );
+    let api = RuntimeApi::start().await;
+    let mut env = lambda_env(api.addr);
+    env.extend(moto::aws_env());
+    env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
+    env.push(("SQS_QUEUE_URL", url));
+    env.push(("BACKFILL_SETTLE_SECONDS", "60".into()));
+    env.push(("AWS_LAMBDA_FUNCTION_NAME", "gdf-cost".into()));
+    // The second run starts where the first stopped: nothing new, an idle run.
+    env.push((
+        "CHECKPOINT_PARAMETER",
+        format!("/{}", moto::unique("gdf-cost")),
+    ));
+    let proc_ = Running::spawn(command(&env));
+
+    let ok = json!({"id": "c-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
+    let big = json!({"id": "c-big", "severity": 8, "type": "Recon:EC2/Portscan", "description": "x".repeat(8000)});
+    let (push, _) = bytes_of(&proc_, &api, event(ok, 0)).await;
+    let _ = bytes_of(&proc_, &api, event(big, 1)).await;
+    let (first_run, _) = bytes_of(&proc_, &api, scheduled(0)).await;
+    let (idle_run, idle_docs) = bytes_of(&proc_, &api, scheduled(1)).await;
+
+    let docs = emf(&proc_);
+    let mut combinations = std::collections::BTreeSet::new();
+    for d in &docs {
+        let spec = &d["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Dimensions"], json!([["FunctionName"]]), "{d}");
+        assert_eq!(d["FunctionName"], "gdf-cost");
+        for m in spec["Metrics"].as_array().unwrap() {
+            combinations.insert(m["Name"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        combinations.len() <= 6,
+        "{} metrics: {combinations:?}",
+        combinations.len()
+    );
+    for name in ["FindingsForwarded", "FindingsFailed", "BackfillLagSeconds"] {
+        assert!(
+            combinations.contains(name),
+            "{name} missing: {combinations:?}"
+        );
+    }
+    // The idle run published its lag at most (every run, once the backfill reports the
+    // lag of runs that delivered nothing), no zero counter.
+    for d in &idle_docs {
+        let names: Vec<&str> = d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["BackfillLagSeconds"], "{d}");
+    }
+
+    eprintln!(
+        "metrics: {} ({combinations:?}); log bytes: push {push}, first backfill run {first_run}, idle backfill run {idle_run}",
+        combinations.len()
+    );
+    assert!(push < 1024, "a push invocation logged {push} bytes");
+    assert!(
+        idle_run < 1024,
+        "an idle backfill run logged {idle_run} bytes"
+    );
 }

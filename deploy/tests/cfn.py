@@ -5,7 +5,8 @@ Invariants (each is CloudFormation's documented behaviour, and what the tests re
 - a `Ref` to a parameter is the parameter's value as a *string*, whatever its `Type`
   (`Number` included), and a `Fn::Sub` of it is text;
 - parameter values are checked as CloudFormation checks them (AllowedValues, AllowedPattern,
-  MinValue/MaxValue, a Number must parse): a bad value raises `InvalidParameter` naming it;
+  MinLength/MaxLength, MinValue/MaxValue, a Number must parse): a bad value raises
+  `InvalidParameter` naming it;
 - the template's `Rules` are checked before anything is rendered: a failed assertion raises
   `RuleFailed` with its AssertDescription, as CloudFormation refuses the stack;
 - conditions are evaluated once; a resource or output whose `Condition` is false is absent;
@@ -13,7 +14,7 @@ Invariants (each is CloudFormation's documented behaviour, and what the tests re
 - literals (numbers, booleans) stay what the template wrote: only intrinsics turn into strings.
 
 Intrinsics the templates use are rendered: Ref, Fn::If, Fn::Equals/Not/And/Or, Condition,
-Fn::Sub, Fn::FindInMap, Fn::GetAtt, Fn::Join, Fn::Select. A resource's `Ref` and `GetAtt` are
+Fn::Sub, Fn::FindInMap, Fn::GetAtt, Fn::Join, Fn::Select, Fn::Split. A resource's `Ref` and `GetAtt` are
 placeholders naming it (`<Logical>`, `arn:<partition>:...:<Logical>`), as the real value is only
 known once deployed.
 """
@@ -68,6 +69,10 @@ def check_parameter(name, spec, value):
     pattern = spec.get("AllowedPattern")
     if pattern is not None and not re.fullmatch(pattern, value):
         raise InvalidParameter(f"{name}: {value!r} does not match {pattern}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise InvalidParameter(f"{name}: shorter than {spec['MinLength']}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise InvalidParameter(f"{name}: longer than {spec['MaxLength']}")
     if spec.get("Type") == "Number":
         try:
             number = float(value)
@@ -157,6 +162,9 @@ class Renderer:
         if key == "Fn::Select":
             index, items = arg
             return self.value(items)[int(self.value(index))]
+        if key == "Fn::Split":
+            sep, text = arg
+            return str(self.value(text)).split(sep)
         raise UnsupportedIntrinsic(key)
 
     def ref(self, name):

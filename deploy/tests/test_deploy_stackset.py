@@ -121,6 +121,59 @@ class CodeAndBucketTest(unittest.TestCase):
         self.assertEqual(ds.missing_targets(existing, ["ou-a"], ["us-east-1"]), [])
 
 
+class TopologyTest(unittest.TestCase):
+    def test_accounts_narrow_the_ous_and_excluded_accounts_are_taken_out(self):
+        self.assertEqual(ds.deployment_targets(["ou-a"], None, None), {"OrganizationalUnitIds": ["ou-a"]})
+        self.assertEqual(ds.deployment_targets(["ou-a"], ["111111111111"], None),
+                         {"OrganizationalUnitIds": ["ou-a"], "Accounts": ["111111111111"], "AccountFilterType": "INTERSECTION"})
+        self.assertEqual(ds.deployment_targets(["ou-a"], None, ["111111111111"]),
+                         {"OrganizationalUnitIds": ["ou-a"], "Accounts": ["111111111111"], "AccountFilterType": "DIFFERENCE"})
+        with self.assertRaises(ds.DeployError):
+            ds.deployment_targets(["ou-a"], ["111111111111"], ["222222222222"])
+
+    def test_accounts_and_excluded_accounts_cannot_be_given_together(self):
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            ds.parse_args(["--bucket-prefix", "gdf", "--regions", "us-east-1", "--ous", "ou-abcd-11111111",
+                           "--accounts", "111111111111", "--exclude-accounts", "222222222222"])
+
+    def test_guardduty_regions_that_the_stack_set_also_covers_are_warned_about(self):
+        warnings = ds.double_forwarding_warnings({"GuardDutyRegions": "us-east-1,eu-west-1"},
+                                                 ["us-east-1", "eu-west-1", "ap-southeast-2"], None)
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("us-east-1, eu-west-1", warnings[0])
+        self.assertIn("leave GuardDutyRegions empty", warnings[0])
+        self.assertEqual(ds.double_forwarding_warnings({"GuardDutyRegions": ""}, ["us-east-1", "eu-west-1"], None), [])
+
+    def test_a_reader_role_for_more_than_the_administrator_is_warned_about(self):
+        role = {"AssumeRoleArn": "arn:aws:iam::111111111111:role/guardduty-forwarder-reader"}
+        self.assertIn("whole organization", ds.double_forwarding_warnings(role, ["us-east-1"], None)[0])
+        self.assertEqual(ds.double_forwarding_warnings(role, ["us-east-1"], ["111111111111"]), [])
+
+    def test_the_bucket_prefix_rule_is_the_templates(self):
+        with open(os.path.join(ROOT, "stackset.yaml")) as f:
+            pattern = ds.bucket_prefix_pattern(f.read())
+        for good in ("gdf", "my-org.gdf-artifacts"):
+            self.assertTrue(pattern.match(good), good)
+        for bad in ("gdf.", "gdf-", "a..b", "xn--gdf", "GDF"):
+            self.assertFalse(pattern.match(bad), bad)
+
+    def test_the_template_goes_by_url_from_the_home_regions_bucket_once_it_nears_the_limit(self):
+        aws = FakeAws({("s3api", "put-object"): {}})
+        template = os.path.join(ROOT, "stackset.yaml")
+        self.assertEqual(ds.template_argument(aws, template, "gdf-us-east-1", "us-east-1", "aws", 10**6),
+                         ["--template-body", f"file://{template}"])
+        self.assertEqual(aws.calls, [])
+        with contextlib.redirect_stdout(io.StringIO()):
+            arg = ds.template_argument(aws, template, "gdf-cn-north-1", "cn-north-1", "aws-cn", 1000)
+        self.assertEqual(arg[0], "--template-url")
+        self.assertRegex(arg[1], r"^https://gdf-cn-north-1\.s3\.cn-north-1\.amazonaws\.com\.cn/guardduty-forwarder/[0-9a-f]{32}/stackset\.yaml$")
+        self.assertEqual(aws.calls[0][:2], ("s3api", "put-object"))
+
+    def test_the_generated_template_fits_the_body_limit_or_the_script_sends_it_by_url(self):
+        size = os.path.getsize(os.path.join(ROOT, "stackset.yaml"))
+        self.assertLess(size, 1024 * 1024, "TemplateURL takes up to 1 MB")
+
+
 class FakeAws:
     """Answers the CLI calls the script makes from a table; records them."""
 
@@ -188,13 +241,16 @@ def aws_cli():
     return None
 
 
-# moto_server, except that S3 bucket policies are judged by their unconditioned statements only:
-# moto ignores Conditions, so the TLS-only Deny (aws:SecureTransport false) would deny every
-# request, TLS or not.
+# moto_server, except that S3 bucket policies are judged by their unconditioned statements only
+# (moto ignores Conditions, so the TLS-only Deny (aws:SecureTransport false) would deny every
+# request, TLS or not), and that it deploys the template's AWS::Lambda::Alias (test_templates).
 MOTO_SERVER = """
 import json, sys
+sys.path.insert(0, sys.argv[2])
 from moto.s3 import models
 from moto.server import main
+from test_templates import patch_moto_lambda_alias
+patch_moto_lambda_alias()
 
 def get_permission(self, action, resource):
     from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -228,6 +284,8 @@ def stand_in_zip(text):
 class MotoRunTest(unittest.TestCase):
     """Two runs of the script, create then upgrade with one more region, against moto."""
 
+    body_limit = "51200"
+
     @classmethod
     def setUpClass(cls):
         cli = aws_cli()
@@ -239,7 +297,7 @@ class MotoRunTest(unittest.TestCase):
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         cls.endpoint = f"http://127.0.0.1:{port}"
-        cls.server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
+        cls.server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port), os.path.dirname(os.path.abspath(__file__))],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Runs even when the set-up below fails: no moto_server is left behind.
         cls.addClassCleanup(cls.server.wait)
@@ -292,8 +350,10 @@ class MotoRunTest(unittest.TestCase):
         open(self.log, "w").close()
         proc = subprocess.run([sys.executable, SCRIPT, "--bucket-prefix", "gdf-art", "--ous", self.ou,
                                "--arch", "x86_64", "--zip", path, *args],
-                              env=self.env, capture_output=True, text=True, timeout=300)
+                              env=dict(self.env, GDF_TEMPLATE_BODY_LIMIT=self.body_limit),
+                              capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.stderr = proc.stderr
         with open(self.log) as f:
             calls = [json.loads(line) for line in f]
         with open(path, "rb") as f:
@@ -327,6 +387,11 @@ class MotoRunTest(unittest.TestCase):
         self.check_bucket("us-east-1", key1)
         self.check_every_stack_set_call_is_made_as(calls, "SELF")
         self.assertIn(["cloudformation", "create-stack-set"], [c[:2] for c in calls])
+        create = [c for c in calls if c[:2] == ["cloudformation", "create-stack-set"]][0]
+        self.assertEqual(json.loads(create[create.index("--managed-execution") + 1]), {"Active": True})
+        self.assertIn("--template-body", create)
+        # GuardDutyRegions names the stack set's own region: a copy per stack, said aloud.
+        self.assertIn("WARNING: GuardDutyRegions names us-east-1", self.stderr)
 
         calls, key2 = self.run_script("v2", "--regions", "us-east-1,eu-west-1", "--param", "MinSeverity=low")
         self.assertNotEqual(key1, key2)
@@ -344,6 +409,22 @@ class MotoRunTest(unittest.TestCase):
 
         instances = self.client("cloudformation").list_stack_instances(StackSetName="guardduty-forwarder")["Summaries"]
         self.assertEqual(sorted(i["Region"] for i in instances if i["Account"] == self.member), ["eu-west-1", "us-east-1"])
+
+        # A third region for every account of the OU but the GuardDuty administrator, the
+        # template by URL (as once it nears the body limit) from the home region's bucket.
+        self.body_limit = "1000"
+        calls, key3 = self.run_script("v3", "--regions", "us-east-1,eu-west-1,eu-central-1",
+                                      "--exclude-accounts", "210987654321", "--param", "GuardDutyRegions=")
+        self.assertNotIn("WARNING", self.stderr)
+        update = [c for c in calls if c[:2] == ["cloudformation", "update-stack-set"]][0]
+        url = update[update.index("--template-url") + 1]
+        self.assertTrue(url.startswith("https://gdf-art-us-east-1.s3.us-east-1.amazonaws.com/guardduty-forwarder/"), url)
+        create = [c for c in calls if c[:2] == ["cloudformation", "create-stack-instances"]][0]
+        self.assertEqual(json.loads(create[create.index("--deployment-targets") + 1]),
+                         {"OrganizationalUnitIds": [self.ou], "Accounts": ["210987654321"], "AccountFilterType": "DIFFERENCE"})
+        # (moto's instance summaries carry no OrganizationalUnitId, so every region looks new.)
+        self.assertIn("eu-central-1", create[create.index("--regions") + 1:create.index("--call-as")])
+        self.assertEqual(self.stack_set_parameters()["ArtifactKey"], key3)
 
     def check_every_stack_set_call_is_made_as(self, calls, who):
         for call in calls:

@@ -11,6 +11,7 @@ TEMPLATE = {
         "Count": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 9},
         "Mode": {"Type": "String", "Default": "a", "AllowedValues": ["a", "b"]},
         "Name": {"Type": "String", "Default": "", "AllowedPattern": "^[a-z]*$"},
+        "Id": {"Type": "String", "Default": "abc", "MinLength": 2, "MaxLength": 4},
     },
     "Rules": {"NotBoth": {"Assertions": [{"Assert": {"Fn::Or": [{"Fn::Equals": [{"Ref": "Mode"}, "a"]},
                                                               {"Fn::Equals": [{"Ref": "Name"}, ""]}]},
@@ -24,6 +25,7 @@ TEMPLATE = {
             "Maybe": {"Fn::If": ["IsB", "x", {"Ref": "AWS::NoValue"}]},
             "List": ["keep", {"Fn::If": ["IsB", "b", {"Ref": "AWS::NoValue"}]}],
             "Text": {"Fn::Sub": "${Count}-${AWS::Region}-${Thing.Arn}-${!Literal}"},
+            "Parts": {"Fn::Split": [",", {"Fn::Join": [",", ["a", "b"]]}]},
         }},
         "OnlyB": {"Type": "AWS::SQS::Queue", "Condition": "IsB", "Properties": {}},
     },
@@ -40,6 +42,9 @@ class RendererTest(unittest.TestCase):
         self.assertNotIn("Maybe", props)
         self.assertEqual(props["List"], ["keep"])
 
+    def test_split_gives_the_list(self):
+        self.assertEqual(cfn.render(TEMPLATE)["Resources"]["Thing"]["Properties"]["Parts"], ["a", "b"])
+
     def test_a_false_condition_removes_the_resource(self):
         self.assertNotIn("OnlyB", cfn.render(TEMPLATE)["Resources"])
         self.assertIn("OnlyB", cfn.render(TEMPLATE, {"Mode": "b"})["Resources"])
@@ -49,7 +54,8 @@ class RendererTest(unittest.TestCase):
         self.assertEqual(text, "5-us-east-1-arn:aws:sqs:us-east-1:123456789012:<Thing.Arn>-${Literal}")
 
     def test_parameter_values_are_checked_as_cloudformation_checks_them(self):
-        for given in ({"Count": "0"}, {"Count": "10"}, {"Count": "x"}, {"Mode": "c"}, {"Name": "A"}, {"Nope": "1"}):
+        for given in ({"Count": "0"}, {"Count": "10"}, {"Count": "x"}, {"Mode": "c"}, {"Name": "A"}, {"Nope": "1"},
+                      {"Id": "a"}, {"Id": "abcde"}):
             with self.subTest(given=given), self.assertRaises(cfn.InvalidParameter):
                 cfn.render(TEMPLATE, given)
 

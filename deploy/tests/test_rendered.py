@@ -19,7 +19,9 @@ import eventpattern
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACKSET = cfn.load(os.path.join(ROOT, "stackset.yaml"))
 # Where the code is, and a destination (the template's rules refuse a stack without one).
-CODE = {"ArtifactBucketPrefix": "gdf-artifacts", "LogRecords": "true"}
+CODE = {"ArtifactBucketPrefix": "gdf-artifacts", "ArtifactKey": "guardduty-forwarder/0123/bootstrap-arm64.zip",
+        "LogRecords": "true"}
+WHERE = {k: v for k, v in CODE.items() if k != "LogRecords"}
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:gdf/collector-AbC123"
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -79,18 +81,81 @@ class FindingRulePatternTest(unittest.TestCase):
             rendered(RuleMinimumSeverity="4.5")
 
 
+RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression):
+    """The interval of a rate expression EventBridge accepts (the unit is singular for 1 and
+    only for 1, the value a positive integer); ValueError for one it refuses."""
+    m = RATE.match(expression)
+    if not m or m.group(1).startswith("0"):
+        raise ValueError(f"not a rate expression: {expression!r}")
+    value, unit = int(m.group(1)), m.group(2)
+    if (value == 1) != (not unit.endswith("s")):
+        raise ValueError(f"{expression!r}: EventBridge wants the singular unit for 1 and only for 1")
+    return value * UNIT_SECONDS[unit.rstrip("s")]
+
+
 class BackfillScheduleTest(unittest.TestCase):
-    def test_disabled_renders_a_disabled_schedule_and_no_stall_alarm(self):
+    def test_disabled_renders_a_disabled_schedule_and_no_lag_alarm(self):
         resources = rendered(BackfillSchedule="disabled")
         self.assertEqual(resources["FunctionBackfill"]["Properties"]["State"], "DISABLED")
-        self.assertNotIn("BackfillStalledAlarm", resources)
+        self.assertNotIn("BackfillLagAlarm", resources)
 
-    def test_a_schedule_renders_an_enabled_rule_with_its_expression_and_the_stall_alarm(self):
+    def test_a_schedule_renders_an_enabled_rule_with_its_expression_and_the_lag_alarm(self):
         resources = rendered(BackfillSchedule="rate(10 minutes)")
         props = resources["FunctionBackfill"]["Properties"]
         self.assertEqual(props["State"], "ENABLED")
         self.assertEqual(props["ScheduleExpression"], "rate(10 minutes)")
-        self.assertIn("BackfillStalledAlarm", resources)
+        self.assertIn("BackfillLagAlarm", resources)
+
+    def test_the_rate_check_refuses_what_eventbridge_refuses(self):
+        for bad in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "rate(05 minutes)", "rate(5 weeks)"):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                rate_seconds(bad)
+        self.assertEqual(rate_seconds("rate(1 hour)"), 3600)
+
+    def test_every_schedule_offered_is_an_expression_eventbridge_accepts_and_nothing_else_is_accepted(self):
+        offered = STACKSET["Parameters"]["BackfillSchedule"]["AllowedValues"]
+        for value in offered:
+            if value != "disabled":
+                rate_seconds(value)
+        for refused in ("rate(1 minutes)", "rate(5 minute)", "cron(0/5 * * * ? *)", "rate(7 minutes)"):
+            with self.subTest(refused=refused), self.assertRaises(cfn.InvalidParameter):
+                rendered(BackfillSchedule=refused)
+
+    def test_the_lag_alarm_follows_the_schedule_for_every_schedule_offered(self):
+        for value in STACKSET["Parameters"]["BackfillSchedule"]["AllowedValues"]:
+            if value == "disabled":
+                continue
+            with self.subTest(schedule=value):
+                interval = rate_seconds(value)
+                props = rendered(BackfillSchedule=value, BackfillSettleSeconds="120")["BackfillLagAlarm"]["Properties"]
+                metrics = {m["Id"]: m for m in props["Metrics"]}
+                stat = metrics["lag"]["MetricStat"]
+                self.assertEqual(stat["Period"], interval)
+                self.assertEqual((stat["Metric"]["MetricName"], stat["Stat"]), ("BackfillLagSeconds", "Maximum"))
+                self.assertEqual(metrics["behind"]["Expression"], f"(lag - 120) / {interval}")
+                # No run in an interval is a breaching period; three in a row page.
+                self.assertEqual((props["TreatMissingData"], props["EvaluationPeriods"], props["DatapointsToAlarm"]),
+                                 ("breaching", 3, 3))
+                self.assertLessEqual(props["EvaluationPeriods"] * stat["Period"], 86400, "CloudWatch's evaluation range")
+
+    def test_the_schedule_invokes_an_alias_whose_events_are_never_retried(self):
+        resources = rendered()
+        target = resources["FunctionBackfill"]["Properties"]["Targets"][0]
+        self.assertEqual(target["Arn"], "<BackfillAlias>")
+        self.assertEqual(target["RetryPolicy"], {"MaximumRetryAttempts": 0})
+        alias = resources["BackfillAlias"]["Properties"]
+        self.assertEqual((alias["Name"], alias["FunctionVersion"]), ("backfill", "$LATEST"))
+        config = resources["BackfillInvokeConfig"]["Properties"]
+        self.assertEqual((config["Qualifier"], config["MaximumRetryAttempts"]), ("backfill", 0))
+        permission = resources["FunctionBackfillPermission"]["Properties"]
+        self.assertEqual(permission["FunctionName"], "<BackfillAlias>")
+        # Push events keep Lambda's retries on $LATEST.
+        push = resources["FunctionEventInvokeConfig"]["Properties"]
+        self.assertEqual((push["Qualifier"], push["MaximumRetryAttempts"]), ("$LATEST", 2))
 
     def test_the_sam_translator_keeps_the_disabled_state(self):
         sam_python = os.environ.get("GDF_SAM_PYTHON") or os.path.join(
@@ -181,10 +246,10 @@ class FunctionSettingsTest(unittest.TestCase):
 class RulesTest(unittest.TestCase):
     def test_a_stack_without_any_destination_is_refused_before_anything_is_created(self):
         with self.assertRaisesRegex(cfn.RuleFailed, "SomeDestination: Configure a destination"):
-            cfn.render(STACKSET, {"ArtifactBucketPrefix": "gdf-artifacts"})
+            cfn.render(STACKSET, WHERE)
 
     def test_each_destination_alone_is_enough(self):
-        base = {"ArtifactBucketPrefix": "gdf-artifacts"}
+        base = WHERE
         for extra in ({"LogRecords": "true"}, {"QueueMode": "create"}, {"CollectorUrl": "https://c.example.com"},
                       {"CollectorUrlSecretArn": SECRET}):
             with self.subTest(extra=extra):
@@ -261,38 +326,70 @@ def metric_rows(widget):
     return rows
 
 
-class AlarmsAndDashboardTest(unittest.TestCase):
-    def test_every_alarm_on_the_forwarders_metrics_selects_this_function(self):
-        alarms = {k: r["Properties"] for k, r in rendered().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-        checked = 0
-        for name, props in alarms.items():
-            stats = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
-            for stat in stats:
-                if stat.get("Namespace") == "GuardDutyForwarder":
-                    checked += 1
-                    self.assertIn({"Name": "FunctionName", "Value": "<Function>"}, stat["Dimensions"], name)
-        self.assertGreaterEqual(checked, 4)
+def default_metrics():
+    """The metrics the function publishes by default (src/metrics.rs, DEFAULT_METRICS)."""
+    with open(os.path.join(ROOT, "src", "metrics.rs")) as f:
+        block = re.search(r"pub const DEFAULT_METRICS: \[&str; \d+\] = \[(.*?)\];", f.read(), re.S).group(1)
+    return set(re.findall(r'"(\w+)"', block))
 
-    def test_quarantined_findings_raise_an_alarm(self):
-        props = rendered()["FindingsQuarantinedAlarm"]["Properties"]
-        self.assertEqual((props["MetricName"], props["Threshold"], props["ComparisonOperator"]),
-                         ("FindingsQuarantined", 0, "GreaterThanThreshold"))
+
+def forwarder_metric_stats(props):
+    return [stat for stat in [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            if stat.get("Namespace") == "GuardDutyForwarder"]
+
+
+class AlarmsAndDashboardTest(unittest.TestCase):
+    def alarms(self, **params):
+        return {k: r["Properties"] for k, r in rendered(**params).items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    def test_every_alarm_on_the_forwarders_metrics_selects_this_function_by_function_name_alone(self):
+        checked = 0
+        for name, props in self.alarms().items():
+            for stat in forwarder_metric_stats(props):
+                checked += 1
+                self.assertEqual(stat["Dimensions"], [{"Name": "FunctionName", "Value": "<Function>"}], name)
+        self.assertGreaterEqual(checked, 3)
+
+    def test_every_alarm_watches_a_metric_the_default_mode_publishes(self):
+        published = default_metrics()
+        self.assertEqual(len(published), 6, published)
+        for name, props in self.alarms().items():
+            for stat in forwarder_metric_stats(props):
+                self.assertIn(stat["MetricName"], published, name)
+
+    def test_the_alarms_page_on_what_matters_and_counters_missing_are_not_breaching(self):
+        alarms = self.alarms()
+        self.assertEqual(set(alarms), {"ErrorsAlarm", "DeadLetterQueueAlarm", "BackfillLagAlarm",
+                                       "FindingsUnfetchableAlarm", "QuarantineFailedAlarm"})
+        for name in ("FindingsUnfetchableAlarm", "QuarantineFailedAlarm"):
+            props = alarms[name]
+            self.assertEqual((props["Threshold"], props["ComparisonOperator"], props["TreatMissingData"]),
+                             (0, "GreaterThanThreshold", "notBreaching"), name)
+        self.assertEqual(alarms["ErrorsAlarm"]["MetricName"], "Errors")
 
     def test_the_dlq_alarm_says_how_to_inspect_and_redrive(self):
         description = rendered()["DeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
         self.assertIn("guardduty-forwarder dlq list", description)
         self.assertIn("guardduty-forwarder redrive", description)
 
-    def test_every_dashboard_metric_of_the_forwarder_selects_this_function(self):
-        body = json.loads(rendered()["Dashboard"]["Properties"]["DashboardBody"])
+    def test_the_dashboard_is_made_only_when_asked(self):
+        self.assertNotIn("Dashboard", rendered())
+        self.assertNotIn("Dashboard", cfn.render(STACKSET, CODE)["Outputs"])
+        self.assertIn("Dashboard", rendered(CreateDashboard="true"))
+
+    def test_every_dashboard_metric_of_the_forwarder_is_published_by_default_for_this_function(self):
+        body = json.loads(rendered(CreateDashboard="true")["Dashboard"]["Properties"]["DashboardBody"])
         names = set()
         for widget in body["widgets"]:
             for row in metric_rows(widget):
                 if row[0] == "GuardDutyForwarder":
                     names.add(row[1])
-                    dims = dict(zip(row[2::2], row[3::2]))
-                    self.assertEqual(dims.get("FunctionName"), "<Function>", row)
-        self.assertTrue({"FindingsQuarantined", "BackfillTruncated", "FindingsFailed"} <= names, names)
+                    self.assertEqual(dict(zip(row[2::2], row[3::2])), {"FunctionName": "<Function>"}, row)
+        self.assertEqual(names, default_metrics())
+
+    def test_metrics_detail_reaches_the_function(self):
+        self.assertEqual(env(rendered())["METRICS_DETAIL"], "default")
+        self.assertEqual(env(rendered(MetricsDetail="detailed"))["METRICS_DETAIL"], "detailed")
 
 
 class PartitionTest(unittest.TestCase):
@@ -306,7 +403,7 @@ class PartitionTest(unittest.TestCase):
     def test_the_dashboard_link_uses_the_partitions_console(self):
         for partition, domain in (("aws", "console.aws.amazon.com"), ("aws-us-gov", "console.amazonaws-us-gov.com"),
                                   ("aws-cn", "console.amazonaws.cn")):
-            outputs = cfn.render(STACKSET, CODE, {"AWS::Partition": partition})["Outputs"]
+            outputs = cfn.render(STACKSET, dict(CODE, CreateDashboard="true"), {"AWS::Partition": partition})["Outputs"]
             self.assertTrue(outputs["Dashboard"]["Value"].startswith(f"https://{domain}/cloudwatch/"), partition)
 
 

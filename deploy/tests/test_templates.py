@@ -2,8 +2,9 @@
 
 - the function role's permissions are exactly the least-privilege list, no `*` action;
 - stackset.yaml deploys through CloudFormation StackSets (moto, in process) into two regions,
-  each getting the function (no reserved concurrency, LOG_LEVEL and DLQ_URL set), both rules,
-  the log group with its retention, the DLQ and the role.
+  each getting the function (no reserved concurrency, LOG_LEVEL and DLQ_URL set), both rules
+  (the schedule through the `backfill` alias), the log group with its retention, the DLQ,
+  the backfill state table and the role.
 """
 
 import io
@@ -27,10 +28,16 @@ ALLOWED_ACTIONS = {
     "guardduty:ListDetectors", "guardduty:ListFindings", "guardduty:GetFindings",  # backfill
     "sqs:SendMessage", "sqs:GetQueueAttributes",  # findings queue; SendMessage also to the DLQ
     "secretsmanager:GetSecretValue",  # collector credential
-    "ssm:GetParameter", "ssm:PutParameter",  # backfill checkpoint
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",  # backfill state
+    "ssm:GetParameter",  # an earlier version's SSM checkpoint, read once to migrate it
     "sts:AssumeRole",  # reading GuardDuty through another role
     "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue encrypted with a given key
     "logs:CreateLogStream", "logs:PutLogEvents",  # the function's own log group
+}
+# Lambda's network interfaces in a VPC (VpcSubnetIds): no resource-level permissions exist.
+VPC_ACTIONS = {
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
 }
 
 
@@ -65,12 +72,16 @@ class RolePolicyTest(unittest.TestCase):
             self.assertEqual(st["Effect"], "Allow", f"{logical}/{name}")
             for action in as_list(st["Action"]):
                 self.assertNotIn("*", action, f"wildcard action {action} in {logical}/{name}")
-                self.assertIn(action, ALLOWED_ACTIONS, f"unexpected action {action} in {logical}/{name}")
+                allowed = ALLOWED_ACTIONS | (VPC_ACTIONS if logical == "VpcAccessPolicy" else set())
+                self.assertIn(action, allowed, f"unexpected action {action} in {logical}/{name}")
 
-    def test_only_list_detectors_has_an_unscoped_resource(self):
+    def test_only_list_detectors_and_the_vpc_interface_actions_have_an_unscoped_resource(self):
         for logical, name, st in role_statements(load("stackset.yaml")):
             if st["Resource"] == "*":
-                self.assertEqual(as_list(st["Action"]), ["guardduty:ListDetectors"], f"{logical}/{name}")
+                if logical == "VpcAccessPolicy":
+                    self.assertEqual(set(as_list(st["Action"])), VPC_ACTIONS)
+                else:
+                    self.assertEqual(as_list(st["Action"]), ["guardduty:ListDetectors"], f"{logical}/{name}")
 
     def test_optional_permissions_exist_only_under_their_condition(self):
         resources = load("stackset.yaml")["Resources"]
@@ -110,6 +121,41 @@ def patch_moto_stackset_names():
     models.CloudFormationBackend.create_stack = create_stack
 
 
+def patch_moto_lambda_alias():
+    """moto deploys no AWS::Lambda::Alias from a template; create it through moto's Lambda, as
+    CloudFormation would (its Ref is the alias ARN)."""
+    from moto.awslambda import models as lambda_models
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    class Alias(CloudFormationModel):
+        # moto's model registry reads the service from the module's name.
+        __module__ = "moto.awslambda.models"
+
+        def __init__(self, alias):
+            self.alias = alias
+            self.physical_resource_id = alias.arn
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::Lambda::Alias"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "Name"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            props = cloudformation_json["Properties"]
+            backend = lambda_models.lambda_backends[account_id][region_name]
+            return cls(backend.create_alias(props["Name"], props["FunctionName"], props["FunctionVersion"],
+                                            props.get("Description", ""), None))
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    return Alias
+
+
 def function_zip():
     """The zip `cargo lambda build` made when CI built it, else a stand-in with a bootstrap."""
     path = os.environ.get("GDF_LAMBDA_ZIP")
@@ -131,6 +177,7 @@ class StackSetDeploymentTest(unittest.TestCase):
         from moto import mock_aws
 
         patch_moto_stackset_names()
+        patch_moto_lambda_alias()
         params = [
             {"ParameterKey": "ArtifactBucketPrefix", "ParameterValue": "gdf-artifacts"},
             {"ParameterKey": "ArtifactKey", "ParameterValue": "guardduty-forwarder/bootstrap.zip"},
@@ -179,7 +226,7 @@ class StackSetDeploymentTest(unittest.TestCase):
             for r in cf.list_stack_resources(StackName=stacks[0]["StackName"])["StackResourceSummaries"]
         }
         for logical in ["Function", "FunctionRole", "LogGroup", "DeadLetterQueue", "FindingsQueue",
-                        "FunctionFinding", "FunctionBackfill"]:
+                        "FunctionFinding", "FunctionBackfill", "BackfillAlias", "StateTable"]:
             self.assertIn(logical, resources)
 
         fn = boto3.client("lambda", region_name=region).get_function(
@@ -192,6 +239,13 @@ class StackSetDeploymentTest(unittest.TestCase):
         env = fn["Environment"]["Variables"]
         self.assertTrue(env["SQS_QUEUE_URL"].endswith(resources["FindingsQueue"]["PhysicalResourceId"].rsplit("/", 1)[-1]))
         self.assertIn("CHECKPOINT_PARAMETER", env)
+        self.assertEqual(env["STATE_TABLE"], resources["StateTable"]["PhysicalResourceId"])
+        # moto keeps a Number parameter's type where Lambda would hold the string "60".
+        self.assertEqual((env["STATE_PREFIX"], str(env["BACKFILL_RESCAN_MINUTES"]), env["METRICS_DETAIL"]), ("", "60", "default"))
+        table = boto3.client("dynamodb", region_name=region).describe_table(
+            TableName=env["STATE_TABLE"])["Table"]
+        self.assertEqual(table["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}])
+        self.assertEqual(table["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST")
         self.assertEqual(env["LOG_LEVEL"], "INFO")
         self.assertEqual(env["DLQ_URL"], resources["DeadLetterQueue"]["PhysicalResourceId"])
         function = boto3.client("lambda", region_name=region).get_function(
@@ -206,6 +260,8 @@ class StackSetDeploymentTest(unittest.TestCase):
         schedule = rules[resources["FunctionBackfill"]["PhysicalResourceId"]]
         self.assertEqual(schedule["ScheduleExpression"], "rate(5 minutes)")
         self.assertEqual(schedule["State"], "ENABLED")
+        targets = boto3.client("events", region_name=region).list_targets_by_rule(Rule=schedule["Name"])["Targets"]
+        self.assertTrue(targets[0]["Arn"].endswith(":backfill"), targets[0]["Arn"])
 
         groups = boto3.client("logs", region_name=region).describe_log_groups()["logGroups"]
         group = [g for g in groups if g["logGroupName"] == resources["LogGroup"]["PhysicalResourceId"]]
@@ -214,6 +270,7 @@ class StackSetDeploymentTest(unittest.TestCase):
         dlq_url = resources["DeadLetterQueue"]["PhysicalResourceId"]
         attrs = boto3.client("sqs", region_name=region).get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])
         self.assertEqual(attrs["Attributes"].get("SqsManagedSseEnabled"), "true")
+        self.assertEqual(attrs["Attributes"].get("MaximumMessageSize"), "1048576")
 
         role = boto3.client("iam").get_role(RoleName=resources["FunctionRole"]["PhysicalResourceId"])["Role"]
         self.assertIn("lambda.amazonaws.com", json.dumps(role["AssumeRolePolicyDocument"]))

@@ -12,6 +12,9 @@
 //! timestamps (epoch seconds) or `{value, type}` JSON text (`tests/fixtures/guardduty-wire`).
 //! Like GuardDuty itself, it can update findings between ListFindings and GetFindings,
 //! leave ids out of GetFindings, and fail a GetFindings call.
+//! The organization model: `GET /detector/{id}/administrator` (GetAdministratorAccount) and
+//! `GET /detector/{id}/member` (ListMembers) answer what [`GuardDuty::administrator`] and
+//! [`GuardDuty::members`] set per region.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -48,6 +51,10 @@ struct State {
     fail_gets: u32,
     /// How long every answer takes.
     delay: std::time::Duration,
+    /// region → the administrator account of this account's detector
+    administrator: HashMap<String, String>,
+    /// region → member accounts of this (administrator) account's detector
+    members: HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -307,6 +314,19 @@ impl GuardDuty {
         self.add(region, detector, Vec::new());
     }
 
+    /// Makes this account a member of `account`'s GuardDuty organization in `region`.
+    pub fn administrator(&self, region: &str, account: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.administrator.insert(region.into(), account.into());
+    }
+
+    /// Makes this account the GuardDuty administrator of `accounts` in `region`.
+    pub fn members(&self, region: &str, accounts: &[&str]) {
+        let mut st = self.state.lock().unwrap();
+        let list = accounts.iter().map(|a| (*a).to_string()).collect();
+        st.members.insert(region.into(), list);
+    }
+
     pub fn throttle_next(&self, n: u32) {
         self.state.lock().unwrap().throttle_next = n;
     }
@@ -554,6 +574,32 @@ impl GuardDuty {
                     .map(wire)
                     .collect();
                 ok(json!({"findings": found}))
+            }
+            ("GET", ["detector", id, "administrator"]) => {
+                if !detectors.contains_key(*id) {
+                    return error(400, "BadRequestException", "unknown detector");
+                }
+                match st.administrator.get(region) {
+                    Some(admin) => ok(json!({"administrator": {
+                        "accountId": admin, "invitationId": "inv-1",
+                        "relationshipStatus": "Enabled", "invitedAt": "2026-01-01T00:00:00.000Z"}})),
+                    None => ok(json!({})),
+                }
+            }
+            ("GET", ["detector", id, "member"]) => {
+                if !detectors.contains_key(*id) {
+                    return error(400, "BadRequestException", "unknown detector");
+                }
+                let members: Vec<Value> = st
+                    .members
+                    .get(region)
+                    .into_iter()
+                    .flatten()
+                    .map(|a| json!({"accountId": a, "detectorId": format!("det-{a}"), "masterId": "self",
+                                   "administratorId": "self", "email": format!("{a}@example.com"),
+                                   "relationshipStatus": "Enabled", "updatedAt": "2026-01-01T00:00:00.000Z"}))
+                    .collect();
+                ok(json!({"members": members}))
             }
             _ => error(404, "NotFoundException", "no such route"),
         }
