@@ -586,6 +586,23 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// Every value of `key` anywhere in a record but `unmapped` (which keeps the input as is).
+fn find_key<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "unmapped" && k.as_str() != "data")
+            .for_each(|(k, x)| {
+                if k == key {
+                    out.push(x);
+                }
+                find_key(x, key, out);
+            }),
+        Value::Array(a) => a.iter().for_each(|x| find_key(x, key, out)),
+        _ => {}
+    }
+}
+
 fn mutate(mut f: Value, edits: &[(usize, Value)]) -> Value {
     for (at, value) in edits {
         let mut ptrs = Vec::new();
@@ -645,6 +662,15 @@ proptest! {
             let errors = schema_errors(version, &record);
             prop_assert!(errors.is_empty(), "{errors:#?}");
             prop_assert_eq!(&record["unmapped"]["raw_event"], &f);
+            if f.pointer("/service/archived") == Some(&json!(true)) {
+                prop_assert_eq!(&record["activity_id"], &json!(3));
+            }
+            let mut countries = Vec::new();
+            find_key(&record, "country", &mut countries);
+            for c in countries {
+                let code = c.as_str().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+                prop_assert!(code.is_some(), "country {c}");
+            }
         }
     }
 }

@@ -10,7 +10,14 @@
 //! - `time` is always an integer: `updatedAt` read leniently, else the receive time, with
 //!   `unmapped.time_source` saying so and `unmapped.unparsed_updated_at` keeping the original;
 //! - `unmapped.raw_event` is the finding exactly as received, so nothing left out, coerced or
-//!   truncated is lost.
+//!   truncated is lost;
+//! - an archived finding is closed (`activity_id` 3), whatever else it holds;
+//! - every `location.country` is an ISO 3166-1 alpha-2 code (two capital letters), never a
+//!   country's name.
+//!
+//! ATT&CK tactics follow AWS's own classification of each finding type (`attack`), checked
+//! per type by the unit tests there and over every finding type of the corpus by
+//! `tests/ocsf.rs`.
 
 mod attack;
 mod attack_table;

@@ -44,19 +44,15 @@ impl<'a> List<'a> {
         self.add(prefix.credential, credential, &u.credential_uid);
     }
 
-    fn process(&mut self, p: &Process<'a>) {
-        self.add("evidences[].process.name", 9, &p.name);
+    fn process(&mut self, prefix: ProcessPrefix, p: &Process<'a>) {
+        self.add(prefix.name, 9, &p.name);
         if let Some(f) = &p.file {
             for h in &f.hashes {
-                self.add(
-                    "evidences[].process.file.hashes[].value",
-                    8,
-                    &Some(h.value.clone()),
-                );
+                self.add(prefix.hash, 8, &Some(h.value.clone()));
             }
         }
         if let Some(u) = &p.user {
-            self.add("evidences[].process.user.name", 4, &u.name);
+            self.add(prefix.user_name, 4, &u.name);
         }
     }
 
@@ -79,8 +75,11 @@ impl<'a> List<'a> {
         if let Some(u) = e.actor.as_ref().and_then(|a| a.user.as_ref()) {
             self.user(ACTOR, u);
         }
+        if let Some(p) = e.actor.as_ref().and_then(|a| a.process.as_ref()) {
+            self.process(ACTOR_PROCESS, p);
+        }
         if let Some(p) = &e.process {
-            self.process(p);
+            self.process(PROCESS, p);
         }
         if let Some(f) = &e.file {
             for h in &f.hashes {
@@ -101,6 +100,25 @@ const ACTOR: Prefix = Prefix {
     user_name: "evidences[].actor.user.name",
     user_uid: "evidences[].actor.user.uid",
     credential: "evidences[].actor.user.credential_uid",
+};
+
+#[derive(Clone, Copy)]
+struct ProcessPrefix {
+    name: &'static str,
+    hash: &'static str,
+    user_name: &'static str,
+}
+
+const ACTOR_PROCESS: ProcessPrefix = ProcessPrefix {
+    name: "evidences[].actor.process.name",
+    hash: "evidences[].actor.process.file.hashes[].value",
+    user_name: "evidences[].actor.process.user.name",
+};
+
+const PROCESS: ProcessPrefix = ProcessPrefix {
+    name: "evidences[].process.name",
+    hash: "evidences[].process.file.hashes[].value",
+    user_name: "evidences[].process.user.name",
 };
 
 fn type_name(type_id: u8) -> &'static str {

@@ -1,5 +1,6 @@
-//! Runtime Monitoring processes (`service.runtimeDetails`) and the files an EBS malware scan
-//! found, as `evidences[].process` and `evidences[].file`.
+//! Runtime Monitoring evidence (`service.runtimeDetails`): the acting process as
+//! `evidences[].actor.process`, the process it acted on as `evidences[].process`; and the files
+//! an EBS malware scan found, as `evidences[].file`.
 
 use std::borrow::Cow;
 
