@@ -9,9 +9,10 @@
 //!   (`attack_table::FINDING_TYPES`, one row per type, citing AWS's class), and the technique
 //!   its description names, if any. Resource-consumption, data-exposure, unusual-behaviour
 //!   and configuration-check classes name no tactic, and get none.
-//! - A type AWS's table does not list takes the tactic every listed type of its threat
-//!   purpose shares (`Recon` → Discovery, `Stealth` → Defense Evasion, `Backdoor` → Command
-//!   and Control), and none where they differ (`Trojan`, `UnauthorizedAccess`).
+//! - A type AWS's table does not list takes the one tactic the listed types of its threat
+//!   purpose are given (`Recon` → Discovery, `Stealth` → Defense Evasion, `Backdoor` →
+//!   Command and Control), and none where they are given different ones (`Trojan`,
+//!   `UnauthorizedAccess`) or none (`Policy`).
 //!
 //! A sub-technique (`T1562.008`) goes in `sub_technique`, its parent in `technique`.
 
@@ -97,18 +98,19 @@ pub fn classify(finding_type: &str) -> (Option<&'static str>, Option<&'static st
     let Some(p) = purpose(finding_type) else {
         return (None, None);
     };
-    let mut shared: Option<Option<&'static str>> = None;
-    for (t, class, _) in FINDING_TYPES {
-        if purpose(t) == Some(p) {
-            let tactic = tactic_of_class(class);
-            match shared {
-                None => shared = Some(tactic),
-                Some(s) if s == tactic => {}
-                Some(_) => return (None, None),
-            }
+    let mut shared: Option<&'static str> = None;
+    let tactics = FINDING_TYPES
+        .iter()
+        .filter(|(t, _, _)| purpose(t) == Some(p))
+        .filter_map(|(_, class, _)| tactic_of_class(class));
+    for tactic in tactics {
+        match shared {
+            None => shared = Some(tactic),
+            Some(s) if s == tactic => {}
+            Some(_) => return (None, None),
         }
     }
-    (shared.flatten(), None)
+    (shared, None)
 }
 
 pub fn attacks<'a>(finding: &'a Value, finding_type: Option<&str>) -> Vec<Attack<'a>> {
@@ -458,6 +460,11 @@ mod tests {
     fn an_unlisted_type_takes_the_tactic_its_purpose_always_has() {
         assert_eq!(of_type("Recon:EC2/SomethingNew"), ["TA0007/-/-"]);
         assert_eq!(of_type("Backdoor:EKS/SomethingNew"), ["TA0011/-/-"]);
+        assert_eq!(
+            of_type("PrivilegeEscalation:Runtime/SomethingNew"),
+            ["TA0004/-/-"]
+        );
+        assert_eq!(of_type("Policy:S3/SomethingNew"), Vec::<String>::new());
         assert_eq!(of_type("Trojan:EC2/SomethingNew"), Vec::<String>::new());
         assert_eq!(
             of_type("UnauthorizedAccess:EC2/TorIPCaller"),
