@@ -476,6 +476,14 @@ fn the_callers_user_agent_and_what_guardduty_blocked_are_kept() {
         .iter()
         .any(|e| e["data"]["blocked"] == true);
     assert!(blocked);
+    // 1.8.0's own observable types: the account, the user agent.
+    let observed = |r: &Value, type_id: u64| {
+        r["observables"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|x| x["type_id"] == type_id))
+    };
+    assert!(observed(&r18[0], 35) && observed(&r18[0], 16));
+    assert!(!observed(&r11[0], 35) && observed(&r11[0], 10));
 }
 
 /// One fixture per resource type; the expected record of each is committed, so a change to

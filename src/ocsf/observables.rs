@@ -35,7 +35,12 @@ impl<'a> List<'a> {
 
     fn user(&mut self, prefix: Prefix, u: &User<'a>) {
         self.add(prefix.user_name, 4, &u.name);
-        self.add(prefix.user_uid, 21, &u.uid);
+        // 1.8.0 has a type for a user's uid; 1.1.0 only `User`.
+        let uid = match self.version {
+            OcsfVersion::V1_1_0 => 21,
+            OcsfVersion::V1_8_0 => 31,
+        };
+        self.add(prefix.user_uid, uid, &u.uid);
         // 1.8.0 has a type of its own for credentials; 1.1.0 counts them as resource uids.
         let credential = match self.version {
             OcsfVersion::V1_1_0 => 10,
@@ -68,6 +73,9 @@ impl<'a> List<'a> {
                 10,
                 &ep.instance_uid,
             );
+        }
+        if let Some(h) = &e.http_request {
+            self.add("evidences[].http_request.user_agent", 16, &h.user_agent);
         }
         if let Some(q) = &e.query {
             self.add("evidences[].query.hostname", 1, &Some(q.hostname.clone()));
@@ -130,7 +138,10 @@ fn type_name(type_id: u8) -> &'static str {
         9 => "Process Name",
         10 => "Resource UID",
         19 => "User Credential ID",
+        16 => "HTTP User-Agent",
         21 => "User",
+        31 => "User Object: uid",
+        35 => "Account Object: uid",
         _ => "Other",
     }
 }
@@ -145,7 +156,12 @@ pub fn observables<'a>(
         items: Vec::with_capacity(8),
         version,
     };
-    list.add("cloud.account.uid", 10, account);
+    // 1.8.0 has a type for an account's uid; 1.1.0 counts it as a resource uid.
+    let account_type = match version {
+        OcsfVersion::V1_1_0 => 10,
+        OcsfVersion::V1_8_0 => 35,
+    };
+    list.add("cloud.account.uid", account_type, account);
     for r in resources {
         list.add("resources[].uid", 10, &r.uid);
     }
