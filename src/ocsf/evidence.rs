@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::{
     Actor, Api, AutonomousSystem, ConnectionInfo, DnsQuery, Endpoint, Evidence, Group, HttpRequest,
-    Location, Response, Service, Str, User,
+    Location, ProgrammaticCredential, Response, Service, Str, User,
 };
 use super::values::{float, integer, ip, port, string};
 use super::{process, values};
@@ -172,10 +172,12 @@ fn local<'a>(details: Option<&'a Value>, instance: Str<'a>) -> Endpoint<'a> {
     }
 }
 
-/// The IAM identity behind an access key.
-fn iam_user(resource: Option<&Value>) -> Option<User<'_>> {
+/// The IAM identity behind an access key. The key's id is `credential_uid` in 1.1.0 and a
+/// programmatic credential in 1.8.0, which deprecates `credential_uid`.
+fn iam_user(resource: Option<&Value>, version: OcsfVersion) -> Option<User<'_>> {
     let d = get(resource?, "accessKeyDetails")?;
     let user_type = string(get(d, "userType"));
+    let key = string(get(d, "accessKeyId"));
     // OCSF's captions where they say the same; the source's own word otherwise (`Root`,
     // `AssumedRole`, `FederatedUser` stay visible as type `Other`).
     let (type_id, user_type) = match user_type.as_deref() {
@@ -187,7 +189,16 @@ fn iam_user(resource: Option<&Value>) -> Option<User<'_>> {
     let user = User {
         name: string(get(d, "userName")),
         uid: string(get(d, "principalId")),
-        credential_uid: string(get(d, "accessKeyId")),
+        credential_uid: key.clone().filter(|_| version == OcsfVersion::V1_1_0),
+        programmatic_credentials: key
+            .filter(|_| version == OcsfVersion::V1_8_0)
+            .map(|uid| ProgrammaticCredential {
+                uid,
+                r#type: Some(Cow::Borrowed("AWS Access Key")),
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
         r#type: user_type,
         type_id,
         ..Default::default()
@@ -229,7 +240,7 @@ fn api_call<'a>(
     Evidence {
         api,
         src_endpoint: some_endpoint(src),
-        actor: actor_of(iam_user(resource)),
+        actor: actor_of(iam_user(resource, version)),
         http_request: http_request(ua.clone(), version),
         data: action_data(call, ua, version),
         ..Default::default()

@@ -175,7 +175,13 @@ ocsf_object!(User {
     r#type: Str<'a>,
     type_id: Option<u8>,
     credential_uid: Str<'a>,
+    programmatic_credentials: Vec<ProgrammaticCredential<'a>>,
     groups: Vec<Group<'a>>,
+});
+
+ocsf_object!(ProgrammaticCredential {
+    uid: Cow<'a, str>,
+    r#type: Str<'a>,
 });
 
 ocsf_object!(Group { name: Str<'a> });

@@ -41,12 +41,12 @@ impl<'a> List<'a> {
             OcsfVersion::V1_8_0 => 31,
         };
         self.add(prefix.user_uid, uid, &u.uid);
-        // 1.8.0 has a type of its own for credentials; 1.1.0 counts them as resource uids.
-        let credential = match self.version {
-            OcsfVersion::V1_1_0 => 10,
-            OcsfVersion::V1_8_0 => 19,
-        };
-        self.add(prefix.credential, credential, &u.credential_uid);
+        // 1.1.0 counts an access key id as a resource uid; 1.8.0 has a type of its own, and
+        // keeps the key in `programmatic_credentials`.
+        self.add(prefix.credential, 10, &u.credential_uid);
+        for c in &u.programmatic_credentials {
+            self.add(prefix.programmatic, 19, &Some(c.uid.clone()));
+        }
     }
 
     fn process(&mut self, prefix: ProcessPrefix, p: &Process<'a>) {
@@ -102,12 +102,14 @@ struct Prefix {
     user_name: &'static str,
     user_uid: &'static str,
     credential: &'static str,
+    programmatic: &'static str,
 }
 
 const ACTOR: Prefix = Prefix {
     user_name: "evidences[].actor.user.name",
     user_uid: "evidences[].actor.user.uid",
     credential: "evidences[].actor.user.credential_uid",
+    programmatic: "evidences[].actor.user.programmatic_credentials[].uid",
 };
 
 #[derive(Clone, Copy)]
