@@ -35,20 +35,8 @@ fn basename(p: &str) -> &str {
 
 /// A Runtime Monitoring process (`runtimeDetails.process`, `…context.targetProcess`).
 fn process(p: &Value) -> Option<Process<'_>> {
-    let exe = string(get(p, "executablePath"));
-    let file = exe.clone().and_then(|path| {
-        let name = match &path {
-            Cow::Borrowed(b) => Cow::Borrowed(basename(b)),
-            Cow::Owned(o) => Cow::Owned(basename(o).to_owned()),
-        };
-        (!name.is_empty()).then(|| File {
-            name,
-            type_id: 1,
-            path: Some(path),
-            hashes: sha256(get(p, "executableSha256")),
-            ..Default::default()
-        })
-    });
+    let file = string(get(p, "executablePath"))
+        .and_then(|path| file_at(path, sha256(get(p, "executableSha256"))));
     let user = User {
         name: string(get(p, "user")),
         uid: string(get(p, "userId")),
@@ -154,6 +142,11 @@ fn context_file(context: &Value) -> Option<File<'_>> {
     ]
     .into_iter()
     .find_map(|k| string(get(context, k)))?;
+    file_at(path, Vec::new())
+}
+
+/// A regular file at `path`, named by its last component.
+fn file_at<'a>(path: Cow<'a, str>, hashes: Vec<Fingerprint<'a>>) -> Option<File<'a>> {
     let name = match &path {
         Cow::Borrowed(b) => Cow::Borrowed(basename(b)),
         Cow::Owned(o) => Cow::Owned(basename(o).to_owned()),
@@ -162,6 +155,7 @@ fn context_file(context: &Value) -> Option<File<'_>> {
         name,
         type_id: 1,
         path: Some(path),
+        hashes,
         ..Default::default()
     })
 }
