@@ -188,13 +188,24 @@ fn odd_timestamps_give_the_strict_times_and_attack_sequences_their_tactics() {
     // "2025-02-25 20:40:06.765" read as UTC.
     assert_eq!(o["time"], 1_740_516_006_765_i64);
     assert_eq!(o["metadata"]["original_time"], "2025-02-25 20:40:06.765");
-    let tactics: Vec<&str> = o["finding_info"]["attacks"]
-        .as_array()
-        .expect("attacks")
+    let attacks = o["finding_info"]["attacks"].as_array().expect("attacks");
+    let mut tactics: Vec<&str> = attacks
         .iter()
         .filter_map(|a| a["tactic"]["uid"].as_str())
         .collect();
+    tactics.dedup();
     assert_eq!(tactics, ["TA0010", "TA0040", "TA0003", "TA0005", "TA0007"]);
+    // Each technique sits with the observed tactic ATT&CK lists it under.
+    let pair = |a: &Value| {
+        format!(
+            "{}/{}",
+            a["tactic"]["uid"].as_str().unwrap_or("-"),
+            a["technique"]["uid"].as_str().unwrap_or("-")
+        )
+    };
+    let pairs: Vec<String> = attacks.iter().map(pair).collect();
+    assert!(pairs.contains(&"TA0040/T1485".to_owned()), "{pairs:?}");
+    assert!(pairs.contains(&"TA0007/T1526".to_owned()), "{pairs:?}");
     assert_eq!(o["metadata"]["labels"], json!(["sample"]));
     assert!(o["resources"][0]["name"] == "AttackSequence");
 
@@ -206,6 +217,273 @@ fn odd_timestamps_give_the_strict_times_and_attack_sequences_their_tactics() {
     let updated = sumo["updatedAt"].as_str().expect("updatedAt");
     assert!(updated.ends_with("+0000"), "{updated}");
     assert!(o["time"].as_i64().is_some() && o["unmapped"].get("time_source").is_none());
+}
+
+/// The records the binary writes for `file` with `OUTPUT_SCHEMA=ocsf`.
+fn cli_records(file: &str, version: OcsfVersion) -> Vec<Value> {
+    let path = [
+        fixtures().join("corpus").join(file),
+        fixtures().join("ocsf/findings").join(file),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| panic!("fixture {file}"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guardduty-forwarder"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OUTPUT_SCHEMA", "ocsf")
+        .env("OCSF_VERSION", version_str(version))
+        .arg("forward")
+        .arg(&path)
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record is JSON"))
+        .collect();
+    for r in &records {
+        let errors = schema_errors(version, r);
+        assert!(errors.is_empty(), "{file} {version:?}: {errors:#?}");
+    }
+    records
+}
+
+/// The tactic names of a record's attacks, in order.
+fn tactics(record: &Value) -> Vec<String> {
+    let attacks = record["finding_info"]["attacks"].as_array();
+    attacks
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a["tactic"]["name"].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+#[test]
+fn each_finding_type_takes_the_tactic_of_its_class_in_aws_security_hub_table() {
+    let cases = [
+        (
+            "ec2__UnauthorizedAccess-RDPBruteForce__stixshifter-translation.json",
+            vec!["Initial Access"],
+        ),
+        (
+            "iam__UnauthorizedAccess-TorIPCaller__c7n-cwe.json",
+            vec!["Command and Control"],
+        ),
+        (
+            "ec2__Backdoor-C-CActivity.B-DNS__cisco-tr05.json",
+            vec!["Command and Control"],
+        ),
+        (
+            "ec2__Recon-PortProbeUnprotectedPort__sumologic-docs.json",
+            vec!["Discovery"],
+        ),
+        (
+            "s3__PenTest-ParrotLinux__aws-gd-automated-response.json",
+            vec![],
+        ),
+        (
+            "iam__Recon-MaliciousIPCaller.Custom__aws-gd-automated-response.json",
+            vec!["Discovery"],
+        ),
+    ];
+    for version in VERSIONS {
+        for (file, want) in &cases {
+            let r = &cli_records(file, version)[0];
+            assert_eq!(tactics(r), *want, "{file}");
+            let types = r["finding_info"]["types"].as_array().expect("types");
+            assert!(
+                types.len() == 2 && types[1].as_str().is_some(),
+                "{file}: {types:?}"
+            );
+        }
+    }
+    let r = &cli_records(
+        "ec2__Recon-PortProbeUnprotectedPort__sumologic-docs.json",
+        OcsfVersion::V1_1_0,
+    )[0];
+    assert_eq!(r["finding_info"]["attacks"][0]["technique"]["uid"], "T1046");
+}
+
+#[test]
+fn every_finding_type_of_the_corpus_has_a_row_in_aws_classification() {
+    let list = std::fs::read_to_string(fixtures().join("ocsf/finding-types.txt")).expect("list");
+    let mut missing = Vec::new();
+    let mut count = 0;
+    for line in list
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (t, mark) = line.split_once('\t').unwrap_or((line, ""));
+        count += 1;
+        let f = json!({"id": "t", "type": t});
+        let o = ocsf(&f, OcsfVersion::V1_1_0);
+        // The second type is the ASFF type of AWS's row for it.
+        let listed = o["finding_info"]["types"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2);
+        if listed == (mark == "unlisted") {
+            missing.push(t.to_owned());
+        }
+    }
+    assert!(count >= 100, "only {count} types");
+    assert!(missing.is_empty(), "not as the list says: {missing:?}");
+    // Every fixture finding's type is in the list.
+    for (name, f) in fixture_findings() {
+        if let Some(t) = f["type"].as_str().filter(|t| *t != "foo") {
+            assert!(
+                list.lines().any(|l| l.split('\t').next() == Some(t)),
+                "{name}: {t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_country_is_the_iso_code_and_the_network_owner_is_kept() {
+    let file = "ec2__Recon-PortProbeUnprotectedPort__sumologic-docs.json";
+    let r11 = &cli_records(file, OcsfVersion::V1_1_0)[0];
+    let src = &r11["evidences"][0]["src_endpoint"];
+    assert_eq!(src["location"]["country"], "KR");
+    assert_eq!(src["location"]["desc"], "South Korea");
+    assert_eq!(src["location"]["isp"], "SK Broadband");
+    let org = &r11["enrichments"][0];
+    assert_eq!(
+        (org["type"].as_str(), org["value"].as_str()),
+        (Some("Network Organization"), Some("180.70.170.34"))
+    );
+    assert_eq!(org["data"]["asn"], 9318);
+    let r18 = &cli_records(file, OcsfVersion::V1_8_0)[0];
+    let src = &r18["evidences"][0]["src_endpoint"];
+    assert_eq!(src["location"]["country"], "KR");
+    assert_eq!(
+        src["autonomous_system"],
+        json!({"number": 9318, "name": "SK Broadband Co Ltd"})
+    );
+    assert_eq!(
+        (src["isp"].as_str(), src["isp_org"].as_str()),
+        (Some("SK Broadband"), Some("SK Broadband"))
+    );
+    // Instance tags: labels in 1.1.0, tags in 1.8.0; the instance details in data.
+    assert!(
+        r11["resources"][0]["labels"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x == "Name=nodes.k8s.travellogic.info"))
+    );
+    assert!(r18["resources"][0]["tags"].as_array().is_some_and(|t| {
+        t.contains(&json!({"name": "Name", "value": "nodes.k8s.travellogic.info"}))
+    }));
+    assert_eq!(r11["resources"][0]["data"]["instanceType"], "m4.xlarge");
+    assert_eq!(r11["finding_info"]["product_uid"], "aws/guardduty");
+}
+
+#[test]
+fn the_acting_process_is_the_actor_and_the_process_it_acted_on_is_the_evidence() {
+    let file = "eks__DefenseEvasion-Runtime.ProcessInjection.Ptrace__authored.json";
+    for version in VERSIONS {
+        let r = &cli_records(file, version)[0];
+        let e = &r["evidences"][0];
+        assert_eq!(e["actor"]["process"]["name"], "gdb", "{version:?}");
+        assert_eq!(e["process"]["name"], "sshd", "{version:?}");
+        assert!(
+            e["actor"]["process"]["cmd_line"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("gdb -p 812"))
+        );
+        assert_eq!(e["data"]["targetProcess"]["pid"], 812);
+        // Archived: closed, with each version's status.
+        assert_eq!(
+            (r["activity_id"].as_u64(), r["type_uid"].as_u64()),
+            (Some(3), Some(200_403))
+        );
+        let status = match version {
+            OcsfVersion::V1_1_0 => (3, "Suppressed"),
+            OcsfVersion::V1_8_0 => (5, "Archived"),
+        };
+        assert_eq!(
+            (r["status_id"].as_u64(), r["status"].as_str()),
+            (Some(status.0), Some(status.1))
+        );
+        assert_eq!(r["confidence_score"], 7);
+        // The cluster by ARN with its name beside it, and the workload with its namespace.
+        assert_eq!(
+            r["resources"][0]["uid"],
+            "arn:aws:eks:eu-west-1:111122223333:cluster/prod"
+        );
+        assert_eq!(r["resources"][0]["name"], "prod");
+        let workload = r["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|x| x["namespace"] == "payments");
+        assert!(
+            workload.is_some_and(
+                |w| w["data"]["containers"][0]["securityContext"]["privileged"] == true
+            )
+        );
+        let ti = &r["enrichments"][0];
+        assert_eq!(
+            (ti["type"].as_str(), ti["provider"].as_str()),
+            (Some("Threat Intelligence"), Some("ProofPoint"))
+        );
+        assert_eq!(ti["data"]["threatNames"], json!(["Injector"]));
+        assert_eq!(tactics(r), ["Defense Evasion"]);
+        assert_eq!(
+            r["finding_info"]["attacks"][0]["sub_technique"]["uid"],
+            "T1055.008"
+        );
+    }
+    let r = &cli_records(file, OcsfVersion::V1_1_0)[0];
+    assert_eq!(
+        r["evidences"][0]["actor"]["process"]["lineage"],
+        json!(["/bin/bash", "/usr/bin/containerd-shim"])
+    );
+    let r = &cli_records(file, OcsfVersion::V1_8_0)[0];
+    assert_eq!(
+        r["evidences"][0]["actor"]["process"]["ancestry"][0]["path"],
+        "/bin/bash"
+    );
+    assert_eq!(r["evidences"][0]["container"]["runtime"], "containerd");
+    assert_eq!(r["enrichments"][0]["reputation"]["score_id"], 10);
+}
+
+#[test]
+fn the_callers_user_agent_and_what_guardduty_blocked_are_kept() {
+    let file = "synthetic__foo__fixinventory.json";
+    let r11 = cli_records(file, OcsfVersion::V1_1_0);
+    let r18 = cli_records(file, OcsfVersion::V1_8_0);
+    let api = |r: &Value| -> Value {
+        r["evidences"]
+            .as_array()
+            .expect("evidences")
+            .iter()
+            .find(|e| e["api"]["operation"].is_string())
+            .cloned()
+            .expect("api evidence")
+    };
+    assert_eq!(api(&r11[0])["data"]["userAgent"], "foo");
+    assert_eq!(api(&r11[0])["data"]["callerType"], "foo");
+    assert_eq!(api(&r18[0])["http_request"]["user_agent"], "foo");
+    let blocked = r11[0]["evidences"]
+        .as_array()
+        .expect("evidences")
+        .iter()
+        .any(|e| e["data"]["blocked"] == true);
+    assert!(blocked);
+    // 1.8.0's own observable types: the account, the user agent.
+    let observed = |r: &Value, type_id: u64| {
+        r["observables"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|x| x["type_id"] == type_id))
+    };
+    assert!(observed(&r18[0], 35) && observed(&r18[0], 16));
+    assert!(!observed(&r11[0], 35) && observed(&r11[0], 10));
 }
 
 /// One fixture per resource type; the expected record of each is committed, so a change to
@@ -316,6 +594,23 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// Every value of `key` anywhere in a record but `unmapped` (which keeps the input as is).
+fn find_key<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != "unmapped" && k.as_str() != "data")
+            .for_each(|(k, x)| {
+                if k == key {
+                    out.push(x);
+                }
+                find_key(x, key, out);
+            }),
+        Value::Array(a) => a.iter().for_each(|x| find_key(x, key, out)),
+        _ => {}
+    }
+}
+
 fn mutate(mut f: Value, edits: &[(usize, Value)]) -> Value {
     for (at, value) in edits {
         let mut ptrs = Vec::new();
@@ -375,6 +670,15 @@ proptest! {
             let errors = schema_errors(version, &record);
             prop_assert!(errors.is_empty(), "{errors:#?}");
             prop_assert_eq!(&record["unmapped"]["raw_event"], &f);
+            if f.pointer("/service/archived") == Some(&json!(true)) {
+                prop_assert_eq!(&record["activity_id"], &json!(3));
+            }
+            let mut countries = Vec::new();
+            find_key(&record, "country", &mut countries);
+            for c in countries {
+                let code = c.as_str().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+                prop_assert!(code.is_some(), "country {c}");
+            }
         }
     }
 }

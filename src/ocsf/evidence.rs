@@ -8,11 +8,11 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::model::{
-    Actor, Api, ConnectionInfo, DnsQuery, Endpoint, Evidence, Group, Location, Response, Service,
-    Str, User,
+    Actor, Api, AutonomousSystem, ConnectionInfo, DnsQuery, Endpoint, Evidence, Group, HttpRequest,
+    Location, ProgrammaticCredential, Response, Service, Str, User,
 };
-use super::process;
 use super::values::{float, integer, ip, port, string};
+use super::{process, values};
 use crate::normalize::{OcsfVersion, get, path};
 
 /// At most this many port probes or Kubernetes groups are listed.
@@ -24,6 +24,8 @@ pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
     let action = service.and_then(|s| get(s, "action"));
     let resource = get(finding, "resource");
     let instance = resource.and_then(|r| string(path(r, &["instanceDetails", "instanceId"])));
+    let profiled_agent =
+        service.and_then(|s| path(s, &["additionalInfo", "userAgent", "fullUserAgent"]));
     let mut out = Vec::new();
     // One pass over the action's keys rather than a lookup for each kind it might hold.
     for (key, a) in action.and_then(Value::as_object).into_iter().flatten() {
@@ -32,13 +34,13 @@ pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
         }
         let kind = |camel: &str| named(key, camel);
         if kind("awsApiCallAction") {
-            out.push(api_call(a, resource, version));
+            out.push(api_call(a, resource, profiled_agent, version));
         } else if kind("networkConnectionAction") {
             out.push(network_connection(a, instance.clone(), version));
         } else if kind("portProbeAction") {
             out.extend(port_probes(a, instance.clone(), version));
         } else if kind("dnsRequestAction") {
-            out.extend(dns_request(a, instance.clone()));
+            out.extend(dns_request(a, instance.clone(), version));
         } else if kind("kubernetesApiCallAction") {
             out.push(kubernetes_call(a, resource, version));
         } else if kind("rdsLoginAttemptAction") {
@@ -46,7 +48,7 @@ pub fn evidences(finding: &Value, version: OcsfVersion) -> Vec<Evidence<'_>> {
         }
     }
     if let Some(runtime) = service.and_then(|s| get(s, "runtimeDetails")) {
-        out.extend(process::runtime_processes(runtime));
+        out.extend(process::runtime_processes(runtime, resource, version));
     }
     if let Some(scan) = service.and_then(|s| get(s, "ebsVolumeScanDetails")) {
         out.extend(process::scanned_files(scan));
@@ -69,8 +71,11 @@ fn some_endpoint(e: Endpoint<'_>) -> Option<Endpoint<'_>> {
 }
 
 /// The remote side as GuardDuty describes it (`remoteIpDetails`). Coordinates are
-/// `[lon, lat]` in 1.1.0; 1.8.0 deprecates them for `lat` and `long`.
-fn remote(details: Option<&Value>, version: OcsfVersion) -> Endpoint<'_> {
+/// `[lon, lat]` in 1.1.0; 1.8.0 deprecates them for `lat` and `long`. `country` is the ISO
+/// 3166-1 alpha-2 `countryCode`; the country's name goes in `desc`. The network owner: the
+/// ISP in `location.isp` (1.1.0), or `isp`, `isp_org` and `autonomous_system` (1.8.0; in 1.1.0
+/// the ASN and organization are an enrichment, see `enrichments`).
+pub fn remote(details: Option<&Value>, version: OcsfVersion) -> Endpoint<'_> {
     let Some(d) = details else {
         return Endpoint::default();
     };
@@ -88,17 +93,74 @@ fn remote(details: Option<&Value>, version: OcsfVersion) -> Endpoint<'_> {
         },
         _ => Location::default(),
     };
+    let org = get(d, "organization");
+    let isp = org.and_then(|o| string(get(o, "isp")));
+    let v11 = version == OcsfVersion::V1_1_0;
     let location = Location {
-        country: string(path(d, &["country", "countryName"])),
+        country: country_code(path(d, &["country", "countryCode"])),
+        desc: string(path(d, &["country", "countryName"])),
         city: string(path(d, &["city", "cityName"])),
+        isp: isp.clone().filter(|_| v11),
         ..location
     };
-    let has_location = location.country.is_some() || location.city.is_some();
+    // OCSF requires one of these (1.8.0's `lat`/`long` do not count).
+    let has_location =
+        location.country.is_some() || location.city.is_some() || !location.coordinates.is_empty();
+    let asn = AutonomousSystem {
+        number: org.and_then(|o| integer(get(o, "asn"))).filter(|n| *n > 0),
+        name: org.and_then(|o| string(get(o, "asnOrg"))),
+        ..Default::default()
+    };
+    let has_asn = !v11 && (asn.number.is_some() || asn.name.is_some());
     Endpoint {
         ip: ip(get(d, "ipAddressV4")).or_else(|| ip(get(d, "ipAddressV6"))),
         location: has_location.then_some(location),
+        autonomous_system: has_asn.then_some(asn),
+        isp: isp.filter(|_| !v11),
+        isp_org: org.and_then(|o| string(get(o, "org"))).filter(|_| !v11),
         ..Default::default()
     }
+}
+
+/// An ISO 3166-1 alpha-2 code, only when it is one (two ASCII letters), upper-cased.
+fn country_code(v: Option<&Value>) -> Str<'_> {
+    let s = v?.as_str()?.trim();
+    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then(|| Cow::Owned(s.to_ascii_uppercase()))
+}
+
+/// GuardDuty's facts about an action that OCSF has no attribute for, as they are named in
+/// the finding: `blocked`, `callerType`, and (in 1.1.0, which has no `http_request` in
+/// evidence) `userAgent`.
+fn action_data(action: &Value, user_agent: Str<'_>, version: OcsfVersion) -> Option<Value> {
+    let mut data = serde_json::Map::new();
+    for key in ["blocked", "callerType"] {
+        if let Some(v) = get(action, key).and_then(values::data) {
+            data.insert(key.to_owned(), v);
+        }
+    }
+    if let Some(ua) = user_agent.filter(|_| version == OcsfVersion::V1_1_0) {
+        data.insert("userAgent".to_owned(), Value::String(ua.into_owned()));
+    }
+    (!data.is_empty()).then_some(Value::Object(data))
+}
+
+/// The caller's user agent: the action's `userAgent`, else the one GuardDuty profiled
+/// (`service.additionalInfo.userAgent.fullUserAgent`).
+fn user_agent<'a>(action: &'a Value, profiled: Option<&'a Value>) -> Str<'a> {
+    let some = |s: Cow<'a, str>| (!s.trim().is_empty()).then_some(s);
+    string(get(action, "userAgent"))
+        .and_then(some)
+        .or_else(|| string(profiled).and_then(some))
+}
+
+/// `http_request.user_agent` (1.8.0).
+fn http_request(user_agent: Str<'_>, version: OcsfVersion) -> Option<HttpRequest<'_>> {
+    let ua = user_agent.filter(|_| version == OcsfVersion::V1_8_0)?;
+    Some(HttpRequest {
+        user_agent: Some(ua),
+        ..Default::default()
+    })
 }
 
 fn local<'a>(details: Option<&'a Value>, instance: Str<'a>) -> Endpoint<'a> {
@@ -110,10 +172,12 @@ fn local<'a>(details: Option<&'a Value>, instance: Str<'a>) -> Endpoint<'a> {
     }
 }
 
-/// The IAM identity behind an access key.
-fn iam_user(resource: Option<&Value>) -> Option<User<'_>> {
+/// The IAM identity behind an access key. The key's id is `credential_uid` in 1.1.0 and a
+/// programmatic credential in 1.8.0, which deprecates `credential_uid`.
+fn iam_user(resource: Option<&Value>, version: OcsfVersion) -> Option<User<'_>> {
     let d = get(resource?, "accessKeyDetails")?;
     let user_type = string(get(d, "userType"));
+    let key = string(get(d, "accessKeyId"));
     // OCSF's captions where they say the same; the source's own word otherwise (`Root`,
     // `AssumedRole`, `FederatedUser` stay visible as type `Other`).
     let (type_id, user_type) = match user_type.as_deref() {
@@ -125,7 +189,16 @@ fn iam_user(resource: Option<&Value>) -> Option<User<'_>> {
     let user = User {
         name: string(get(d, "userName")),
         uid: string(get(d, "principalId")),
-        credential_uid: string(get(d, "accessKeyId")),
+        credential_uid: key.clone().filter(|_| version == OcsfVersion::V1_1_0),
+        programmatic_credentials: key
+            .filter(|_| version == OcsfVersion::V1_8_0)
+            .map(|uid| ProgrammaticCredential {
+                uid,
+                r#type: Some(Cow::Borrowed("AWS Access Key")),
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
         r#type: user_type,
         type_id,
         ..Default::default()
@@ -143,8 +216,10 @@ fn actor_of(user: Option<User<'_>>) -> Option<Actor<'_>> {
 fn api_call<'a>(
     call: &'a Value,
     resource: Option<&'a Value>,
+    profiled_agent: Option<&'a Value>,
     version: OcsfVersion,
 ) -> Evidence<'a> {
+    let ua = user_agent(call, profiled_agent);
     let api = string(get(call, "api")).map(|operation| Api {
         operation,
         service: string(get(call, "serviceName")).map(|name| Service {
@@ -165,7 +240,9 @@ fn api_call<'a>(
     Evidence {
         api,
         src_endpoint: some_endpoint(src),
-        actor: actor_of(iam_user(resource)),
+        actor: actor_of(iam_user(resource, version)),
+        http_request: http_request(ua.clone(), version),
+        data: action_data(call, ua, version),
         ..Default::default()
     }
 }
@@ -205,6 +282,7 @@ fn network_connection<'a>(
         }),
         src_endpoint: some_endpoint(src),
         dst_endpoint: some_endpoint(dst),
+        data: action_data(conn, None, version),
         ..Default::default()
     }
 }
@@ -226,13 +304,18 @@ fn port_probes<'a>(probe: &'a Value, instance: Str<'a>, version: OcsfVersion) ->
                 }),
                 src_endpoint: some_endpoint(remote(get(d, "remoteIpDetails"), version)),
                 dst_endpoint: some_endpoint(dst),
+                data: action_data(probe, None, version),
                 ..Default::default()
             }
         })
         .collect()
 }
 
-fn dns_request<'a>(dns: &'a Value, instance: Str<'a>) -> Option<Evidence<'a>> {
+fn dns_request<'a>(
+    dns: &'a Value,
+    instance: Str<'a>,
+    version: OcsfVersion,
+) -> Option<Evidence<'a>> {
     let hostname = string(get(dns, "domain")).or_else(|| string(get(dns, "domainWithSuffix")))?;
     Some(Evidence {
         query: Some(DnsQuery {
@@ -246,6 +329,7 @@ fn dns_request<'a>(dns: &'a Value, instance: Str<'a>) -> Option<Evidence<'a>> {
             ..Default::default()
         }),
         src_endpoint: some_endpoint(local(None, instance)),
+        data: action_data(dns, None, version),
         ..Default::default()
     })
 }
@@ -290,6 +374,8 @@ fn kubernetes_call<'a>(
         api,
         src_endpoint: some_endpoint(remote(get(call, "remoteIpDetails"), version)),
         actor: actor_of(user),
+        http_request: http_request(user_agent(call, None), version),
+        data: action_data(call, user_agent(call, None), version),
         ..Default::default()
     }
 }

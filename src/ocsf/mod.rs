@@ -10,9 +10,18 @@
 //! - `time` is always an integer: `updatedAt` read leniently, else the receive time, with
 //!   `unmapped.time_source` saying so and `unmapped.unparsed_updated_at` keeping the original;
 //! - `unmapped.raw_event` is the finding exactly as received, so nothing left out, coerced or
-//!   truncated is lost.
+//!   truncated is lost;
+//! - an archived finding is closed (`activity_id` 3), whatever else it holds;
+//! - every `location.country` is an ISO 3166-1 alpha-2 code (two capital letters), never a
+//!   country's name.
+//!
+//! ATT&CK tactics follow AWS's own classification of each finding type (`attack`), checked
+//! per type by the unit tests there and over every finding type of the corpus by
+//! `tests/ocsf.rs`.
 
 mod attack;
+mod attack_table;
+mod enrichments;
 mod evidence;
 mod model;
 mod observables;
@@ -26,10 +35,13 @@ use serde::Serialize;
 
 use crate::normalize::{OcsfVersion, Record, Severity, get};
 use model::{
-    Analytic, Cloud, Evidence, Feature, FindingInfo, Metadata, Observable, Product, Remediation,
-    Resource, Unmapped,
+    Analytic, Cloud, Enrichment, Evidence, Feature, FindingInfo, Metadata, Observable, Product,
+    Remediation, Resource, Unmapped,
 };
 use values::{clamp, epoch_ms, field, parse_time, string, whole};
+
+/// What `metadata.product.uid` and `finding_info.product_uid` (1.1.0) name.
+const PRODUCT_UID: &str = "aws/guardduty";
 
 impl OcsfVersion {
     pub fn as_str(self) -> &'static str {
@@ -56,6 +68,8 @@ pub struct DetectionFinding<'a> {
     pub status_id: u8,
     pub status: &'static str,
     pub confidence_id: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_score: Option<i64>,
     pub time: i64,
     pub timezone_offset: i32,
     pub message: Cow<'a, str>,
@@ -72,6 +86,8 @@ pub struct DetectionFinding<'a> {
     pub evidences: Vec<Evidence<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observables: Vec<Observable<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enrichments: Vec<Enrichment<'a>>,
     pub remediation: Remediation<'a>,
     pub unmapped: Unmapped<'a>,
 }
@@ -87,12 +103,28 @@ fn severity(s: Option<Severity>) -> (u8, &'static str) {
     }
 }
 
-/// New, or Archived: its own value in 1.8.0, `Other` with the caption in 1.1.0.
+/// New, or archived: 1.8.0's Archived (5); 1.1.0 has no Archived, and its Suppressed (3)
+/// ("reviewed, determined to be benign or a false positive") is what archiving a GuardDuty
+/// finding, by hand or by a suppression rule, says.
 fn status(archived: Option<bool>, version: OcsfVersion) -> (u8, &'static str) {
     match (archived, version) {
-        (Some(true), OcsfVersion::V1_1_0) => (99, "Archived"),
+        (Some(true), OcsfVersion::V1_1_0) => (3, "Suppressed"),
         (Some(true), OcsfVersion::V1_8_0) => (5, "Archived"),
         _ => (1, "New"),
+    }
+}
+
+/// Create when created and updated at the same instant, Close when archived (consumers treat
+/// anything not closed as active), else Update: `(activity_id, activity_name, type_name)`.
+fn activity(
+    archived: Option<bool>,
+    created: Option<i64>,
+    modified: Option<i64>,
+) -> (u8, &'static str, &'static str) {
+    match (archived, created, modified) {
+        (Some(true), _, _) => (3, "Close", "Detection Finding: Close"),
+        (_, Some(c), Some(m)) if c == m => (1, "Create", "Detection Finding: Create"),
+        _ => (2, "Update", "Detection Finding: Update"),
     }
 }
 
@@ -128,33 +160,34 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
     let received = parse_time(r.ingest.received_at).map(|(ms, _)| ms);
     let when = when(r, updated, received);
     let finding_info = finding_info(r, version, updated.map(|(ms, _)| ms));
-    let activity_id = match (finding_info.created_time, finding_info.modified_time) {
-        (Some(c), Some(m)) if c == m => 1,
-        _ => 2,
-    };
+    let (activity_id, activity_name, type_name) = activity(
+        r.archived,
+        finding_info.created_time,
+        finding_info.modified_time,
+    );
     let evidences = evidence::evidences(r.finding, version);
-    let resources = resources::resources(r);
+    let resources = resources::resources(r, version);
     let account = field(&r.account_id);
     let observables = observables::observables(&account, &resources, &evidences, version);
+    let enrichments = enrichments::enrichments(r.finding, &evidences, version);
+    let confidence = get(r.finding, "confidence").and_then(serde_json::Value::as_number);
+    let confidence_score = confidence.and_then(whole);
     DetectionFinding {
         class_uid: 2004,
         class_name: "Detection Finding",
         category_uid: 2,
         category_name: "Findings",
         activity_id,
-        activity_name: if activity_id == 1 { "Create" } else { "Update" },
+        activity_name,
         type_uid: 200_400 + u32::from(activity_id),
-        type_name: if activity_id == 1 {
-            "Detection Finding: Create"
-        } else {
-            "Detection Finding: Update"
-        },
+        type_name,
         severity_id,
         severity,
         status_id,
         status,
-        // GuardDuty states no confidence.
+        // GuardDuty's `confidence` is a score without OCSF's Low/Medium/High bands.
         confidence_id: 0,
+        confidence_score,
         time: when.ms,
         timezone_offset: when.offset_minutes,
         message: finding_info.title.clone(),
@@ -171,9 +204,11 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         resources,
         evidences,
         observables,
+        enrichments,
         remediation: resources::remediation(r.resource_type.as_deref()),
         unmapped: Unmapped {
             severity_score: r.severity_score.as_ref(),
+            confidence: confidence.filter(|_| confidence_score.is_none()),
             sample: r.sample,
             time_source: when.source,
             unparsed_updated_at: when.unparsed,
@@ -198,7 +233,7 @@ fn metadata<'a>(r: &'a Record<'a>, version: OcsfVersion, received: Option<i64>) 
         product: Product {
             name: "GuardDuty",
             vendor_name: "AWS",
-            uid: Some(Cow::Borrowed("aws/guardduty")),
+            uid: Some(Cow::Borrowed(PRODUCT_UID)),
             version: schema_version,
             feature: has_feature.then_some(feature),
             ..Default::default()
@@ -233,12 +268,21 @@ fn finding_info<'a>(
         r#type: "Rule",
         ..Default::default()
     });
-    let product_uid = Some(clamp(Cow::Borrowed(&r.id)));
     FindingInfo {
         uid: field(&r.arn).unwrap_or_else(|| clamp(Cow::Borrowed(&r.id))),
         title,
         desc: field(&r.description),
-        types: finding_type.clone().into_iter().collect(),
+        // GuardDuty's type, then the ASFF type Security Hub shows for it.
+        types: finding_type
+            .clone()
+            .into_iter()
+            .chain(
+                r.finding_type
+                    .as_deref()
+                    .and_then(attack::asff_type)
+                    .map(Cow::Borrowed),
+            )
+            .collect(),
         analytic,
         attacks: attack::attacks(r.finding, r.finding_type.as_deref()),
         src_url: console_url(r),
@@ -246,13 +290,10 @@ fn finding_info<'a>(
         modified_time: modified,
         first_seen_time: epoch_ms(service.and_then(|s| get(s, "eventFirstSeen"))).map(|t| t.0),
         last_seen_time: epoch_ms(service.and_then(|s| get(s, "eventLastSeen"))).map(|t| t.0),
-        // Deprecated in 1.8.0 in favour of uid_alt.
-        product_uid: (version == OcsfVersion::V1_1_0)
-            .then(|| product_uid.clone())
-            .flatten(),
-        uid_alt: (version == OcsfVersion::V1_8_0)
-            .then_some(product_uid)
-            .flatten(),
+        // The product that reported the finding; deprecated in 1.8.0.
+        product_uid: (version == OcsfVersion::V1_1_0).then_some(Cow::Borrowed(PRODUCT_UID)),
+        // GuardDuty's own id of the finding, beside the ARN in `uid`.
+        uid_alt: (version == OcsfVersion::V1_8_0).then(|| clamp(Cow::Borrowed(&r.id))),
         ..Default::default()
     }
 }
@@ -336,9 +377,18 @@ mod tests {
     }
 
     #[test]
-    fn an_archived_finding_is_other_in_1_1_and_archived_in_1_8() {
-        let f = json!({"id": "a", "service": {"archived": true}});
-        assert_eq!(ocsf(&f, OcsfVersion::V1_1_0)["status_id"], 99);
+    fn an_archived_finding_closes_suppressed_in_1_1_and_archived_in_1_8() {
+        let f = json!({"id": "a", "service": {"archived": true},
+            "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-01T00:00:00Z"});
+        for v in [OcsfVersion::V1_1_0, OcsfVersion::V1_8_0] {
+            let o = ocsf(&f, v);
+            assert_eq!(
+                (o["activity_id"].as_u64(), o["type_uid"].as_u64()),
+                (Some(3), Some(200_403))
+            );
+            assert_eq!(o["activity_name"], "Close");
+        }
+        assert_eq!(ocsf(&f, OcsfVersion::V1_1_0)["status_id"], 3);
         assert_eq!(ocsf(&f, OcsfVersion::V1_8_0)["status_id"], 5);
         assert_eq!(
             ocsf(&f, OcsfVersion::V1_8_0)["metadata"]["version"],

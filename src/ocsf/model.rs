@@ -12,7 +12,7 @@ pub type Str<'a> = Option<Cow<'a, str>>;
 macro_rules! ocsf_object {
     ($(#[$m:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Default, Serialize)]
+        #[derive(Debug, Default, Clone, Serialize)]
         pub struct $name<'a> {
             $(
                 #[serde(skip_serializing_if = "Skip::skip")]
@@ -56,6 +56,12 @@ impl<T, const N: usize> Skip for [T; N] {
 impl<T> Skip for Vec<T> {
     fn skip(&self) -> bool {
         self.is_empty()
+    }
+}
+
+impl Skip for Value {
+    fn skip(&self) -> bool {
+        self.is_null()
     }
 }
 
@@ -129,6 +135,7 @@ ocsf_object!(Tactic {
 ocsf_object!(Attack {
     tactic: Option<Tactic<'a>>,
     technique: Option<Tactic<'a>>,
+    sub_technique: Option<Tactic<'a>>,
     version: Option<&'static str>,
 });
 
@@ -168,14 +175,22 @@ ocsf_object!(User {
     r#type: Str<'a>,
     type_id: Option<u8>,
     credential_uid: Str<'a>,
+    programmatic_credentials: Vec<ProgrammaticCredential<'a>>,
     groups: Vec<Group<'a>>,
+});
+
+ocsf_object!(ProgrammaticCredential {
+    uid: Cow<'a, str>,
+    r#type: Str<'a>,
 });
 
 ocsf_object!(Group { name: Str<'a> });
 
 ocsf_object!(Location {
     country: Str<'a>,
+    desc: Str<'a>,
     city: Str<'a>,
+    isp: Str<'a>,
     coordinates: Vec<f64>,
     lat: Option<f64>,
     long: Option<f64>,
@@ -189,6 +204,14 @@ ocsf_object!(Endpoint {
     svc_name: Str<'a>,
     instance_uid: Str<'a>,
     location: Option<Location<'a>>,
+    autonomous_system: Option<AutonomousSystem<'a>>,
+    isp: Str<'a>,
+    isp_org: Str<'a>,
+});
+
+ocsf_object!(AutonomousSystem {
+    number: Option<i64>,
+    name: Str<'a>,
 });
 
 impl Endpoint<'_> {
@@ -239,7 +262,31 @@ ocsf_object!(Process {
     file: Option<File<'a>>,
     user: Option<User<'a>>,
     parent_process: Option<Box<Process<'a>>>,
+    lineage: Vec<Cow<'a, str>>,
+    ancestry: Vec<ProcessEntity<'a>>,
 });
+
+ocsf_object!(ProcessEntity {
+    name: Str<'a>,
+    pid: Option<i64>,
+    uid: Str<'a>,
+    path: Str<'a>,
+    created_time: Option<i64>,
+});
+
+ocsf_object!(Image {
+    uid: Cow<'a, str>,
+    name: Str<'a>,
+});
+
+ocsf_object!(Container {
+    uid: Str<'a>,
+    name: Str<'a>,
+    image: Option<Image<'a>>,
+    runtime: Str<'a>,
+});
+
+ocsf_object!(HttpRequest { user_agent: Str<'a> });
 
 ocsf_object!(DnsQuery { hostname: Cow<'a, str> });
 
@@ -257,10 +304,14 @@ ocsf_object!(Evidence {
     process: Option<Process<'a>>,
     query: Option<DnsQuery<'a>>,
     file: Option<File<'a>>,
+    container: Option<Container<'a>>,
+    http_request: Option<HttpRequest<'a>>,
+    data: Option<Value>,
 });
 
 impl Evidence<'_> {
-    /// OCSF requires at least one of these in an evidence.
+    /// OCSF requires at least one of these in an evidence (`container` and `http_request` do
+    /// not count).
     pub fn is_empty(&self) -> bool {
         self.actor.is_none()
             && self.api.is_none()
@@ -270,6 +321,7 @@ impl Evidence<'_> {
             && self.process.is_none()
             && self.query.is_none()
             && self.file.is_none()
+            && self.data.is_none()
     }
 }
 
@@ -282,13 +334,39 @@ ocsf_object!(Observable {
 
 ocsf_object!(Owner { account: Option<Account<'a>> });
 
+ocsf_object!(KeyValue {
+    name: Cow<'a, str>,
+    value: Str<'a>,
+});
+
 ocsf_object!(Resource {
     uid: Str<'a>,
+    uid_alt: Str<'a>,
     name: Str<'a>,
     r#type: Str<'a>,
+    namespace: Str<'a>,
     cloud_partition: Str<'a>,
     region: Str<'a>,
     owner: Option<Owner<'a>>,
+    labels: Vec<String>,
+    tags: Vec<KeyValue<'a>>,
+    data: Option<Value>,
+});
+
+ocsf_object!(Reputation {
+    base_score: f64,
+    score_id: u8,
+    score: &'static str,
+    provider: Str<'a>,
+});
+
+ocsf_object!(Enrichment {
+    name: Cow<'a, str>,
+    value: Cow<'a, str>,
+    r#type: &'static str,
+    provider: Str<'a>,
+    data: Value,
+    reputation: Option<Reputation<'a>>,
 });
 
 ocsf_object!(Remediation {
@@ -300,6 +378,10 @@ ocsf_object!(Remediation {
 #[derive(Debug, Serialize)]
 pub struct Unmapped<'a> {
     pub severity_score: Option<&'a serde_json::Number>,
+    /// GuardDuty's `confidence` when it is not a whole number (`confidence_score` is an
+    /// integer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<&'a serde_json::Number>,
     pub sample: bool,
     /// Where `time` came from when `updatedAt` could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]

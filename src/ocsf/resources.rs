@@ -5,12 +5,15 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::model::{Account, Owner, Remediation, Resource, Str};
-use super::values::{clamp, field, string};
-use crate::normalize::{Record, get, path};
+use super::model::{Account, KeyValue, Owner, Remediation, Resource, Str};
+use super::values::{clamp, data, field, string};
+use crate::normalize::{OcsfVersion, Record, first, get, path};
 
 /// At most this many resources are listed.
 const MAX_RESOURCES: usize = 32;
+
+/// At most this many tags of one resource are listed.
+const MAX_TAGS: usize = 50;
 
 /// An AWS account, as OCSF types it.
 pub fn aws_account(uid: Cow<'_, str>) -> Account<'_> {
@@ -21,7 +24,7 @@ pub fn aws_account(uid: Cow<'_, str>) -> Account<'_> {
     }
 }
 
-pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
+pub fn resources<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Vec<Resource<'a>> {
     let mut out = Vec::new();
     let sequence = path(
         r.finding,
@@ -62,15 +65,21 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
             ..Default::default()
         });
     }
+    let resource = get(r.finding, "resource");
+    let details = resource.and_then(|res| details(res, r.resource_type.as_deref()));
+    let arn = details.and_then(arn);
     let mut main = Resource {
-        uid: field(&r.resource_id),
-        name: main_name(r),
+        uid: arn.clone().or_else(|| field(&r.resource_id)),
+        uid_alt: field(&r.resource_id).filter(|_| arn.is_some() && version == OcsfVersion::V1_8_0),
+        name: main_name(r).or_else(|| field(&r.resource_id).filter(|_| arn.is_some())),
         r#type: field(&r.resource_type),
         cloud_partition: field(&r.partition),
         region: field(&r.region),
         owner: owner(field(&r.account_id)),
+        data: details.and_then(data),
         ..Default::default()
     };
+    tag(&mut main, details, version);
     // OCSF needs a name or a uid: a resource known only by its type is named by it.
     if main.uid.is_none() && main.name.is_none() {
         main.name = main.r#type.clone();
@@ -78,8 +87,134 @@ pub fn resources<'a>(r: &'a Record<'a>) -> Vec<Resource<'a>> {
     if main.uid.is_some() || main.name.is_some() {
         out.insert(0, main);
     }
+    if let Some(res) = resource {
+        out.extend(secondary(r, res, version));
+    }
     out.retain(|res| res.uid.is_some() || res.name.is_some());
     out.truncate(MAX_RESOURCES);
+    out
+}
+
+/// The detail block `resourceType` names (the first bucket of `s3BucketDetails`).
+fn details<'a>(resource: &'a Value, resource_type: Option<&str>) -> Option<&'a Value> {
+    let key = match resource_type? {
+        "Instance" => "instanceDetails",
+        "AccessKey" => "accessKeyDetails",
+        "S3Bucket" | "S3Object" => return first(get(resource, "s3BucketDetails")),
+        "EKSCluster" => "eksClusterDetails",
+        "ECSCluster" => "ecsClusterDetails",
+        "RDSDBInstance" => "rdsDbInstanceDetails",
+        "RDSLimitlessDB" => "rdsLimitlessDbDetails",
+        "Lambda" => "lambdaDetails",
+        "Container" => "containerDetails",
+        "EBSVolume" => "ebsVolumeDetails",
+        _ => return None,
+    };
+    get(resource, key).filter(|d| d.is_object())
+}
+
+/// The ARN a detail block carries.
+fn arn(details: &Value) -> Str<'_> {
+    ["arn", "functionArn", "dbInstanceArn", "dbClusterArn"]
+        .into_iter()
+        .find_map(|k| string(get(details, k)))
+        .filter(|a| a.starts_with("arn:"))
+}
+
+/// A detail block's `tags` (`[{key, value}]`): `labels` as `key=value` in 1.1.0, `tags` in
+/// 1.8.0.
+fn tag<'a>(res: &mut Resource<'a>, details: Option<&'a Value>, version: OcsfVersion) {
+    let tags = details
+        .and_then(|d| get(d, "tags"))
+        .and_then(Value::as_array);
+    for t in tags.into_iter().flatten().take(MAX_TAGS) {
+        let Some(key) = string(get(t, "key")) else {
+            continue;
+        };
+        let value = string(get(t, "value"));
+        match version {
+            OcsfVersion::V1_1_0 => {
+                let label = format!("{key}={}", value.as_deref().unwrap_or_default());
+                res.labels.push(clamp(Cow::Owned(label)).into_owned());
+            }
+            // OCSF wants a value; an AWS tag may have an empty one.
+            OcsfVersion::V1_8_0 => res.tags.push(KeyValue {
+                name: key,
+                value: value.or(Some(Cow::Borrowed(""))),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+/// Resources beside the affected one: the other buckets of `s3BucketDetails`, the Kubernetes
+/// workload (`kubernetesDetails.kubernetesWorkloadDetails`: pod or deployment, namespace,
+/// containers and their images, privileged flags), the container of a runtime finding
+/// (`containerDetails`) and the ECS task.
+fn secondary<'a>(
+    r: &'a Record<'a>,
+    resource: &'a Value,
+    version: OcsfVersion,
+) -> Vec<Resource<'a>> {
+    let mut out = Vec::new();
+    let base = || Resource {
+        cloud_partition: field(&r.partition),
+        region: field(&r.region),
+        owner: owner(field(&r.account_id)),
+        ..Default::default()
+    };
+    let buckets = get(resource, "s3BucketDetails").and_then(Value::as_array);
+    for b in buckets.into_iter().flatten().skip(1).take(MAX_RESOURCES) {
+        let mut res = Resource {
+            uid: arn(b).or_else(|| string(get(b, "name"))),
+            name: string(get(b, "name")),
+            r#type: Some(Cow::Borrowed("S3Bucket")),
+            data: data(b),
+            ..base()
+        };
+        tag(&mut res, Some(b), version);
+        out.push(res);
+    }
+    let workload = path(
+        resource,
+        &["kubernetesDetails", "kubernetesWorkloadDetails"],
+    );
+    if let Some(w) = workload.filter(|w| w.is_object()) {
+        out.push(Resource {
+            uid: string(get(w, "uid")),
+            name: string(get(w, "name")),
+            r#type: Some(
+                string(get(w, "type")).map_or(Cow::Borrowed("KubernetesWorkload"), |t| {
+                    Cow::Owned(format!("KubernetesWorkload/{t}"))
+                }),
+            ),
+            namespace: string(get(w, "namespace")),
+            data: data(w),
+            ..base()
+        });
+    }
+    let container = get(resource, "containerDetails").filter(|c| c.is_object());
+    if let Some(c) = container.filter(|_| r.resource_type.as_deref() != Some("Container")) {
+        out.push(Resource {
+            uid: string(get(c, "id")),
+            name: string(get(c, "name")),
+            r#type: Some(Cow::Borrowed("Container")),
+            data: data(c),
+            ..base()
+        });
+    }
+    let task = path(resource, &["ecsClusterDetails", "taskDetails"]);
+    if let Some(t) = task.filter(|t| t.is_object()) {
+        let mut res = Resource {
+            uid: string(get(t, "arn")),
+            name: string(get(t, "definitionArn")),
+            r#type: Some(Cow::Borrowed("ECSTask")),
+            data: data(t),
+            ..base()
+        };
+        tag(&mut res, Some(t), version);
+        out.push(res);
+    }
     out
 }
 
@@ -96,11 +231,15 @@ fn main_name<'a>(r: &'a Record<'a>) -> Str<'a> {
     match r.resource_type.as_deref() {
         Some("AccessKey") => string(path(resource, &["accessKeyDetails", "userName"])),
         Some("EKSCluster") => string(path(resource, &["eksClusterDetails", "name"])),
+        Some("ECSCluster") => string(path(resource, &["ecsClusterDetails", "name"])),
         Some("RDSDBInstance") => string(path(
             resource,
             &["rdsDbInstanceDetails", "dbInstanceIdentifier"],
         )),
         Some("Lambda") => string(path(resource, &["lambdaDetails", "functionName"])),
+        Some("S3Bucket" | "S3Object") => {
+            string(first(get(resource, "s3BucketDetails")).and_then(|b| get(b, "name")))
+        }
         _ => None,
     }
 }

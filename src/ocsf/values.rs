@@ -15,6 +15,24 @@ use crate::normalize::{number, text};
 /// OCSF `string_t` maximum length, in characters.
 pub const MAX_STRING: usize = 65_535;
 
+/// A JSON value for an OCSF `data` attribute (`json_t`): `null`s, and objects left empty, dropped;
+/// strings clamped; absent when nothing is left.
+pub fn data(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(Value::String(clamp(Cow::Borrowed(s)).into_owned())),
+        Value::Array(items) => Some(Value::Array(items.iter().filter_map(data).collect())),
+        Value::Object(m) => {
+            let kept: serde_json::Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, x)| Some((k.clone(), data(x)?)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        other => Some(other.clone()),
+    }
+}
+
 /// A string cut at a character boundary so that it holds at most `MAX_STRING` bytes (hence
 /// characters). Borrowed strings stay borrowed.
 pub fn clamp(s: Cow<'_, str>) -> Cow<'_, str> {
@@ -295,6 +313,13 @@ mod tests {
         let c = clamp(Cow::Borrowed(&long));
         assert!(c.len() <= MAX_STRING && c.chars().all(|ch| ch == 'é'));
         assert!(matches!(c, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn data_keeps_everything_but_nulls() {
+        let v = json!({"a": null, "b": [1, null, {"c": null}], "d": {"e": null}, "f": "x"});
+        assert_eq!(data(&v), Some(json!({"b": [1], "f": "x"})));
+        assert_eq!(data(&json!({"a": null})), None);
     }
 
     #[test]
