@@ -208,7 +208,11 @@ async fn check_topology(
         Err(e) => {
             return pass(
                 name,
-                cannot_tell(&explain("guardduty:GetAdministratorAccount", Some(region), &e)),
+                cannot_tell(&explain(
+                    "guardduty:GetAdministratorAccount",
+                    Some(region),
+                    &e,
+                )),
             );
         }
     };

@@ -345,7 +345,8 @@ impl Cursor {
                 left_out = true;
                 break;
             }
-            self.index.insert(id.clone(), self.base + self.positions.len());
+            self.index
+                .insert(id.clone(), self.base + self.positions.len());
             self.positions.push_back(Position {
                 id: id.clone(),
                 page_from: query.from,
@@ -506,7 +507,10 @@ impl Cursor {
     /// positions already delivered behind a held one cannot use up every run's cap; they
     /// still count toward the hard limit.
     pub fn seen(&mut self, id: &str) {
-        if self.position(id).is_some_and(|p| p.listed_ms != Some(self.window.start)) {
+        if self
+            .position(id)
+            .is_some_and(|p| p.listed_ms != Some(self.window.start))
+        {
             self.counted = self.counted.saturating_sub(1);
         }
         p_state(self, id, State::AlreadyDelivered);
@@ -527,7 +531,9 @@ impl Cursor {
     /// The first position not delivered (for diagnostics).
     pub fn blocker(&self) -> Option<(String, Option<i64>, State)> {
         let b = self.blocked_at()?;
-        self.positions.get(b).map(|p| (p.id.clone(), p.listed_ms, p.state))
+        self.positions
+            .get(b)
+            .map(|p| (p.id.clone(), p.listed_ms, p.state))
     }
 
     fn blocked_at(&self) -> Option<usize> {
@@ -535,8 +541,8 @@ impl Cursor {
     }
 
     /// Folds the delivered positions below `from` into `floor`; past the first undelivered
-    /// position, forgets settled ones below `from` (they cannot be listed again in this
-    /// window and the mark stops before them anyway).
+    /// position, forgets delivered ones below `from` (they cannot be listed again in this
+    /// window and the mark stops before them anyway). Undelivered ones are always kept.
     fn compact(&mut self) {
         while let Some(p) = self.positions.front() {
             if !p.state.done() || p.listed_ms.is_some_and(|t| t >= self.from) {
@@ -557,9 +563,7 @@ impl Cursor {
             let index = &mut self.index;
             let mut i = 0;
             self.positions.retain(|p| {
-                let keep = i <= blocker
-                    || p.state == State::Pending
-                    || p.listed_ms.is_none_or(|t| t >= from);
+                let keep = i <= blocker || !p.state.done() || p.listed_ms.is_none_or(|t| t >= from);
                 i += 1;
                 if !keep {
                     index.remove(&p.id);

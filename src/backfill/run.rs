@@ -60,7 +60,10 @@ pub enum Loaded {
     Empty,
     State(Checkpoint),
     /// Another run holds this detector now.
-    Held { owner: String, until_ms: i64 },
+    Held {
+        owner: String,
+        until_ms: i64,
+    },
 }
 
 /// The outside world of one detector's run.
@@ -118,6 +121,9 @@ struct Progress {
     cut_short: bool,
     /// Failed findings to judge at the end of the run.
     suspects: Vec<Suspect>,
+    /// A finding this run met that an earlier run delivered: sent again (once) to tell a
+    /// destination that is down from one that refuses only the findings that failed.
+    probe: Option<Value>,
     /// Ids skipped as unfetchable, in the order skipped.
     unfetchable: Vec<String>,
     recent: BTreeMap<String, i64>,
@@ -189,14 +195,12 @@ pub async fn run<P: Port>(port: &P, plan: &Plan, mut run: DetectorRun) -> Detect
         met: HashSet::new(),
         cut_short: false,
         suspects: Vec::new(),
+        probe: None,
         unfetchable: previous
             .as_ref()
             .map(|c| c.unfetchable.iter().cloned().collect())
             .unwrap_or_default(),
-        recent: previous
-            .as_ref()
-            .map(|c| c.recent.clone())
-            .unwrap_or_default(),
+        recent: previous.as_ref().map(remembered_recent).unwrap_or_default(),
         working: BTreeMap::new(),
         rescan_at: previous
             .as_ref()
@@ -234,10 +238,21 @@ async fn rescan<P: Port>(port: &P, plan: &Plan, cp: &Checkpoint, mark: i64, p: &
         return;
     }
     let window = Window { start, upper: mark };
-    let mut cursor = Cursor::new(window, &[], plan.cap, plan.cap.saturating_mul(HARD_LIMIT_FACTOR));
+    let mut cursor = Cursor::new(
+        window,
+        &[],
+        plan.cap,
+        plan.cap.saturating_mul(HARD_LIMIT_FACTOR),
+    );
     pages(port, plan, &mut cursor, p, true).await;
     if std::env::var("GDF_SIM_DEBUG").is_ok() {
-        eprintln!("rescan {window:?} complete={} stopped={:?} mark={:?} cursor={cursor:?}", cursor.complete(), cursor.stopped(), cursor.mark().ms);
+        eprintln!(
+            "rescan {window:?} complete={} stopped={:?} mark={:?} blocker={:?}",
+            cursor.complete(),
+            cursor.stopped(),
+            cursor.mark().ms,
+            cursor.blocker()
+        );
     }
     if cursor.complete() {
         p.rescan_at = None;
@@ -267,10 +282,6 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
             }
         };
         let take = cursor.listed(&ids, token.as_deref());
-        if cursor.token_repeated() {
-            warn!(message = "GuardDuty's listing kept changing or repeated a nextToken; ending this listing here.",
-                  scope = %p.run.scope);
-        }
         if take.is_empty() {
             continue;
         }
@@ -296,8 +307,16 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
             }
         }
         if plan.progress && !late {
-            eprintln!("backfill: {}: {} finding(s) fetched", p.run.scope, cursor.taken());
+            eprintln!(
+                "backfill: {}: {} finding(s) fetched",
+                p.run.scope,
+                cursor.taken()
+            );
         }
+    }
+    if cursor.token_repeated() {
+        warn!(message = "GuardDuty repeated a nextToken, or its listing of one millisecond kept changing; ending this listing here.",
+              scope = %p.run.scope);
     }
 }
 
@@ -349,11 +368,22 @@ async fn deliver_page<P: Port>(
         match admit {
             // That very version was delivered already (before a finding that still holds the
             // checkpoint, or by the window before the rescan): not sent again.
-            Admit::Deliver if seen => cursor.seen(&id),
+            Admit::Deliver if seen => {
+                cursor.seen(&id);
+                if p.probe.is_none() {
+                    p.probe = Some(f);
+                }
+            }
             Admit::Deliver => page.push(f),
-            Admit::Skip => {}
-            Admit::Unknown => warn!(message = "GetFindings returned a finding not asked for; ignored.",
-                                    scope = %p.run.scope),
+            Admit::Skip => {
+                if p.probe.is_none() {
+                    p.probe = Some(f);
+                }
+            }
+            Admit::Unknown => {
+                warn!(message = "GetFindings returned a finding not asked for; ignored.",
+                                    scope = %p.run.scope)
+            }
         }
     }
     if page.is_empty() {
@@ -460,13 +490,28 @@ struct Suspect {
 }
 
 /// Notes a failed finding for [`judge`].
-fn suspect(plan: &Plan, finding: &Value, id: &str, failures: &[Failure], p: &mut Progress, late: bool) {
+fn suspect(
+    plan: &Plan,
+    finding: &Value,
+    id: &str,
+    failures: &[Failure],
+    p: &mut Progress,
+    late: bool,
+) {
     let Some(first) = failures.first() else {
         return;
     };
-    let own = failures.iter().find(|f| f.cause.is_none() || is_oversize(f));
+    let own = failures
+        .iter()
+        .find(|f| f.cause.is_none() || is_oversize(f));
     let f = own.unwrap_or(first);
     let runs = p.strikes.get(id).map_or(0, |s| s.runs);
+    if std::env::var("GDF_SIM_DEBUG").is_ok() {
+        eprintln!(
+            "suspect {id} late={late} runs={runs} ts={:?}",
+            updated_ms(finding)
+        );
+    }
     p.suspects.push(Suspect {
         id: id.to_string(),
         sink: f.sink,
@@ -481,13 +526,26 @@ fn suspect(plan: &Plan, finding: &Value, id: &str, failures: &[Failure], p: &mut
 /// Strikes each failed finding whose destination took others this run (or that is at fault
 /// itself), once per run, and sets aside those struck in enough runs.
 async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Progress) {
+    let unknown = p
+        .suspects
+        .iter()
+        .any(|s| !s.own_fault && !p.working.contains_key(s.sink));
+    if unknown && let Some(probe) = p.probe.take() {
+        let outcome = port.deliver(std::slice::from_ref(&probe)).await;
+        let now = port.now_ms();
+        for (sink, (ok, _)) in &outcome.per_sink {
+            if *ok > 0 {
+                p.working.insert((*sink).to_string(), now);
+            }
+        }
+        p.run.outcome.retries += 1;
+    }
     let now = format_ms(port.now_ms());
     for s in std::mem::take(&mut p.suspects) {
         if !(s.own_fault || p.working.contains_key(s.sink)) || !p.struck.insert(s.id.clone()) {
             continue;
         }
-        let strike = match quarantine::strike(&mut p.strikes, &s.id, &now, plan.quarantine_after)
-        {
+        let strike = match quarantine::strike(&mut p.strikes, &s.id, &now, plan.quarantine_after) {
             Verdict::Hold(st) => {
                 warn!(message = "Finding failed while its destination took others; it is held and tried again next run.",
                       scope = %p.run.scope, finding_id = %s.id, destination = s.sink,
@@ -539,6 +597,18 @@ fn is_oversize(f: &Failure) -> bool {
     matches!(f.cause, Some(crate::sink::DeliveryError::Oversize { .. }))
 }
 
+/// The versions an earlier run delivered: its record, and the ids it remembered at its mark
+/// (delivered at exactly that millisecond, also by a version that kept no record).
+fn remembered_recent(cp: &Checkpoint) -> BTreeMap<String, i64> {
+    let mut recent = cp.recent.clone();
+    if let Some(ms) = cp.start_ms() {
+        for id in &cp.ids {
+            recent.entry(id.clone()).or_insert(ms);
+        }
+    }
+    recent
+}
+
 /// Forgets the versions delivered before `floor`, and the oldest past [`MAX_RECENT`];
 /// returns the millisecond from which what is kept is complete.
 fn keep_recent(recent: &mut BTreeMap<String, i64>, floor: i64) -> i64 {
@@ -563,7 +633,19 @@ async fn close<P: Port>(
 ) -> DetectorRun {
     let mark = cursor.mark();
     if std::env::var("GDF_SIM_DEBUG").is_ok() {
-        eprintln!("close: stop={:?} complete={} mark={} blocker={:?} held={} strikes={:?} struck={:?}", cursor.stopped(), cursor.complete(), mark.ms, cursor.blocker(), cursor.held(), p.strikes.iter().map(|(k, v)| (k.clone(), v.runs)).collect::<Vec<_>>(), p.struck);
+        eprintln!(
+            "close: stop={:?} complete={} mark={} blocker={:?} held={} strikes={:?} struck={:?}",
+            cursor.stopped(),
+            cursor.complete(),
+            mark.ms,
+            cursor.blocker(),
+            cursor.held(),
+            p.strikes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.runs))
+                .collect::<Vec<_>>(),
+            p.struck
+        );
     }
     let now = port.now_ms();
     let window = cursor.window();
@@ -606,7 +688,10 @@ async fn close<P: Port>(
             },
             recent_floor: Some(format_ms(floor)),
             rescan_at: p.rescan_at.map(format_ms),
-            tick: plan.tick.clone().or(previous.as_ref().and_then(|c| c.tick.clone())),
+            tick: plan
+                .tick
+                .clone()
+                .or(previous.as_ref().and_then(|c| c.tick.clone())),
         };
         if let Err(e) = port.save(&next).await {
             p.run.errors.push(e);
