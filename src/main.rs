@@ -41,7 +41,8 @@ async fn lambda_main(api: String) -> ExitCode {
         Err(message) => {
             eprintln!("guardduty-forwarder: {message}");
             lambda::report_init_error(&api, &message).await;
-            ExitCode::FAILURE
+            // Every start-up failure is a setting to fix: the CLI's "bad configuration" code.
+            ExitCode::from(2)
         }
     }
 }
@@ -58,14 +59,16 @@ async fn cli_main() -> ExitCode {
     };
     match (app, &cli.command) {
         (Ok(app), _) => cli::run(cli, app).await,
-        // `check` reports a bad configuration as its first failed check.
+        // `check` reports a bad configuration as its first failed check, and exits 2 like
+        // every command given a bad configuration.
         (Err(e), cli::Command::Check { json }) => {
             let failed = guardduty_forwarder::check::CheckResult {
                 check: "configuration".into(),
                 ok: false,
                 detail: e,
             };
-            cli::report_checks(&[failed], *json)
+            cli::report_checks(&[failed], *json);
+            ExitCode::from(2)
         }
         (Err(e), _) => {
             eprintln!("guardduty-forwarder: {e}");
