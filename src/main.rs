@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use guardduty_forwarder::{app::App, cli, config::Config, lambda, logging};
+use clap::FromArgMatches;
+use guardduty_forwarder::{app::App, cli, config::Config, help, lambda, logging};
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -48,7 +48,11 @@ async fn lambda_main(api: String) -> ExitCode {
 }
 
 async fn cli_main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Parsed through `help::command()`: the same arguments, with examples and exit codes.
+    let cli = match cli::Cli::from_arg_matches(&help::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Err(e) = logging::init(false) {
         eprintln!("guardduty-forwarder: {e}");
         return ExitCode::from(2);

@@ -96,6 +96,16 @@ async fn every_check_passes_on_a_working_deployment() {
         );
     }
     assert!(stdout.contains("1 detector(s)"));
+    // The configuration line says where records go and whose credentials the checks use.
+    let configuration = lines
+        .iter()
+        .find(|l| l.starts_with("✔ configuration:"))
+        .expect("configuration line");
+    assert!(configuration.contains("https (ndjson)"), "{configuration}");
+    assert!(
+        configuration.contains("this machine's AWS credentials, not the function's role"),
+        "{configuration}"
+    );
     let probe = &w.collector.received()[0];
     assert_eq!(
         probe.header("authorization"),

@@ -356,3 +356,28 @@ fn the_cli_reference_matches_every_commands_help() {
     assert!(page.contains("## `guardduty-forwarder forward`"), "{page}");
     check_page("docs/reference/cli.md", &page);
 }
+
+#[test]
+fn every_commands_help_ends_with_examples_and_exit_codes() {
+    let mut queue: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = queue.pop() {
+        let args: Vec<&str> = path.iter().map(String::as_str).collect();
+        let text = help(&args);
+        assert!(text.contains("\nExit codes:\n"), "{args:?}:\n{text}");
+        assert!(
+            text.contains("  2  bad configuration or arguments"),
+            "{args:?}"
+        );
+        if !args.is_empty() && subcommands(&text).is_empty() {
+            assert!(
+                text.contains("\nExamples:\n"),
+                "{args:?} has no examples:\n{text}"
+            );
+        }
+        for sub in subcommands(&text) {
+            let mut next = path.clone();
+            next.push(sub);
+            queue.push(next);
+        }
+    }
+}
