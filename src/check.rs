@@ -292,12 +292,33 @@ async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) 
     )
 }
 
+/// The configuration line: what the records are and where they go, and whose credentials
+/// the checks after it use (this machine's, which may differ from the function's role).
 fn describe(app: &App) -> String {
-    let mut parts = app.forwarder.sink_names().join(", ");
-    if parts.is_empty() {
-        parts = "no destination".into();
-    }
-    format!("destinations: {parts}")
+    let config = &app.config;
+    let destinations: Vec<String> = app
+        .forwarder
+        .sink_names()
+        .into_iter()
+        .map(|name| match (&config.collector, name) {
+            (Some(c), "https") => format!("https ({})", c.format.name()),
+            _ => name.to_string(),
+        })
+        .collect();
+    let destinations = if destinations.is_empty() {
+        "no destination".to_string()
+    } else {
+        destinations.join(", ")
+    };
+    let schema = match config.output_schema {
+        crate::normalize::OutputSchema::Native => "native".to_string(),
+        crate::normalize::OutputSchema::Ocsf(v) => format!("ocsf {}", v.as_str()),
+    };
+    format!(
+        "destinations: {destinations}; records: {schema}, from severity {}; the checks below \
+         use this machine's AWS credentials, not the function's role",
+        config.min_severity.as_str()
+    )
 }
 
 async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {

@@ -38,7 +38,7 @@ pub enum Command {
     Backfill {
         /// How far back to look, e.g. 90m, 3h, 7d (default: the checkpoint, else
         /// BACKFILL_LOOKBACK_MINUTES).
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         since: Option<std::time::Duration>,
         /// Region to read (repeatable; default GUARDDUTY_REGIONS, else the SDK's region).
         #[arg(long = "region", value_name = "REGION")]

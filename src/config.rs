@@ -482,22 +482,69 @@ fn collector_from_env(env: &Env<'_>) -> Result<Option<CollectorConfig>, ConfigEr
             Some(collector_config(env, UrlSource::Secret(Sensitive(arn)))?)
         }
     };
-    let collector_only_vars = [
-        "COLLECTOR_AUTH_SECRET_ARN",
-        "COLLECTOR_AUTH_VALUE",
-        "COLLECTOR_AUTH_HEADER",
-        "COLLECTOR_CA_FILE",
-    ];
-    if let (None, Some(var)) = (
-        &collector,
-        collector_only_vars.iter().find(|v| env.string(v).is_some()),
-    ) {
+    if collector.is_none()
+        && let Some(var) = stray_collector_setting(env)
+    {
         return Err(ConfigError::Rejected {
             var,
-            reason: "is set but neither COLLECTOR_URL nor COLLECTOR_URL_SECRET_ARN is".into(),
+            reason: "is set but neither COLLECTOR_URL nor COLLECTOR_URL_SECRET_ARN is: without \
+                     a collector it would be ignored and the records would go elsewhere"
+                .into(),
         });
     }
     Ok(collector)
+}
+
+/// What a collector setting counts as when no collector is configured.
+enum Unset {
+    /// Any value is a mistake (credentials, the CA file, a preset's option).
+    Any,
+    /// Its default (what the template passes for every stack) is fine; any other value is not.
+    Text(&'static str),
+    Flag(bool),
+    Number(u64),
+}
+
+/// Every collector setting but the URL. Without a collector each would be silently ignored,
+/// so a value other than its default is refused, naming the variable.
+const COLLECTOR_SETTINGS: &[(&str, Unset)] = &[
+    ("COLLECTOR_FORMAT", Unset::Text("ndjson")),
+    ("COLLECTOR_AUTH_SECRET_ARN", Unset::Any),
+    ("COLLECTOR_AUTH_VALUE", Unset::Any),
+    ("COLLECTOR_AUTH_HEADER", Unset::Any),
+    ("COLLECTOR_CA_FILE", Unset::Any),
+    ("COLLECTOR_GZIP", Unset::Flag(false)),
+    ("COLLECTOR_ALLOW_HTTP", Unset::Flag(false)),
+    ("COLLECTOR_MAX_BATCH_BYTES", Unset::Number(1_048_576)),
+    ("COLLECTOR_MAX_BATCH_RECORDS", Unset::Number(500)),
+    ("COLLECTOR_TIMEOUT_SECONDS", Unset::Number(10)),
+    ("COLLECTOR_HEC_ACK", Unset::Flag(false)),
+];
+
+/// The first collector setting given a value that only a collector would use.
+fn stray_collector_setting(env: &Env<'_>) -> Option<&'static str> {
+    let is_stray = |var: &str, unset: &Unset| {
+        let Some(value) = env.string(var) else {
+            return false;
+        };
+        match unset {
+            Unset::Any => true,
+            Unset::Text(default) => !value.eq_ignore_ascii_case(default),
+            Unset::Flag(default) => parse_flag(&value) != Some(*default),
+            Unset::Number(default) => value.parse::<u64>().ok() != Some(*default),
+        }
+    };
+    COLLECTOR_SETTINGS
+        .iter()
+        .find(|(var, unset)| is_stray(var, unset))
+        .map(|(var, _)| *var)
+        .or_else(|| {
+            collector_format::OPTION_VARS
+                .iter()
+                .map(|(var, _)| *var)
+                .filter(|var| !COLLECTOR_SETTINGS.iter().any(|(v, _)| v == var))
+                .find(|var| env.string(var).is_some())
+        })
 }
 
 fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, ConfigError> {
@@ -697,6 +744,15 @@ fn is_region_name(r: &str) -> bool {
             .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// `true`/`1`/`yes` or `false`/`0`/`no`, in any case.
+fn parse_flag(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
 impl Env<'_> {
@@ -721,15 +777,11 @@ impl Env<'_> {
     fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.string(var) {
             None => Ok(default),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                _ => Err(ConfigError::Invalid {
-                    var,
-                    value: v,
-                    reason: "expected true or false".into(),
-                }),
-            },
+            Some(v) => parse_flag(&v).ok_or_else(|| ConfigError::Invalid {
+                var,
+                value: v,
+                reason: "expected true or false".into(),
+            }),
         }
     }
 
@@ -1222,6 +1274,79 @@ mod tests {
             rejected_var(&[("COLLECTOR_AUTH_HEADER", "X-Token")]),
             "COLLECTOR_AUTH_HEADER"
         );
+    }
+
+    #[test]
+    fn a_collector_setting_without_a_collector_is_refused_naming_it() {
+        let stray: &[(&str, &str)] = &[
+            ("COLLECTOR_FORMAT", "bogus"),
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_GZIP", "true"),
+            ("COLLECTOR_GZIP", "on"),
+            ("COLLECTOR_ALLOW_HTTP", "yes"),
+            ("COLLECTOR_MAX_BATCH_BYTES", "2048"),
+            ("COLLECTOR_MAX_BATCH_RECORDS", "10"),
+            ("COLLECTOR_TIMEOUT_SECONDS", "30"),
+            ("COLLECTOR_AUTH_VALUE", "Bearer abc"),
+            (
+                "COLLECTOR_AUTH_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+            ),
+            ("COLLECTOR_CA_FILE", "/tmp/ca.pem"),
+            ("COLLECTOR_HEC_INDEX", "security"),
+            ("COLLECTOR_HEC_ACK", "true"),
+            ("COLLECTOR_ELASTIC_NAMESPACE", "prod"),
+            ("COLLECTOR_DATADOG_TAGS", "env:prod"),
+            ("COLLECTOR_SUMO_CATEGORY", "aws/guardduty"),
+        ];
+        for (var, value) in stray {
+            // With another destination too: the setting would still be ignored.
+            for with in [&[][..], &[("LOG_RECORDS", "true")][..]] {
+                let mut env = with.to_vec();
+                env.push((var, value));
+                match parse(&env) {
+                    Err(ConfigError::Rejected { var: named, reason }) => {
+                        assert_eq!(named, *var);
+                        assert!(reason.contains("neither COLLECTOR_URL"), "{reason}");
+                    }
+                    other => panic!("{var}={value}: expected a rejection, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_templates_defaults_for_collector_settings_start_without_a_collector() {
+        // What template.yaml passes to every stack, collector or not.
+        let c = parse(&[
+            (
+                "SQS_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/findings",
+            ),
+            ("COLLECTOR_FORMAT", "ndjson"),
+            ("COLLECTOR_GZIP", "false"),
+            ("COLLECTOR_HEC_INDEX", ""),
+            ("COLLECTOR_HEC_SOURCE", ""),
+            ("COLLECTOR_HEC_ACK", ""),
+            ("COLLECTOR_ELASTIC_NAMESPACE", ""),
+            ("COLLECTOR_DATADOG_SOURCE", ""),
+            ("COLLECTOR_DATADOG_SERVICE", ""),
+            ("COLLECTOR_DATADOG_TAGS", ""),
+            ("COLLECTOR_SUMO_CATEGORY", ""),
+            ("COLLECTOR_SUMO_NAME", ""),
+        ])
+        .expect("the template's defaults are valid");
+        assert!(c.collector.is_none());
+        for (var, default) in [
+            ("COLLECTOR_HEC_ACK", "false"),
+            ("COLLECTOR_MAX_BATCH_BYTES", "1048576"),
+            ("COLLECTOR_MAX_BATCH_RECORDS", "500"),
+            ("COLLECTOR_TIMEOUT_SECONDS", "10"),
+            ("COLLECTOR_ALLOW_HTTP", "false"),
+            ("COLLECTOR_FORMAT", "NDJSON"),
+        ] {
+            assert!(parse(&[(var, default)]).is_ok(), "{var}={default}");
+        }
     }
 
     const SECRET_VARS: [&str; 6] = [

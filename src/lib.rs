@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dlq;
+pub mod help;
 pub mod input;
 pub mod intake;
 pub mod lambda;

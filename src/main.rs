@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use guardduty_forwarder::{app::App, cli, config::Config, lambda, logging};
+use clap::FromArgMatches;
+use guardduty_forwarder::{app::App, cli, config::Config, help, lambda, logging};
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -41,13 +41,18 @@ async fn lambda_main(api: String) -> ExitCode {
         Err(message) => {
             eprintln!("guardduty-forwarder: {message}");
             lambda::report_init_error(&api, &message).await;
-            ExitCode::FAILURE
+            // Every start-up failure is a setting to fix: the CLI's "bad configuration" code.
+            ExitCode::from(2)
         }
     }
 }
 
 async fn cli_main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Parsed through `help::command()`: the same arguments, with examples and exit codes.
+    let cli = match cli::Cli::from_arg_matches(&help::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Err(e) = logging::init(false) {
         eprintln!("guardduty-forwarder: {e}");
         return ExitCode::from(2);
@@ -58,14 +63,16 @@ async fn cli_main() -> ExitCode {
     };
     match (app, &cli.command) {
         (Ok(app), _) => cli::run(cli, app).await,
-        // `check` reports a bad configuration as its first failed check.
+        // `check` reports a bad configuration as its first failed check, and exits 2 like
+        // every command given a bad configuration.
         (Err(e), cli::Command::Check { json }) => {
             let failed = guardduty_forwarder::check::CheckResult {
                 check: "configuration".into(),
                 ok: false,
                 detail: e,
             };
-            cli::report_checks(&[failed], *json)
+            cli::report_checks(&[failed], *json);
+            ExitCode::from(2)
         }
         (Err(e), _) => {
             eprintln!("guardduty-forwarder: {e}");

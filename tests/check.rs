@@ -96,6 +96,16 @@ async fn every_check_passes_on_a_working_deployment() {
         );
     }
     assert!(stdout.contains("1 detector(s)"));
+    // The configuration line says where records go and whose credentials the checks use.
+    let configuration = lines
+        .iter()
+        .find(|l| l.starts_with("✔ configuration:"))
+        .expect("configuration line");
+    assert!(configuration.contains("https (ndjson)"), "{configuration}");
+    assert!(
+        configuration.contains("this machine's AWS credentials, not the function's role"),
+        "{configuration}"
+    );
     let probe = &w.collector.received()[0];
     assert_eq!(
         probe.header("authorization"),
@@ -135,12 +145,25 @@ async fn each_broken_dependency_gives_its_own_failed_line_and_a_failing_exit_cod
             "✘ configuration: MIN_SEVERITY",
             Box::new(|env| replace(env, "MIN_SEVERITY", "loud".into())),
         ),
+        (
+            "✘ configuration: COLLECTOR_FORMAT: is set but neither COLLECTOR_URL",
+            Box::new(|env| {
+                env.retain(|(k, _)| !k.starts_with("COLLECTOR_"));
+                replace(env, "COLLECTOR_FORMAT", "bogus".into())
+            }),
+        ),
     ];
     for (expected, breaks) in cases {
         let mut env = w.env();
         breaks(&mut env);
         let (code, stdout, stderr) = check(env, false).await;
-        assert_eq!(code, Some(1), "{expected}\n{stdout}\n{stderr}");
+        // A rejected configuration is exit code 2, as for every command; a failed check 1.
+        let want = if expected.contains("configuration") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(code, Some(want), "{expected}\n{stdout}\n{stderr}");
         assert!(
             stdout.lines().any(|l| l.starts_with(expected)),
             "expected {expected:?} in:\n{stdout}"

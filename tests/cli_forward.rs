@@ -230,6 +230,42 @@ fn a_bad_setting_stops_the_cli_naming_the_variable() {
 }
 
 #[test]
+fn a_collector_setting_without_a_collector_url_stops_the_cli_instead_of_printing_to_stdout() {
+    let good = support::events_dir().join("guardduty-finding.json");
+    for (var, value) in [
+        ("COLLECTOR_FORMAT", "bogus"),
+        ("COLLECTOR_FORMAT", "splunk-hec"),
+        ("COLLECTOR_HEC_INDEX", "security"),
+        ("COLLECTOR_GZIP", "true"),
+    ] {
+        let out = forward(&[good.to_str().unwrap()], None, &[(var, value.into())]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{var}: is set but neither COLLECTOR_URL")),
+            "{stderr}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{var}={value}: a record went to stdout"
+        );
+    }
+}
+
+#[test]
+fn the_sample_events_directory_holds_event_files_only() {
+    for entry in std::fs::read_dir(support::events_dir()).expect("events/") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        assert!(
+            serde_json::from_str::<Value>(&text).is_ok(),
+            "{} is not a JSON event: forward events/ would reject it",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn ocsf_output_is_a_detection_finding_with_the_raw_finding_kept() {
     let good = support::events_dir().join("guardduty-finding.json");
     let out = forward(

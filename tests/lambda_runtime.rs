@@ -208,6 +208,22 @@ async fn a_bad_setting_fails_start_up_naming_the_variable() {
 }
 
 #[tokio::test]
+async fn a_collector_setting_without_a_collector_fails_start_up_naming_it() {
+    // Records would otherwise go to the log stream only, the collector format ignored.
+    let (api, mut proc_) = start(&[("LOG_RECORDS", "true"), ("COLLECTOR_FORMAT", "bogus")]).await;
+    let err = api
+        .init_error(Duration::from_secs(20))
+        .await
+        .expect("an /init/error report");
+    let message = err["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("COLLECTOR_FORMAT: is set but neither COLLECTOR_URL"),
+        "{err}"
+    );
+    assert_eq!(proc_.wait_exit(Duration::from_secs(10)), Some(2));
+}
+
+#[tokio::test]
 async fn every_log_line_is_json_and_no_record_is_logged_at_info() {
     let (api, proc_) = start(&[("LOG_RECORDS", "true")]).await;
     api.invoke(finding_event()).await;

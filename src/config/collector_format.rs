@@ -85,7 +85,7 @@ pub struct SumoOptions {
 }
 
 /// Each preset's own variables, to refuse those set for another format.
-const OPTION_VARS: &[(&str, &str)] = &[
+pub(super) const OPTION_VARS: &[(&str, &str)] = &[
     ("COLLECTOR_HEC_INDEX", "splunk-hec"),
     ("COLLECTOR_HEC_SOURCE", "splunk-hec"),
     ("COLLECTOR_HEC_ACK", "splunk-hec"),
