@@ -3,9 +3,6 @@
 
 mod support;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use guardduty_forwarder::backfill::budget::Budget;
 use guardduty_forwarder::backfill::state::{Acquired, Lease, MAX_BODY_BYTES, StateError, Store};
 use guardduty_forwarder::retry::Deadline;
@@ -16,30 +13,7 @@ const MINUTE: i64 = 60_000;
 
 /// A new on-demand table shaped as the state store expects, and a client for it.
 async fn table() -> (aws_sdk_dynamodb::Client, String) {
-    let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config("us-east-1"));
-    let name = moto::unique("gdf-state");
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
-    (client, name)
+    moto::state_table().await
 }
 
 fn budget() -> Budget {

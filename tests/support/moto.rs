@@ -56,3 +56,35 @@ pub async fn create_queue(
         .expect("queue url")
         .to_string()
 }
+
+/// A new on-demand table shaped as the backfill's state store expects (partition key `pk`,
+/// a string), as the template creates it, and a client for it.
+pub async fn state_table() -> (aws_sdk_dynamodb::Client, String) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config("us-east-1"));
+    let name = unique("gdf-state");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create table");
+    (client, name)
+}

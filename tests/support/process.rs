@@ -148,6 +148,32 @@ impl Running {
         }
     }
 
+    /// Waits (up to 10 s) until at least `n` records were written; returns them all.
+    pub async fn wait_for_records(&self, n: usize) -> Vec<serde_json::Value> {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.records();
+            if got.len() >= n || std::time::Instant::now() >= end {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits (up to 10 s) until a stderr line contains `needle`.
+    pub async fn wait_for_stderr(&self, needle: &str) -> bool {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.stderr().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Records the forwarder wrote on stdout (lines with `"source":"aws_guardduty"`).
     pub fn records(&self) -> Vec<serde_json::Value> {
         self.stdout()
