@@ -77,6 +77,12 @@ struct World {
     rng: fastrand::Rng,
     now: i64,
     findings: BTreeMap<String, Finding>,
+    /// Every id, to pick one in constant time.
+    ids: Vec<String>,
+    /// The listing as shown: (`updatedAt`, stable order, id) of unarchived findings.
+    listing: BTreeSet<(i64, u64, String)>,
+    /// Changes not shown yet, by when they show.
+    pending: BTreeMap<i64, Vec<String>>,
     ghosts: BTreeSet<String>,
     poison: BTreeSet<String>,
     /// Poison fails as a 5xx (transient class) rather than a 4xx.
@@ -117,6 +123,9 @@ impl World {
             rng,
             now: 1_800_000_000_000,
             findings: BTreeMap::new(),
+            ids: Vec::new(),
+            listing: BTreeSet::new(),
+            pending: BTreeMap::new(),
             ghosts: BTreeSet::new(),
             poison: BTreeSet::new(),
             poison_transient,
@@ -164,6 +173,8 @@ impl World {
                 visible_at: at + lag,
             },
         );
+        self.ids.push(id.clone());
+        self.pending.entry(at + lag).or_default().push(id.clone());
         match self.rng.u32(0..100) {
             0 => {
                 self.ghosts.insert(id.clone());
@@ -177,11 +188,43 @@ impl World {
     }
 
     fn pick(&mut self) -> Option<String> {
-        if self.findings.is_empty() {
+        if self.ids.is_empty() {
             return None;
         }
-        let i = self.rng.usize(0..self.findings.len());
-        self.findings.keys().nth(i).cloned()
+        let i = self.rng.usize(0..self.ids.len());
+        self.ids.get(i).cloned()
+    }
+
+    /// Updates a finding now (archived flipped when `archive`); shown after a lag.
+    fn change(&mut self, id: &str, archive: bool) {
+        let lag = self.lag();
+        let now = self.now;
+        if let Some(f) = self.findings.get_mut(id) {
+            f.archived ^= archive;
+            f.updated = now;
+            f.visible_at = now + lag;
+            self.pending.entry(now + lag).or_default().push(id.to_string());
+        }
+    }
+
+    /// Shows a finding's current version in the listing, if its time has come.
+    fn reveal(&mut self, id: &str) {
+        let now = self.now;
+        let Some(f) = self.findings.get_mut(id) else {
+            return;
+        };
+        let current = (f.updated, f.archived);
+        if f.visible_at > now || f.shown == Some(current) {
+            return;
+        }
+        let order = World::order(id);
+        if let Some((t, false)) = f.shown {
+            self.listing.remove(&(t, order, id.to_string()));
+        }
+        f.shown = Some(current);
+        if !current.1 {
+            self.listing.insert((current.0, order, id.to_string()));
+        }
     }
 
     /// One step of the world: time passes, and GuardDuty may act.
@@ -190,10 +233,12 @@ impl World {
         if !self.quiet && self.rng.f64() < self.faults.act {
             self.act();
         }
-        let now = self.now;
-        for f in self.findings.values_mut() {
-            if f.visible_at <= now {
-                f.shown = Some((f.updated, f.archived));
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > self.now {
+                break;
+            }
+            for id in entry.remove() {
+                self.reveal(&id);
             }
         }
     }
@@ -213,29 +258,19 @@ impl World {
             }
             7..=14 => {
                 if let Some(id) = self.pick() {
-                    let lag = self.lag();
-                    let f = self.findings.get_mut(&id).expect("picked");
-                    f.updated = now;
-                    f.visible_at = now + lag;
+                    self.change(&id, false);
                 }
             }
             15..=17 => {
                 if let Some(id) = self.pick() {
-                    let lag = self.lag();
-                    let f = self.findings.get_mut(&id).expect("picked");
-                    f.archived = !f.archived;
-                    f.updated = now;
-                    f.visible_at = now + lag;
+                    self.change(&id, true);
                 }
             }
             _ => {
                 // Several updates on one millisecond.
                 for _ in 0..self.rng.usize(2..60) {
                     if let Some(id) = self.pick() {
-                        let lag = self.lag();
-                        let f = self.findings.get_mut(&id).expect("picked");
-                        f.updated = now;
-                        f.visible_at = now + lag;
+                        self.change(&id, false);
                     }
                 }
             }
@@ -253,23 +288,16 @@ impl World {
     }
 
     fn list(&self, q: &Query) -> (Vec<String>, Option<String>) {
-        let mut rows: Vec<(i64, u64, &String)> = self
-            .findings
-            .iter()
-            .filter_map(|(id, f)| {
-                let (t, archived) = f.shown?;
-                (!archived && (q.from..q.upper).contains(&t)).then(|| (t, World::order(id), id))
-            })
-            .collect();
-        rows.sort();
         let offset: usize = q.token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
-        let ids: Vec<String> = rows
-            .iter()
-            .skip(offset)
-            .take(PAGE)
-            .map(|r| r.2.clone())
-            .collect();
-        let more = offset + PAGE < rows.len();
+        if q.from >= q.upper {
+            return (Vec::new(), None);
+        }
+        let mut rows = self
+            .listing
+            .range((q.from, 0, String::new())..(q.upper, 0, String::new()))
+            .skip(offset);
+        let ids: Vec<String> = rows.by_ref().take(PAGE).map(|r| r.2.clone()).collect();
+        let more = rows.next().is_some();
         (ids, more.then(|| (offset + PAGE).to_string()))
     }
 }
@@ -590,8 +618,8 @@ pub fn play(seed: u64, verbose: bool) -> Result<(), String> {
                     w.poison.remove(&id);
                     if let Some(f) = w.findings.get_mut(&id) {
                         f.visible_at = now;
-                        f.shown = Some((now, false));
                     }
+                    w.reveal(&id);
                 }
                 [5, 20, 50, 500][w.rng.usize(0..4)]
             };
