@@ -108,7 +108,9 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
         .unwrap()["BackfillLagSeconds"]
         .as_u64()
         .unwrap();
-    assert!((85..200).contains(&lag), "lag {lag}");
+    // The run covered its whole window: the oldest position not delivered is the window's
+    // end, the settle margin (60 s) behind now.
+    assert!((55..200).contains(&lag), "lag {lag}");
     for d in &docs {
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "TestNS");
         assert_eq!(d["FunctionName"], "guardduty-forwarder", "{d}");

@@ -700,9 +700,16 @@ async fn close<P: Port>(
         port.release().await;
     }
     let o = &p.run.outcome;
-    info!(message = "Backfill of detector done.", scope = %p.run.scope,
-          window_start = %format_ms(window.start), window_end = %format_ms(window.upper),
-          next_start = %format_ms(mark.ms), received = o.received, forwarded = o.forwarded,
-          failed = o.failed, quarantined = o.quarantined, late = o.late);
+    // An idle run (nothing listed, nothing wrong) says so at debug only: it runs every few
+    // minutes in every region of every account, and its log bytes are billed.
+    if o.received == 0 && cursor.stopped().is_none() && p.run.errors.is_empty() {
+        tracing::debug!(message = "Backfill of detector done: nothing new.", scope = %p.run.scope,
+                        next_start = %format_ms(mark.ms));
+    } else {
+        info!(message = "Backfill of detector done.", scope = %p.run.scope,
+              window_start = %format_ms(window.start), window_end = %format_ms(window.upper),
+              next_start = %format_ms(mark.ms), received = o.received, forwarded = o.forwarded,
+              failed = o.failed, quarantined = o.quarantined, late = o.late);
+    }
     p.run
 }

@@ -210,7 +210,10 @@ impl World {
             f.archived ^= archive;
             f.updated = now;
             f.visible_at = now + lag;
-            self.pending.entry(now + lag).or_default().push(id.to_string());
+            self.pending
+                .entry(now + lag)
+                .or_default()
+                .push(id.to_string());
         }
     }
 
