@@ -94,7 +94,13 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
         results.push(check_collector(app, collector).await);
     }
 
-    if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
+    if let Some(table) = &app.config.backfill.state_table {
+        results.push(if aws_ok {
+            check_state_table(app, table).await
+        } else {
+            fail("state", NOT_TRIED)
+        });
+    } else if let Some(prefix) = &app.config.backfill.checkpoint_parameter {
         results.push(if aws_ok {
             check_checkpoint(app, prefix).await
         } else {
@@ -319,6 +325,33 @@ fn describe(app: &App) -> String {
          use this machine's AWS credentials, not the function's role",
         config.min_severity.as_str()
     )
+}
+
+/// The backfill's state table (`STATE_TABLE`): read, the way each run opens its state. Read
+/// only: `check` leaves no item behind, and a function role needs nothing more to pass.
+async fn check_state_table(app: &App, table: &crate::config::StateTable) -> CheckResult {
+    let store = crate::backfill::state::Store {
+        client: app.reader.dynamodb().await,
+        table: &table.table,
+        prefix: &table.prefix,
+    };
+    let key = store.key("check", "check");
+    let Ok(budget) = budget(Deadline::none()) else {
+        return fail("state", "no time left");
+    };
+    match store
+        .client
+        .get_item()
+        .table_name(&table.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key))
+        .customize()
+        .config_override(budget.dynamodb())
+        .send()
+        .await
+    {
+        Ok(_) => pass("state", format!("table {} readable", table.table)),
+        Err(e) => fail("state", explain("dynamodb:GetItem", Some(&table.table), &e)),
+    }
 }
 
 async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {

@@ -254,3 +254,29 @@ async fn check_warns_of_settings_that_would_forward_a_finding_twice() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn check_reads_the_state_table_and_names_it_when_it_cannot() {
+    let w = world(vec![]).await;
+    let (_client, table) = moto::state_table().await;
+    let mut env = w.env();
+    replace(&mut env, "STATE_TABLE", table.clone());
+    let (code, stdout, stderr) = check(env.clone(), false).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == format!("✔ state: table {table} readable")),
+        "{stdout}"
+    );
+    // With the state table, the SSM checkpoint is only read once to migrate: not probed.
+    assert!(!stdout.contains("checkpoint:"), "{stdout}");
+    replace(&mut env, "STATE_TABLE", "gdf-no-such-table".into());
+    let (code, stdout, _) = check(env, false).await;
+    assert_ne!(code, Some(0), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("✘ state:"))
+        .unwrap_or_else(|| panic!("no state line:\n{stdout}"));
+    assert!(line.contains("gdf-no-such-table"), "{line}");
+}

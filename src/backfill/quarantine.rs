@@ -83,6 +83,48 @@ pub struct Message<'a> {
     pub quarantined_at: &'a str,
 }
 
+/// What fits in one dead-letter message: SQS's largest (1 MiB, the template's DLQ) less room
+/// for the message attributes.
+pub const MAX_BODY_BYTES: usize = 1_048_576 - 4_096;
+/// The truncated copy's length in a message for a finding too large for the queue.
+const EXCERPT_BYTES: usize = 64 * 1024;
+
+/// The body for `message`: the whole finding when it fits in [`MAX_BODY_BYTES`]; else, the
+/// finding's identifiers (`finding_ref`: fetch it again by id with GetFindings) and the first
+/// [`EXCERPT_BYTES`] of its JSON as text (`finding_excerpt`), with `truncated: true` and its
+/// size, so the dead-letter queue never refuses a finding for its size.
+pub fn body(message: &Message<'_>) -> Result<String, serde_json::Error> {
+    let whole = serde_json::to_string(message)?;
+    if whole.len() <= MAX_BODY_BYTES {
+        return Ok(whole);
+    }
+    let text = serde_json::to_string(message.finding)?;
+    let mut end = EXCERPT_BYTES.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let pick = |k: &str| message.finding.get(k).cloned().unwrap_or(Value::Null);
+    let mut v = serde_json::to_value(message)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("finding");
+        obj.insert("truncated".into(), Value::Bool(true));
+        obj.insert("finding_bytes".into(), Value::from(text.len()));
+        obj.insert(
+            "finding_ref".into(),
+            serde_json::json!({
+                "id": pick("id"), "arn": pick("arn"), "accountId": pick("accountId"),
+                "region": pick("region"), "type": pick("type"), "severity": pick("severity"),
+                "updatedAt": pick("updatedAt"),
+            }),
+        );
+        obj.insert(
+            "finding_excerpt".into(),
+            Value::String(text[..end].to_string()),
+        );
+    }
+    serde_json::to_string(&v)
+}
+
 /// Sends one quarantined finding to the dead-letter queue.
 pub async fn send(
     sqs: &aws_sdk_sqs::Client,
@@ -96,7 +138,7 @@ pub async fn send(
         .and_then(Value::as_str)
         .unwrap_or("(no id)")
         .to_string();
-    let body = serde_json::to_string(message).map_err(|e| BackfillError::Quarantine {
+    let body = body(message).map_err(|e| BackfillError::Quarantine {
         finding_id: finding_id.clone(),
         detail: e.to_string(),
     })?;
@@ -142,6 +184,46 @@ mod tests {
             Verdict::SetAside(st) => assert_eq!((st.runs, st.first_failed_at.as_str()), (3, "t1")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_finding_too_large_for_the_queue_goes_as_its_identifiers_and_a_truncated_copy() {
+        let big = serde_json::json!({"id": "f-big", "arn": "arn:aws:guardduty:x", "type": "T",
+            "updatedAt": "2026-11-01T00:00:00.000Z", "description": "é".repeat(700_000)});
+        let strike = Strike {
+            runs: 3,
+            first_failed_at: "t".into(),
+        };
+        let m = Message {
+            kind: KIND,
+            version: 1,
+            finding: &big,
+            region: "us-east-1",
+            detector_id: "d",
+            destination: "https",
+            error: "HTTP 413",
+            failed_runs: strike.runs,
+            first_failed_at: &strike.first_failed_at,
+            quarantined_at: "t",
+        };
+        let text = body(&m).unwrap();
+        assert!(text.len() <= MAX_BODY_BYTES, "{}", text.len());
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["finding_ref"]["id"], "f-big");
+        assert!(v.get("finding").is_none());
+        assert!(v["finding_bytes"].as_u64().unwrap() > 1_000_000);
+        let excerpt = v["finding_excerpt"].as_str().unwrap();
+        assert!(excerpt.starts_with("{\"id\":\"f-big\"") && excerpt.len() <= EXCERPT_BYTES);
+        // A finding that fits goes whole.
+        let small = serde_json::json!({"id": "f-1"});
+        let m = Message {
+            finding: &small,
+            ..m
+        };
+        let v: Value = serde_json::from_str(&body(&m).unwrap()).unwrap();
+        assert_eq!(v["finding"]["id"], "f-1");
+        assert!(v.get("truncated").is_none());
     }
 
     #[test]

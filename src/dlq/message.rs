@@ -88,6 +88,11 @@ pub enum UnwrapError {
     QuarantineVersion { found: String },
     #[error("the quarantined message has no finding with an id")]
     QuarantineWithoutFinding,
+    #[error(
+        "finding {id} was too large for the queue ({bytes} bytes) and was kept as its identifiers \
+         and a truncated copy: fetch it again by id (GetFindings), or replay its time range"
+    )]
+    QuarantineTruncated { id: String, bytes: u64 },
 }
 
 /// One finding to send again, with the EventBridge event id when it came in an event.
@@ -236,6 +241,18 @@ fn quarantine(mut body: Value) -> Unwrapped {
     let first_failed_at =
         text(body.get("first_failed_at")).or_else(|| text(body.get("quarantined_at")));
     let findings = match body.get("version") {
+        Some(v)
+            if v.as_u64() == Some(QUARANTINE_VERSION)
+                && body.get("truncated") == Some(&true.into()) =>
+        {
+            Err(UnwrapError::QuarantineTruncated {
+                id: text(body.pointer("/finding_ref/id")).unwrap_or_else(|| "(no id)".into()),
+                bytes: body
+                    .get("finding_bytes")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_default(),
+            })
+        }
         Some(v) if v.as_u64() == Some(QUARANTINE_VERSION) => {
             let finding = body.get_mut("finding").map(Value::take).unwrap_or_default();
             if finding_id(&finding).is_ok() {
@@ -381,6 +398,19 @@ mod tests {
         let u = read(&record, &[]);
         assert_eq!(u.error.as_deref(), Some("EventAgeExceeded"));
         assert_eq!(ids(&u), ["f3"]);
+    }
+
+    #[test]
+    fn a_quarantined_finding_kept_truncated_is_not_sent_and_says_how_to_get_it() {
+        let body = json!({"kind": QUARANTINE_KIND, "version": 1, "truncated": true,
+            "finding_bytes": 2_000_000, "finding_ref": {"id": "f-big"}, "finding_excerpt": "{",
+            "error": "HTTP 413", "failed_runs": 3, "quarantined_at": "2026-11-01T00:10:00Z"});
+        let u = read(&body, &[("kind", QUARANTINE_KIND)]);
+        let err = u.findings.expect_err("nothing to send");
+        assert!(
+            matches!(err, UnwrapError::QuarantineTruncated { ref id, bytes: 2_000_000 } if id == "f-big")
+        );
+        assert!(err.to_string().contains("GetFindings"), "{err}");
     }
 
     #[test]
