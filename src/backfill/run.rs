@@ -245,15 +245,6 @@ async fn rescan<P: Port>(port: &P, plan: &Plan, cp: &Checkpoint, mark: i64, p: &
         plan.cap.saturating_mul(HARD_LIMIT_FACTOR),
     );
     pages(port, plan, &mut cursor, p, true).await;
-    if std::env::var("GDF_SIM_DEBUG").is_ok() {
-        eprintln!(
-            "rescan {window:?} complete={} stopped={:?} mark={:?} blocker={:?}",
-            cursor.complete(),
-            cursor.stopped(),
-            cursor.mark().ms,
-            cursor.blocker()
-        );
-    }
     if cursor.complete() {
         p.rescan_at = None;
     } else {
@@ -506,12 +497,6 @@ fn suspect(
         .find(|f| f.cause.is_none() || is_oversize(f));
     let f = own.unwrap_or(first);
     let runs = p.strikes.get(id).map_or(0, |s| s.runs);
-    if std::env::var("GDF_SIM_DEBUG").is_ok() {
-        eprintln!(
-            "suspect {id} late={late} runs={runs} ts={:?}",
-            updated_ms(finding)
-        );
-    }
     p.suspects.push(Suspect {
         id: id.to_string(),
         sink: f.sink,
@@ -632,21 +617,6 @@ async fn close<P: Port>(
     mut p: Progress,
 ) -> DetectorRun {
     let mark = cursor.mark();
-    if std::env::var("GDF_SIM_DEBUG").is_ok() {
-        eprintln!(
-            "close: stop={:?} complete={} mark={} blocker={:?} held={} strikes={:?} struck={:?}",
-            cursor.stopped(),
-            cursor.complete(),
-            mark.ms,
-            cursor.blocker(),
-            cursor.held(),
-            p.strikes
-                .iter()
-                .map(|(k, v)| (k.clone(), v.runs))
-                .collect::<Vec<_>>(),
-            p.struck
-        );
-    }
     let now = port.now_ms();
     let window = cursor.window();
     p.run.reached_ms = Some(mark.ms);
