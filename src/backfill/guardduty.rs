@@ -148,7 +148,7 @@ pub async fn detectors(
             .await
             .map_err(|e| BackfillError::ListDetectors {
                 region: region.to_string(),
-                detail: super::describe(&e),
+                detail: crate::aws_error::explain("guardduty:ListDetectors", Some(region), &e),
             })?;
         out.extend(page.detector_ids().iter().cloned());
         match page.next_token().filter(|t| !t.is_empty()) {
@@ -215,7 +215,7 @@ pub async fn list_page(
         .await
         .map_err(|e| BackfillError::ListFindings {
             detector: detector.to_string(),
-            detail: super::describe(&e),
+            detail: crate::aws_error::explain("guardduty:ListFindings", Some(detector), &e),
         })?;
     let token = page
         .next_token()
@@ -280,7 +280,7 @@ pub async fn get_findings(
         (Err(e), None) => {
             return Err(BackfillError::GetFindings {
                 detector: detector.to_string(),
-                detail: super::describe(&e),
+                detail: crate::aws_error::explain("guardduty:GetFindings", Some(detector), &e),
             });
         }
     };

@@ -142,8 +142,7 @@ pub fn endpoint(base: &str, path: Option<&str>, query: Option<&str>) -> String {
     };
     let trimmed = no_query.trim_end_matches('/');
     let mut url = match path {
-        Some(p) if !trimmed.ends_with(p) => format!("{trimmed}{p}"),
-        Some(_) => trimmed.to_string(),
+        Some(p) => format!("{trimmed}{}", path_rest(trimmed, p)),
         None => no_query.to_string(),
     };
     let queries: Vec<&str> = given_query.into_iter().chain(query).collect();
@@ -152,6 +151,23 @@ pub fn endpoint(base: &str, path: Option<&str>, query: Option<&str>) -> String {
         url.push_str(&queries.join("&"));
     }
     url
+}
+
+/// What of the preset's `path` the base URL does not already end with: all of it, none of it
+/// (`…/services/collector/event` given whole), or the rest after a leading part the base
+/// ends with (`…/services/collector`, a form Splunk's own docs use, gets `/event`).
+fn path_rest<'p>(base: &str, path: &'p str) -> &'p str {
+    if base.ends_with(path) {
+        return "";
+    }
+    let cuts = path.match_indices('/').map(|(i, _)| i).filter(|&i| i > 0);
+    let mut rest = path;
+    for i in cuts {
+        if base.ends_with(&path[..i]) {
+            rest = &path[i..];
+        }
+    }
+    rest
 }
 
 /// The record's `updatedAt`, read back from its `dedup_key` (`<id>:<updatedAt>`).
@@ -316,6 +332,33 @@ impl Protocol for Generic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_that_already_ends_in_the_preset_path_or_a_leading_part_of_it_is_used_as_given() {
+        let hec = Some("/services/collector/event");
+        for (base, want) in [
+            ("https://h:8088", "https://h:8088/services/collector/event"),
+            ("https://h:8088/", "https://h:8088/services/collector/event"),
+            (
+                "https://h:8088/services/collector",
+                "https://h:8088/services/collector/event",
+            ),
+            (
+                "https://h:8088/services/collector/",
+                "https://h:8088/services/collector/event",
+            ),
+            (
+                "https://h:8088/services/collector/event",
+                "https://h:8088/services/collector/event",
+            ),
+        ] {
+            assert_eq!(endpoint(base, hec, None), want, "{base}");
+        }
+        assert_eq!(
+            endpoint("https://h/services/collector?x=1", hec, Some("channel=c")),
+            "https://h/services/collector/event?x=1&channel=c"
+        );
+    }
 
     #[test]
     fn a_base_url_gets_the_product_path_once() {
