@@ -1,22 +1,29 @@
 //! The backfill: pages through the GuardDuty API so that findings the push path missed, or
 //! made before deployment, still arrive. Per region (`GUARDDUTY_REGIONS`) and detector
-//! (`DETECTOR_IDS`, else ListDetectors), one run lists `updatedAt` in `[start, upper)`,
-//! unarchived unless `BACKFILL_INCLUDE_ARCHIVED`, sorted ascending, 50 per page; fetches each
-//! page with GetFindings and delivers it before listing the next, so at most one page of
-//! findings per detector is in memory.
+//! (`DETECTOR_IDS`: bare ids or `region:detector` pairs, else ListDetectors), one run lists
+//! `updatedAt` in `[start, upper)` at or above the rule's severity floor
+//! (`RULE_MIN_SEVERITY`), unarchived unless `BACKFILL_INCLUDE_ARCHIVED`, sorted ascending, 50
+//! per page; fetches each page with GetFindings and delivers it before listing the next, so
+//! at most one page of findings per detector is in memory.
 //!
 //! - [`cursor`] (pure) decides what to list next, what to deliver and where the next run
 //!   starts; its module doc states and argues the property that no finding is lost.
-//! - [`guardduty`] talks to GuardDuty; [`checkpoint`] stores the cursor's mark in SSM
-//!   (`CHECKPOINT_PARAMETER`); [`quarantine`] sets poison findings aside in the dead-letter
-//!   queue; [`budget`] bounds every AWS call by the invocation's remaining time.
+//! - [`run`] is one detector's run over a `Port` (the outside world): the window, the rescan
+//!   of the stretch behind the checkpoint, strikes judged per finding, the stored state.
+//!   `detector` is its AWS port; `sim` (tests) a seeded simulation of GuardDuty and the
+//!   destinations that drives it.
+//! - [`state`] keeps each detector's state in DynamoDB (`STATE_TABLE`) under a lease;
+//!   [`checkpoint`] is the state's shape and the SSM parameter an earlier version kept it in
+//!   (`CHECKPOINT_PARAMETER`, read once to migrate); [`guardduty`] talks to GuardDuty;
+//!   [`quarantine`] sets poison findings aside in the dead-letter queue; [`budget`] bounds
+//!   every AWS call by the invocation's remaining time.
 //!
-//! `start` is the checkpoint when there is one, else now − `BACKFILL_LOOKBACK_MINUTES` (or
+//! `start` is the stored mark when there is one, else now − `BACKFILL_LOOKBACK_MINUTES` (or
 //! the CLI's fixed window: `backfill --since`, `replay --since`); `upper` is now −
 //! `BACKFILL_SETTLE_SECONDS` (a fixed window ends at now, or at `replay --until`: it moves no
-//! checkpoint). A run that stops early (cap, hard limit, deadline,
-//! API error) still delivers what it fetched, writes its checkpoint, and counts one
-//! `BackfillTruncated` with a log line naming the reason, the detector and how far behind it is.
+//! state). A run that stops early (cap, hard limit, deadline, API error) still delivers what
+//! it fetched, stores its state, and counts one `BackfillTruncated` with a log line naming the
+//! reason, the detector and how far behind it is.
 
 pub use crate::budget;
 pub mod checkpoint;
