@@ -56,7 +56,8 @@ impl Checkpoint {
         self.recent_floor.as_deref().and_then(epoch_ms)
     }
 
-    /// The JSON stored, shortened to fit [`MAX_VALUE_BYTES`]: ids first, then strikes.
+    /// The JSON stored, shortened to fit [`MAX_VALUE_BYTES`] (SSM, when there is no state
+    /// table): the recent versions first, then ids, then strikes.
     pub fn to_value(&self) -> Result<String, serde_json::Error> {
         let mut cp = self.clone();
         loop {
@@ -64,9 +65,16 @@ impl Checkpoint {
             if value.len() <= MAX_VALUE_BYTES {
                 return Ok(value);
             }
-            if let Some((_, &t)) = cp.recent.iter().min_by_key(|(_, t)| **t) {
-                cp.recent.retain(|_, x| *x > t);
-                cp.recent_floor = Some(crate::clock::format_ms(t.saturating_add(1)));
+            // The record of recent versions goes first and whole (one pass, not one
+            // serialization per entry): the next rescan then starts at the mark.
+            if !cp.recent.is_empty() {
+                cp.recent.clear();
+                cp.recent_floor = Some(cp.updated_at.clone());
+                continue;
+            }
+            // Then half the remembered ids at a time (sent again, never lost).
+            if cp.ids.len() > 1 {
+                cp.ids.truncate(cp.ids.len() / 2);
                 continue;
             }
             if cp.ids.pop().is_none() && cp.strikes.pop_last().is_none() {
@@ -166,6 +174,22 @@ mod tests {
         let back: Checkpoint = serde_json::from_str(&value).unwrap();
         assert_eq!(back.updated_at, cp.updated_at);
         assert!(!back.ids.is_empty() && back.ids.iter().all(|i| cp.ids.contains(i)));
+    }
+
+    #[test]
+    fn a_large_record_of_recent_versions_gives_way_whole_and_the_rescan_starts_at_the_mark() {
+        let cp = Checkpoint {
+            updated_at: "2026-11-22T10:00:00.123Z".into(),
+            ids: vec!["a".into()],
+            recent: (0..3000)
+                .map(|i| (format!("{i:064}"), i64::from(i)))
+                .collect(),
+            ..Default::default()
+        };
+        let back: Checkpoint = serde_json::from_str(&cp.to_value().unwrap()).unwrap();
+        assert!(back.recent.is_empty());
+        assert_eq!(back.recent_floor.as_deref(), Some(cp.updated_at.as_str()));
+        assert_eq!(back.ids, ["a"], "the ids fit once the record is gone");
     }
 
     #[test]

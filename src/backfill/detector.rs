@@ -157,12 +157,7 @@ impl AwsPort<'_> {
                     *l = Some(lease);
                 }
                 match body {
-                    Some(body) => serde_json::from_str(&body).map(Loaded::State).map_err(|e| {
-                        BackfillError::StateInvalid {
-                            key,
-                            problem: e.to_string(),
-                        }
-                    }),
+                    Some(body) => parse_state(&key, &body).map(Loaded::State),
                     None => Ok(self.read_ssm().await?.map_or(Loaded::Empty, Loaded::State)),
                 }
             }
@@ -171,6 +166,23 @@ impl AwsPort<'_> {
     fn budget(&self, operation: &'static str) -> Result<Budget, BackfillError> {
         Budget::within(self.deadline).ok_or(BackfillError::OutOfTime { operation })
     }
+}
+
+/// A stored state as the table holds it; one whose mark is not a time is refused (it would
+/// start the window at 1970 and send every finding again), naming the key.
+fn parse_state(key: &str, body: &str) -> Result<Checkpoint, BackfillError> {
+    let invalid = |problem: String| BackfillError::StateInvalid {
+        key: key.to_string(),
+        problem,
+    };
+    let cp: Checkpoint = serde_json::from_str(body).map_err(|e| invalid(e.to_string()))?;
+    if cp.start_ms().is_none() {
+        return Err(invalid(format!(
+            "updated_at {:?} is not an RFC 3339 time",
+            cp.updated_at
+        )));
+    }
+    Ok(cp)
 }
 
 impl Port for AwsPort<'_> {
@@ -276,5 +288,24 @@ impl Port for AwsPort<'_> {
         let sqs = self.job.backfill.reader.sqs_for(queue).await;
         quarantine::send(&sqs, queue, &message, &budget).await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_state_whose_mark_is_not_a_time_is_refused_naming_its_key() {
+        let err = parse_state("us-east-1/d", r#"{"updated_at":"yesterday","ids":[]}"#)
+            .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("us-east-1/d") && text.contains("yesterday"),
+            "{text}"
+        );
+        assert!(parse_state("k", "not json").is_err());
+        let ok = parse_state("k", r#"{"updated_at":"2026-11-22T10:00:00.123Z"}"#).expect("read");
+        assert_eq!(ok.updated_at, "2026-11-22T10:00:00.123Z");
     }
 }

@@ -127,8 +127,8 @@ struct Progress {
     /// Ids skipped as unfetchable, in the order skipped.
     unfetchable: Vec<String>,
     recent: BTreeMap<String, i64>,
-    /// Destinations that delivered something this run (so they work), and when.
-    working: BTreeMap<String, i64>,
+    /// Destinations that delivered something this run (so they work).
+    working: HashSet<&'static str>,
     /// Where the next rescan resumes (`None`: the last one finished).
     rescan_at: Option<i64>,
 }
@@ -201,7 +201,7 @@ pub async fn run<P: Port>(port: &P, plan: &Plan, mut run: DetectorRun) -> Detect
             .map(|c| c.unfetchable.iter().cloned().collect())
             .unwrap_or_default(),
         recent: previous.as_ref().map(remembered_recent).unwrap_or_default(),
-        working: BTreeMap::new(),
+        working: HashSet::new(),
         rescan_at: previous
             .as_ref()
             .and_then(|c| c.rescan_at.as_deref())
@@ -265,9 +265,7 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
         let (ids, token) = match port.list(&query).await {
             Ok(page) => page,
             Err(e) => {
-                if !late {
-                    p.run.errors.push(e);
-                }
+                listing_failed(p, e, late);
                 cursor.stop(Stop::Error);
                 break;
             }
@@ -290,9 +288,7 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
                 deliver_page(port, plan, cursor, found, p, late).await;
             }
             Err(e) => {
-                if !late {
-                    p.run.errors.push(e);
-                }
+                listing_failed(p, e, late);
                 cursor.stop(Stop::Error);
                 break;
             }
@@ -308,6 +304,17 @@ async fn pages<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
     if cursor.token_repeated() {
         warn!(message = "GuardDuty repeated a nextToken, or its listing of one millisecond kept changing; ending this listing here.",
               scope = %p.run.scope);
+    }
+}
+
+/// A GuardDuty call failed: an error of the run in its window; in the rescan, which the next
+/// run resumes, a warning (nothing behind the checkpoint is lost by it).
+fn listing_failed(p: &mut Progress, e: BackfillError, late: bool) {
+    if late {
+        warn!(message = "Rescan stopped by a GuardDuty error; the next run resumes it.",
+              scope = %p.run.scope, error = %e);
+    } else {
+        p.run.errors.push(e);
     }
 }
 
@@ -414,6 +421,15 @@ async fn deliver_page<P: Port>(
     p.run.outcome.add(outcome);
 }
 
+/// Notes the destinations that took something in `outcome`: they work, this run.
+fn note_working(p: &mut Progress, outcome: &Outcome) {
+    for (sink, (ok, _)) in &outcome.per_sink {
+        if *ok > 0 {
+            p.working.insert(sink);
+        }
+    }
+}
+
 /// Delivers `findings`; a request that failed for several of them is split in halves until
 /// each failing finding stands alone. A destination that has delivered nothing this run is
 /// probed down one spine of halves only (about log2 of the page in requests), so an outage
@@ -423,21 +439,13 @@ async fn isolate<P: Port>(port: &P, findings: Vec<Value>, p: &mut Progress) -> O
     let mut queue = vec![(findings, true)];
     while let Some((batch, may_probe)) = queue.pop() {
         let outcome = port.deliver(&batch).await;
-        let now = port.now_ms();
-        for (sink, (ok, _)) in &outcome.per_sink {
-            if *ok > 0 {
-                p.working.insert((*sink).to_string(), now);
-            }
-        }
+        note_working(p, &outcome);
         let failed: HashSet<&str> = outcome
             .failures
             .iter()
             .map(|f| f.finding_id.as_str())
             .collect();
-        let works = outcome
-            .failures
-            .iter()
-            .any(|f| p.working.contains_key(f.sink));
+        let works = outcome.failures.iter().any(|f| p.working.contains(f.sink));
         if failed.len() < 2 || !(works || may_probe) {
             total.add(outcome);
             continue;
@@ -514,20 +522,15 @@ async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
     let unknown = p
         .suspects
         .iter()
-        .any(|s| !s.own_fault && !p.working.contains_key(s.sink));
+        .any(|s| !s.own_fault && !p.working.contains(s.sink));
     if unknown && let Some(probe) = p.probe.take() {
         let outcome = port.deliver(std::slice::from_ref(&probe)).await;
-        let now = port.now_ms();
-        for (sink, (ok, _)) in &outcome.per_sink {
-            if *ok > 0 {
-                p.working.insert((*sink).to_string(), now);
-            }
-        }
+        note_working(p, &outcome);
         p.run.outcome.retries += 1;
     }
     let now = format_ms(port.now_ms());
     for s in std::mem::take(&mut p.suspects) {
-        if !(s.own_fault || p.working.contains_key(s.sink)) || !p.struck.insert(s.id.clone()) {
+        if !(s.own_fault || p.working.contains(s.sink)) || !p.struck.insert(s.id.clone()) {
             continue;
         }
         let strike = match quarantine::strike(&mut p.strikes, &s.id, &now, plan.quarantine_after) {
