@@ -295,11 +295,6 @@ impl Cursor {
         self.taken
     }
 
-    /// Positions held in memory now (the rest were folded into the mark).
-    pub fn held(&self) -> usize {
-        self.positions.len() + self.walk.ids.len() + self.walk.last.as_ref().map_or(0, Vec::len)
-    }
-
     /// Whether this run settled `id` (delivered, failed or missing) and still holds it.
     pub fn settled(&self, id: &str) -> bool {
         self.position(id).is_some_and(|p| p.state != State::Pending)
@@ -526,14 +521,6 @@ impl Cursor {
     /// Whether the run has covered its whole window with every position delivered.
     pub fn complete(&self) -> bool {
         self.exhausted && self.stop.is_none() && self.blocked_at().is_none()
-    }
-
-    /// The first position not delivered (for diagnostics).
-    pub fn blocker(&self) -> Option<(String, Option<i64>, State)> {
-        let b = self.blocked_at()?;
-        self.positions
-            .get(b)
-            .map(|p| (p.id.clone(), p.listed_ms, p.state))
     }
 
     fn blocked_at(&self) -> Option<usize> {
