@@ -120,6 +120,11 @@ pub struct BackfillConfig {
     /// The EventBridge rule's numeric severity floor (`RULE_MIN_SEVERITY`, 0-10; 0: none):
     /// the backfill lists only findings at or above it, so both paths deliver the same set.
     pub rule_min_severity: u8,
+    /// How far behind now a scheduled run may end before it fails its invocation, so the
+    /// function's `Errors` alarm pages (`BACKFILL_MAX_LAG_SECONDS`; default: the settle margin
+    /// plus three schedule intervals of `BACKFILL_INTERVAL_SECONDS`, 300 unless set). `None`
+    /// (`0`): never.
+    pub max_lag: Option<Duration>,
 }
 
 /// `DETECTOR_IDS`: bare ids apply to every region, `region:detector` pairs to their region.
@@ -183,6 +188,7 @@ impl std::fmt::Debug for BackfillConfig {
             state_table,
             rescan,
             rule_min_severity,
+            max_lag,
         } = self;
         f.debug_struct("BackfillConfig")
             .field("regions", regions)
@@ -202,6 +208,7 @@ impl std::fmt::Debug for BackfillConfig {
             .field("state_table", state_table)
             .field("rescan", rescan)
             .field("rule_min_severity", rule_min_severity)
+            .field("max_lag", max_lag)
             .finish()
     }
 }
@@ -296,6 +303,13 @@ impl Config {
             });
         }
         let quarantine_after = env.number("BACKFILL_QUARANTINE_AFTER", 3, 1, 100)?;
+        let interval = env.number("BACKFILL_INTERVAL_SECONDS", 300, 60, 86_400)?;
+        let max_lag = env.number(
+            "BACKFILL_MAX_LAG_SECONDS",
+            settle + 3 * interval,
+            0,
+            604_800,
+        )?;
         let dlq_url = env.string("DLQ_URL");
         if let Some(url) = &dlq_url {
             validate_queue_url_of("DLQ_URL", url)?;
@@ -350,6 +364,7 @@ impl Config {
                     env.number("BACKFILL_RESCAN_MINUTES", 60, 0, 24 * 60)? * 60,
                 ),
                 rule_min_severity: env.number("RULE_MIN_SEVERITY", 0, 0, 10)? as u8,
+                max_lag: (max_lag > 0).then(|| Duration::from_secs(max_lag)),
             },
             metrics_namespace,
             metrics_detail,
@@ -822,6 +837,32 @@ mod tests {
         match parse(vars) {
             Err(ConfigError::Invalid { var, .. }) | Err(ConfigError::Rejected { var, .. }) => var,
             other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_backfill_lag_limit_is_the_settle_margin_plus_three_schedule_intervals_unless_set() {
+        let lag = |vars: &[(&str, &str)]| parse(vars).unwrap().backfill.max_lag;
+        assert_eq!(lag(&[]), Some(Duration::from_secs(300 + 3 * 300)));
+        assert_eq!(
+            lag(&[
+                ("BACKFILL_INTERVAL_SECONDS", "3600"),
+                ("BACKFILL_SETTLE_SECONDS", "60")
+            ]),
+            Some(Duration::from_secs(60 + 3 * 3600))
+        );
+        assert_eq!(
+            lag(&[("BACKFILL_MAX_LAG_SECONDS", "7200")]),
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(lag(&[("BACKFILL_MAX_LAG_SECONDS", "0")]), None);
+        for (var, value) in [
+            ("BACKFILL_INTERVAL_SECONDS", "30"),
+            ("BACKFILL_INTERVAL_SECONDS", "5m"),
+            ("BACKFILL_MAX_LAG_SECONDS", "-1"),
+        ] {
+            let e = parse(&[(var, value)]).unwrap_err().to_string();
+            assert!(e.contains(var), "{e}");
         }
     }
 
@@ -1358,7 +1399,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 27] = [
+    const ALL_VARS: [&str; 29] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1386,6 +1427,8 @@ mod tests {
         "BACKFILL_RESCAN_MINUTES",
         "RULE_MIN_SEVERITY",
         "METRICS_DETAIL",
+        "BACKFILL_INTERVAL_SECONDS",
+        "BACKFILL_MAX_LAG_SECONDS",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

@@ -1,7 +1,7 @@
-//! Lambda mode: the `lambda_runtime` loop, the handler that routes each event (SPEC §2), and
+//! Lambda mode: the `lambda_runtime` loop, the handler that routes each event, and
 //! the report of a start-up failure to the Runtime API's `/init/error`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
@@ -45,6 +45,25 @@ pub enum HandlerError {
     Delivery(String),
     #[error("backfill failed: {0}")]
     Backfill(#[from] crate::backfill::BackfillError),
+    /// The run completed but ended further behind now than `BACKFILL_MAX_LAG_SECONDS`.
+    #[error(
+        "backfill is behind: the oldest finding position not yet delivered is {lag_seconds} s old, \
+         more than the {limit_seconds} s allowed (BACKFILL_MAX_LAG_SECONDS); the run's log lines say why"
+    )]
+    Behind {
+        lag_seconds: u64,
+        limit_seconds: u64,
+    },
+    /// The run completed but left findings a person must look at.
+    #[error(
+        "backfill needs attention: {unfetchable} finding(s) GuardDuty listed but GetFindings never \
+         returned (ids in the log), {quarantine_failed} finding(s) no destination accepts could not \
+         be set aside in the dead-letter queue"
+    )]
+    NeedsAttention {
+        unfetchable: u64,
+        quarantine_failed: u64,
+    },
 }
 
 /// The runtime logs a failed invocation's error with `{:?}`: show the message itself.
@@ -60,6 +79,8 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Malformed(_) => "MalformedEvent",
             HandlerError::Delivery(_) => "DeliveryFailed",
             HandlerError::Backfill(_) => "BackfillFailed",
+            HandlerError::Behind { .. } => "BackfillBehind",
+            HandlerError::NeedsAttention { .. } => "BackfillNeedsAttention",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -123,14 +144,16 @@ async fn handle_in(
         }
         Routed::Scheduled => match app.backfill().run_scheduled(deadline, tick).await {
             Ok(outcome) => {
+                let verdict = backfill_verdict(&outcome, app.config.backfill.max_lag);
                 crate::metrics::emit(
                     namespace,
                     detail,
                     Via::Backfill,
                     &outcome,
-                    Some(outcome.failed == 0 && outcome.stalled == 0),
+                    Some(outcome.failed == 0 && outcome.stalled == 0 && verdict.is_ok()),
                 );
-                finish(Via::Backfill, outcome, started)
+                let response = finish(Via::Backfill, outcome, started)?;
+                verdict.map(|()| response)
             }
             Err(e) => {
                 crate::metrics::emit(
@@ -154,6 +177,29 @@ async fn handle_in(
             ))
         }
     }
+}
+
+/// Whether a completed scheduled run should still fail its invocation, so that the function's
+/// `Errors` alarm (the one alarm on what needs a person) pages: it ended more than `max_lag`
+/// behind now, or it met findings it could neither fetch nor set aside. The run's work and
+/// state are kept either way; the schedule's alias allows no Lambda retry, so failing costs
+/// nothing but the page.
+fn backfill_verdict(outcome: &Outcome, max_lag: Option<Duration>) -> Result<(), HandlerError> {
+    if let (Some(lag), Some(limit)) = (outcome.backfill_lag_seconds, max_lag)
+        && lag > limit.as_secs()
+    {
+        return Err(HandlerError::Behind {
+            lag_seconds: lag,
+            limit_seconds: limit.as_secs(),
+        });
+    }
+    if outcome.unfetchable > 0 || outcome.quarantine_failed > 0 {
+        return Err(HandlerError::NeedsAttention {
+            unfetchable: outcome.unfetchable,
+            quarantine_failed: outcome.quarantine_failed,
+        });
+    }
+    Ok(())
 }
 
 fn finish(via: Via, outcome: Outcome, started: Instant) -> Result<Response, HandlerError> {
@@ -224,5 +270,54 @@ async fn try_report_init_error(api: &str, message: &str) -> Result<(), InitRepor
     match response.status() {
         s if s.is_success() => Ok(()),
         s => Err(InitReportError::Status(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(lag: Option<u64>, unfetchable: u64, quarantine_failed: u64) -> Outcome {
+        Outcome {
+            backfill_lag_seconds: lag,
+            unfetchable,
+            quarantine_failed,
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_run_within_its_lag_limit_that_left_nothing_behind_succeeds() {
+        let limit = Some(Duration::from_secs(1200));
+        assert!(backfill_verdict(&outcome(Some(1200), 0, 0), limit).is_ok());
+        assert!(backfill_verdict(&outcome(None, 0, 0), limit).is_ok());
+        assert!(backfill_verdict(&outcome(Some(u64::MAX), 0, 0), None).is_ok());
+    }
+
+    #[test]
+    fn a_run_past_its_lag_limit_fails_naming_the_lag_the_limit_and_the_variable() {
+        let e = backfill_verdict(&outcome(Some(1201), 0, 0), Some(Duration::from_secs(1200)))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("1201 s") && text.contains("1200 s"), "{text}");
+        assert!(text.contains("BACKFILL_MAX_LAG_SECONDS"), "{text}");
+        assert_eq!(Diagnostic::from(e).error_type, "BackfillBehind");
+    }
+
+    #[test]
+    fn a_run_that_met_unfetchable_or_unquarantinable_findings_fails_counting_them() {
+        for (u, q) in [(2, 0), (0, 1), (3, 4)] {
+            let e = backfill_verdict(&outcome(Some(10), u, q), None).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("{u} finding(s) GuardDuty listed")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("{q} finding(s) no destination")),
+                "{text}"
+            );
+            assert_eq!(Diagnostic::from(e).error_type, "BackfillNeedsAttention");
+        }
     }
 }

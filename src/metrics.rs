@@ -4,11 +4,13 @@
 //! CloudWatch bills every metric (name × dimension values) that receives data, by the hour,
 //! so what is published is sized for an organization (docs/cost.md):
 //! - [`Detail::Default`]: one document per invocation, dimension `FunctionName` only, holding
-//!   at most the six metrics of [`DEFAULT_METRICS`]. Counters are published only when they are
-//!   not zero (the alarms on them treat missing data as not breaching), and
-//!   `BackfillLagSeconds` on every backfill run that completed (its alarm treats missing data
-//!   as breaching: no run, no datapoint).
-//! - [`Detail::Detailed`] (`METRICS_DETAIL=detailed`): the default document, plus every
+//!   at most the five counters of [`DEFAULT_METRICS`], each only when it is not zero. An idle
+//!   stack publishes nothing, so it pays for no custom metric: the alarms that page watch
+//!   AWS's own metrics (the function's `Errors` — a backfill run that is behind or left
+//!   findings unfetched fails its invocation —, the backfill alias's `Invocations`, the
+//!   dead-letter queue's depth), which cost nothing to publish.
+//! - [`Detail::Detailed`] (`METRICS_DETAIL=detailed`): the default document, plus
+//!   `BackfillLagSeconds` by `FunctionName` on every backfill run that completed, plus every
 //!   counter by `FunctionName` and `Trigger` (zeros included), plus `FindingsForwarded` and
 //!   `FindingsFailed` by `FunctionName`, `Trigger` and `Destination`.
 //!
@@ -20,7 +22,8 @@
 //! - Every metric declared under `_aws.CloudWatchMetrics` is present with a value, and every
 //!   declared dimension is present as a string; no document declares no metric.
 //! - In the default mode, whatever the outcome, the documents' metric × dimension
-//!   combinations are among the six of [`DEFAULT_METRICS`] by `FunctionName`.
+//!   combinations are among the five of [`DEFAULT_METRICS`] by `FunctionName`, and an outcome
+//!   whose counters are all zero publishes no document.
 //! - The lines carry no `level`: they are written to stdout whatever `LOG_LEVEL` says (see
 //!   `crate::logging`), so a quieter log level never costs a metric.
 
@@ -33,12 +36,11 @@ use crate::pipeline::Outcome;
 pub const CLI_FUNCTION_NAME: &str = "cli";
 
 /// The metrics the default mode may publish, all by `FunctionName` alone.
-pub const DEFAULT_METRICS: [&str; 6] = [
+pub const DEFAULT_METRICS: [&str; 5] = [
     "FindingsForwarded",
     "FindingsFailed",
     "FindingsUnfetchable",
     "QuarantineFailed",
-    "BackfillLagSeconds",
     "BackfillLateFindings",
 ];
 
@@ -121,7 +123,12 @@ pub fn lines(
     backfill_ok: Option<bool>,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let summary = default_metrics(outcome);
+    let mut summary = default_metrics(outcome);
+    if detail == Detail::Detailed
+        && let Some(lag) = outcome.backfill_lag_seconds
+    {
+        summary.push(("BackfillLagSeconds", "Seconds", lag));
+    }
     if !summary.is_empty() {
         out.push(document(namespace, &[], &summary).to_string());
     }
@@ -131,7 +138,7 @@ pub fn lines(
     out
 }
 
-/// The default document's metrics: counters that are not zero, and the backfill lag.
+/// The default document's metrics: the counters that are not zero.
 fn default_metrics(o: &Outcome) -> Vec<(&'static str, &'static str, u64)> {
     let counters = [
         ("FindingsForwarded", o.forwarded),
@@ -140,15 +147,11 @@ fn default_metrics(o: &Outcome) -> Vec<(&'static str, &'static str, u64)> {
         ("QuarantineFailed", o.quarantine_failed),
         ("BackfillLateFindings", o.late),
     ];
-    let mut metrics: Vec<_> = counters
+    counters
         .into_iter()
         .filter(|(_, v)| *v > 0)
         .map(|(n, v)| (n, "Count", v))
-        .collect();
-    if let Some(lag) = o.backfill_lag_seconds {
-        metrics.push(("BackfillLagSeconds", "Seconds", lag));
-    }
-    metrics
+        .collect()
 }
 
 /// `METRICS_DETAIL=detailed`: every counter by trigger, deliveries by destination.
@@ -291,20 +294,24 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_backfill_run_publishes_only_its_lag_and_a_failed_one_nothing() {
+    fn an_idle_backfill_run_publishes_nothing_by_default_and_its_lag_when_detailed() {
         let idle = Outcome {
             backfill_lag_seconds: Some(300),
             ..Default::default()
         };
+        for ok in [Some(true), Some(false)] {
+            let docs = lines("NS", Detail::Default, Via::Backfill, &idle, ok);
+            assert!(docs.is_empty(), "{docs:?}");
+        }
         let docs = parse(&lines(
             "NS",
-            Detail::Default,
+            Detail::Detailed,
             Via::Backfill,
             &idle,
             Some(true),
         ));
         assert_eq!(
-            combinations(&docs),
+            combinations(&docs[..1]),
             [(
                 "BackfillLagSeconds".to_string(),
                 vec!["FunctionName=\"cli\"".to_string()]
@@ -314,18 +321,10 @@ mod tests {
             docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
             "Seconds"
         );
-        let failed = lines(
-            "NS",
-            Detail::Default,
-            Via::Backfill,
-            &Outcome::default(),
-            Some(false),
-        );
-        assert!(failed.is_empty(), "{failed:?}");
     }
 
     #[test]
-    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_six_default_metrics() {
+    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_five_default_metrics() {
         let docs = parse(&lines(
             "NS",
             Detail::Default,
@@ -334,7 +333,7 @@ mod tests {
             Some(false),
         ));
         let names: Vec<String> = combinations(&docs).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names.len(), 6, "{names:?}");
+        assert_eq!(names.len(), 5, "{names:?}");
         for n in &names {
             assert!(DEFAULT_METRICS.contains(&n.as_str()), "{n}");
         }
@@ -476,13 +475,9 @@ mod tests {
                 for m in metrics {
                     let name = m["Name"].as_str().unwrap_or_default();
                     proptest::prop_assert!(DEFAULT_METRICS.contains(&name), "{}", name);
-                    if name != "BackfillLagSeconds" {
-                        proptest::prop_assert!(doc[name].as_u64().unwrap_or(0) > 0, "zero {}", name);
-                    }
+                    proptest::prop_assert!(doc[name].as_u64().unwrap_or(0) > 0, "zero {}", name);
                 }
             }
-            let lag_published = docs.iter().any(|d| d.get("BackfillLagSeconds").is_some());
-            proptest::prop_assert_eq!(lag_published, outcome.backfill_lag_seconds.is_some());
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Normalization: one GuardDuty finding (a `serde_json::Value`, never re-typed) into one
-//! record of SPEC §3. Pure: no I/O, no clock (the caller passes `Ingest`), no panics on any
-//! input. Accepts the API's camelCase JSON and the PascalCase shape the AWS CLI and boto3
+//! normalized record (the schema in docs/record.md). Pure: no I/O, no clock (the caller
+//! passes `Ingest`), no panics on any input. Accepts the API's camelCase JSON and the PascalCase shape the AWS CLI and boto3
 //! print, and the messy values found in the wild (numbers and booleans as strings, nulls).
 
 use std::borrow::Cow;
@@ -11,7 +11,7 @@ use serde_json::{Number, Value};
 
 use crate::view::Keep;
 
-/// The severity ladder of SPEC §3.
+/// The severity ladder (docs/record.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

@@ -32,7 +32,7 @@ impl Failure {
     }
 }
 
-/// Counts of one run, per SPEC §2, plus what failed.
+/// Counts of one run (the handler's response and the metrics), plus what failed.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Outcome {
     pub received: u64,
