@@ -103,7 +103,7 @@ impl Outcome {
         self.stalled += other.stalled;
         self.unfetchable += other.unfetchable;
         self.quarantine_failed += other.quarantine_failed;
-        // The oldest undelivered position of all: the worst detector is what the lag alarm
+        // The oldest undelivered position of all: the worst detector is what the lag limit
         // must see.
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
             (Some(a), Some(b)) => Some(a.max(b)),

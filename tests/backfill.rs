@@ -270,17 +270,25 @@ async fn after_a_three_hour_outage_the_runs_catch_up_without_losing_findings_on_
         ],
     )
     .await;
-    let mut runs = 0;
+    // A run that ends more than the lag limit (settle + three intervals) behind still does
+    // its work and saves its state, then fails its invocation so the Errors alarm pages.
+    let (mut runs, mut behind) = (0, 0);
     loop {
         runs += 1;
-        let r = run(&api).await;
-        if r["received"] == 0 || runs > 10 {
-            break;
+        match api.invoke(scheduled()).await {
+            Reply::Response(r) if r["received"] == 0 => break,
+            Reply::Response(_) => {}
+            Reply::Error(e) => {
+                assert_eq!(e["errorType"], "BackfillBehind", "{e}");
+                behind += 1;
+            }
         }
+        assert!(runs <= 10, "{runs} runs and still not caught up");
     }
     settle().await;
     let got = delivered(&proc_);
     assert!(runs <= 6, "{runs} runs to catch up");
+    assert!(behind >= 1, "three hours behind pages at least once");
     for i in 0..130 {
         assert!(got.contains_key(&format!("o-{i:03}")), "o-{i:03} lost");
     }
@@ -769,6 +777,53 @@ async fn a_finding_missing_from_get_findings_holds_the_checkpoint_before_it() {
     assert!(delivered(&proc_).contains_key("f-0004"), "{r}");
     let cp = checkpoint_of(&prefix, "det1").await.unwrap();
     assert!(cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str());
+}
+
+#[tokio::test]
+async fn a_run_that_skips_a_finding_get_findings_never_returns_fails_so_the_errors_alarm_pages() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "g", 5, base),
+    );
+    gd.omit_from_get(&["g-0002"]);
+    let prefix = format!("/{}", moto::unique("gdf-ghost"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+            ("BACKFILL_QUARANTINE_AFTER", "1".into()),
+        ],
+    )
+    .await;
+    match api.invoke(scheduled()).await {
+        Reply::Error(e) => {
+            assert_eq!(e["errorType"], "BackfillNeedsAttention", "{e}");
+            let message = e["errorMessage"].as_str().unwrap();
+            assert!(
+                message.contains("1 finding(s) GuardDuty listed"),
+                "{message}"
+            );
+        }
+        Reply::Response(r) => panic!("the run hid an unfetchable finding: {r}"),
+    }
+    // The run's work is kept: the other four arrived and the checkpoint moved past the ghost.
+    settle().await;
+    let got = delivered(&proc_);
+    let mut ids: Vec<&str> = got.keys().map(String::as_str).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["g-0000", "g-0001", "g-0003", "g-0004"]);
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 4).as_str(),
+        "{cp}"
+    );
+    // Remembered as skipped: the next run neither fails for it again nor re-sends anything.
+    let r = run(&api).await;
+    assert_eq!(r["received"], 0, "{r}");
 }
 
 #[tokio::test]

@@ -98,17 +98,17 @@ def rate_seconds(expression):
 
 
 class BackfillScheduleTest(unittest.TestCase):
-    def test_disabled_renders_a_disabled_schedule_and_no_lag_alarm(self):
+    def test_disabled_renders_a_disabled_schedule_and_no_stopped_alarm(self):
         resources = rendered(BackfillSchedule="disabled")
         self.assertEqual(resources["FunctionBackfill"]["Properties"]["State"], "DISABLED")
-        self.assertNotIn("BackfillLagAlarm", resources)
+        self.assertNotIn("BackfillStoppedAlarm", resources)
 
-    def test_a_schedule_renders_an_enabled_rule_with_its_expression_and_the_lag_alarm(self):
+    def test_a_schedule_renders_an_enabled_rule_with_its_expression_and_the_stopped_alarm(self):
         resources = rendered(BackfillSchedule="rate(10 minutes)")
         props = resources["FunctionBackfill"]["Properties"]
         self.assertEqual(props["State"], "ENABLED")
         self.assertEqual(props["ScheduleExpression"], "rate(10 minutes)")
-        self.assertIn("BackfillLagAlarm", resources)
+        self.assertIn("BackfillStoppedAlarm", resources)
 
     def test_the_rate_check_refuses_what_eventbridge_refuses(self):
         for bad in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "rate(05 minutes)", "rate(5 weeks)"):
@@ -125,22 +125,28 @@ class BackfillScheduleTest(unittest.TestCase):
             with self.subTest(refused=refused), self.assertRaises(cfn.InvalidParameter):
                 rendered(BackfillSchedule=refused)
 
-    def test_the_lag_alarm_follows_the_schedule_for_every_schedule_offered(self):
+    def test_the_stopped_alarm_and_the_functions_interval_follow_the_schedule_for_every_schedule_offered(self):
         for value in STACKSET["Parameters"]["BackfillSchedule"]["AllowedValues"]:
             if value == "disabled":
                 continue
             with self.subTest(schedule=value):
                 interval = rate_seconds(value)
-                props = rendered(BackfillSchedule=value, BackfillSettleSeconds="120")["BackfillLagAlarm"]["Properties"]
-                metrics = {m["Id"]: m for m in props["Metrics"]}
-                stat = metrics["lag"]["MetricStat"]
-                self.assertEqual(stat["Period"], interval)
-                self.assertEqual((stat["Metric"]["MetricName"], stat["Stat"]), ("BackfillLagSeconds", "Maximum"))
-                self.assertEqual(metrics["behind"]["Expression"], f"(lag - 120) / {interval}")
-                # No run in an interval is a breaching period; three in a row page.
+                resources = rendered(BackfillSchedule=value)
+                # The function fails a run that ends more than settle + 3 intervals behind.
+                self.assertEqual(env(resources)["BACKFILL_INTERVAL_SECONDS"], str(interval))
+                props = resources["BackfillStoppedAlarm"]["Properties"]
+                self.assertEqual(props["Period"], interval)
+                self.assertEqual((props["Namespace"], props["MetricName"], props["Statistic"]),
+                                 ("AWS/Lambda", "Invocations", "Sum"))
+                alias = resources["BackfillAlias"]["Properties"]["Name"]
+                self.assertEqual(props["Dimensions"], [{"Name": "FunctionName", "Value": "<Function>"},
+                                                       {"Name": "Resource", "Value": f"<Function>:{alias}"}])
+                # Lambda publishes Invocations only when not zero: no run in an interval is a
+                # missing datapoint, a breaching period; three in a row page.
+                self.assertEqual((props["Threshold"], props["ComparisonOperator"]), (1, "LessThanThreshold"))
                 self.assertEqual((props["TreatMissingData"], props["EvaluationPeriods"], props["DatapointsToAlarm"]),
                                  ("breaching", 3, 3))
-                self.assertLessEqual(props["EvaluationPeriods"] * stat["Period"], 86400, "CloudWatch's evaluation range")
+                self.assertLessEqual(props["EvaluationPeriods"] * props["Period"], 86400, "CloudWatch's evaluation range")
 
     def test_the_schedule_invokes_an_alias_whose_events_are_never_retried(self):
         resources = rendered()
@@ -342,30 +348,24 @@ class AlarmsAndDashboardTest(unittest.TestCase):
     def alarms(self, **params):
         return {k: r["Properties"] for k, r in rendered(**params).items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
-    def test_every_alarm_on_the_forwarders_metrics_selects_this_function_by_function_name_alone(self):
-        checked = 0
+    def test_no_alarm_needs_a_custom_metric_so_an_idle_stack_publishes_none(self):
+        self.assertEqual(len(default_metrics()), 5, default_metrics())
         for name, props in self.alarms().items():
-            for stat in forwarder_metric_stats(props):
-                checked += 1
-                self.assertEqual(stat["Dimensions"], [{"Name": "FunctionName", "Value": "<Function>"}], name)
-        self.assertGreaterEqual(checked, 3)
+            self.assertEqual(forwarder_metric_stats(props), [], name)
+            self.assertIn(props["Namespace"], ("AWS/Lambda", "AWS/SQS"), name)
 
-    def test_every_alarm_watches_a_metric_the_default_mode_publishes(self):
-        published = default_metrics()
-        self.assertEqual(len(published), 6, published)
-        for name, props in self.alarms().items():
-            for stat in forwarder_metric_stats(props):
-                self.assertIn(stat["MetricName"], published, name)
-
-    def test_the_alarms_page_on_what_matters_and_counters_missing_are_not_breaching(self):
+    def test_the_alarms_page_on_what_matters_with_three_alarms_at_most(self):
         alarms = self.alarms()
-        self.assertEqual(set(alarms), {"ErrorsAlarm", "DeadLetterQueueAlarm", "BackfillLagAlarm",
-                                       "FindingsUnfetchableAlarm", "QuarantineFailedAlarm"})
-        for name in ("FindingsUnfetchableAlarm", "QuarantineFailedAlarm"):
-            props = alarms[name]
-            self.assertEqual((props["Threshold"], props["ComparisonOperator"], props["TreatMissingData"]),
-                             (0, "GreaterThanThreshold", "notBreaching"), name)
-        self.assertEqual(alarms["ErrorsAlarm"]["MetricName"], "Errors")
+        self.assertEqual(set(alarms), {"ErrorsAlarm", "DeadLetterQueueAlarm", "BackfillStoppedAlarm"})
+        self.assertEqual(set(self.alarms(BackfillSchedule="disabled")), {"ErrorsAlarm", "DeadLetterQueueAlarm"})
+        errors = alarms["ErrorsAlarm"]
+        self.assertEqual((errors["MetricName"], errors["Dimensions"]),
+                         ("Errors", [{"Name": "FunctionName", "Value": "<Function>"}]),
+                         "every invocation, push and backfill alias alike")
+        self.assertEqual((errors["Threshold"], errors["ComparisonOperator"], errors["TreatMissingData"]),
+                         (0, "GreaterThanThreshold", "notBreaching"))
+        for what in ("behind", "never returned", "set a finding aside"):
+            self.assertIn(what, errors["AlarmDescription"])
 
     def test_the_dlq_alarm_says_how_to_inspect_and_redrive(self):
         description = rendered()["DeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
@@ -377,7 +377,7 @@ class AlarmsAndDashboardTest(unittest.TestCase):
         self.assertNotIn("Dashboard", cfn.render(STACKSET, CODE)["Outputs"])
         self.assertIn("Dashboard", rendered(CreateDashboard="true"))
 
-    def test_every_dashboard_metric_of_the_forwarder_is_published_by_default_for_this_function(self):
+    def test_every_dashboard_metric_of_the_forwarder_is_published_for_this_function(self):
         body = json.loads(rendered(CreateDashboard="true")["Dashboard"]["Properties"]["DashboardBody"])
         names = set()
         for widget in body["widgets"]:
@@ -385,7 +385,8 @@ class AlarmsAndDashboardTest(unittest.TestCase):
                 if row[0] == "GuardDutyForwarder":
                     names.add(row[1])
                     self.assertEqual(dict(zip(row[2::2], row[3::2])), {"FunctionName": "<Function>"}, row)
-        self.assertEqual(names, default_metrics())
+        # The lag only with MetricsDetail=detailed, which the widget's title says.
+        self.assertEqual(names, default_metrics() | {"BackfillLagSeconds"})
 
     def test_metrics_detail_reaches_the_function(self):
         self.assertEqual(env(rendered())["METRICS_DETAIL"], "default")
