@@ -6,6 +6,7 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::pipeline::Forwarder;
 use crate::sink::Sink;
+use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::{CollectorSetupError, HttpsSink};
 use crate::sink::log::LogSink;
 use crate::sink::sqs::SqsSink;
@@ -52,6 +53,9 @@ impl App {
         }
         if let Some(collector) = &config.collector {
             sinks.push(Box::new(HttpsSink::new(collector.clone(), aws.clone())?));
+        }
+        if let Some(stream) = &config.firehose {
+            sinks.push(Box::new(FirehoseSink::new(aws.clone(), stream.clone())));
         }
         if sinks.is_empty() {
             return Err(crate::config::ConfigError::NoDestination.into());

@@ -78,6 +78,12 @@ impl Budget {
             .retry_config(self.retry.clone())
     }
 
+    pub fn firehose(&self) -> aws_sdk_firehose::config::Builder {
+        aws_sdk_firehose::config::Builder::default()
+            .timeout_config(self.timeouts.clone())
+            .retry_config(self.retry.clone())
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::config::Builder {
         aws_sdk_sqs::config::Builder::default()
             .timeout_config(self.timeouts.clone())

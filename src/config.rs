@@ -31,7 +31,7 @@ pub enum ConfigError {
     #[error("{var}: {reason}")]
     Rejected { var: &'static str, reason: String },
     #[error(
-        "no destination configured: set SQS_QUEUE_URL, COLLECTOR_URL or LOG_RECORDS=true \
+        "no destination configured: set SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME or LOG_RECORDS=true \
          (the Lambda function would otherwise drop every finding)"
     )]
     NoDestination,
@@ -213,11 +213,54 @@ impl std::fmt::Debug for BackfillConfig {
     }
 }
 
+/// `FIREHOSE_STREAM_NAME`: the stream's name, and the region its ARN names (if given one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirehoseStream {
+    pub name: String,
+    pub region: Option<String>,
+}
+
+impl FirehoseStream {
+    /// A stream name (1-64 of letters, digits, `_ . -`) or a delivery stream ARN
+    /// (`arn:<partition>:firehose:<region>:<account>:deliverystream/<name>`).
+    pub fn parse(value: &str) -> Result<FirehoseStream, &'static str> {
+        let (name, region) = match value.strip_prefix("arn:") {
+            Some(_) => {
+                let parts: Vec<&str> = value.splitn(6, ':').collect();
+                let [_, _, service, region, _, resource] = parts[..] else {
+                    return Err("not a delivery stream ARN");
+                };
+                let Some(name) = resource.strip_prefix("deliverystream/") else {
+                    return Err("not a delivery stream ARN (…:deliverystream/NAME)");
+                };
+                if service != "firehose" || region.is_empty() {
+                    return Err("not a Firehose ARN with a region");
+                }
+                (name, Some(region.to_string()))
+            }
+            None => (value, None),
+        };
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !valid {
+            return Err("not a delivery stream name (1-64 letters, digits, _ . -)");
+        }
+        Ok(FirehoseStream {
+            name: name.to_string(),
+            region,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub log_records: bool,
     pub sqs_queue_url: Option<String>,
     pub collector: Option<CollectorConfig>,
+    /// `FIREHOSE_STREAM_NAME`: an Amazon Data Firehose delivery stream.
+    pub firehose: Option<FirehoseStream>,
     pub min_severity: Severity,
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
@@ -240,6 +283,16 @@ impl Config {
             validate_queue_url(url)?;
         }
         let collector = collector_from_env(&env)?;
+        let firehose = match env.string("FIREHOSE_STREAM_NAME") {
+            None => None,
+            Some(v) => Some(
+                FirehoseStream::parse(&v).map_err(|reason| ConfigError::Invalid {
+                    var: "FIREHOSE_STREAM_NAME",
+                    value: v.clone(),
+                    reason: reason.into(),
+                })?,
+            ),
+        };
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
             Some(v) => Severity::parse(&v).ok_or_else(|| ConfigError::Invalid {
@@ -345,6 +398,7 @@ impl Config {
             log_records: env.boolean("LOG_RECORDS", false)?,
             sqs_queue_url,
             collector,
+            firehose,
             min_severity,
             output_schema,
             backfill: BackfillConfig {
@@ -373,14 +427,14 @@ impl Config {
 
     /// True when at least one destination besides the CLI's stdout default is set.
     pub fn has_destination(&self) -> bool {
-        self.log_records || self.sqs_queue_url.is_some() || self.collector.is_some()
+        self.log_records || self.has_remote_destination()
     }
 
-    /// Whether a destination beyond stdout is configured (SQS or a collector): what the CLI
+    /// Whether a destination beyond stdout is configured (SQS, a collector, Firehose): what the CLI
     /// prints to a terminal is not a delivery that may move state (a checkpoint, a DLQ
     /// message).
     pub fn has_remote_destination(&self) -> bool {
-        self.sqs_queue_url.is_some() || self.collector.is_some()
+        self.sqs_queue_url.is_some() || self.collector.is_some() || self.firehose.is_some()
     }
 
     /// Lambda mode refuses to start without a destination.
@@ -837,6 +891,40 @@ mod tests {
         match parse(vars) {
             Err(ConfigError::Invalid { var, .. }) | Err(ConfigError::Rejected { var, .. }) => var,
             other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_firehose_stream_is_a_name_or_an_arn_whose_region_is_kept() {
+        let c = parse(&[("FIREHOSE_STREAM_NAME", "gd-findings_1.x")]).unwrap();
+        assert_eq!(
+            c.firehose,
+            Some(FirehoseStream {
+                name: "gd-findings_1.x".into(),
+                region: None
+            })
+        );
+        assert!(c.require_destination().is_ok() && c.has_remote_destination());
+        let arn = "arn:aws-us-gov:firehose:us-gov-west-1:123456789012:deliverystream/gd";
+        let c = parse(&[("FIREHOSE_STREAM_NAME", arn)]).unwrap();
+        assert_eq!(
+            c.firehose,
+            Some(FirehoseStream {
+                name: "gd".into(),
+                region: Some("us-gov-west-1".into())
+            })
+        );
+        for bad in [
+            "has space",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/gd",
+            "arn:aws:firehose::123456789012:deliverystream/gd",
+            "arn:aws:firehose:us-east-1:123456789012:gd",
+            &"x".repeat(65),
+        ] {
+            let e = parse(&[("FIREHOSE_STREAM_NAME", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("FIREHOSE_STREAM_NAME: "), "{e}");
         }
     }
 
@@ -1399,7 +1487,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 29] = [
+    const ALL_VARS: [&str; 30] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1429,6 +1517,7 @@ mod tests {
         "METRICS_DETAIL",
         "BACKFILL_INTERVAL_SECONDS",
         "BACKFILL_MAX_LAG_SECONDS",
+        "FIREHOSE_STREAM_NAME",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

@@ -3,6 +3,7 @@
 //! it dropped. A sink only classifies its destination's answer per record (delivered, retry,
 //! failed); attempts, backoff, `Retry-After` and the deadline belong to `crate::retry::drive`.
 
+pub mod firehose;
 pub mod https;
 pub mod log;
 pub mod oversize;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod collector;
+pub mod firehose;
 pub mod guardduty;
 pub mod moto;
 pub mod process;
