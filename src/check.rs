@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::aws_error::explain;
 use crate::budget::budget;
 use crate::retry::Deadline;
+use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::HttpsSink;
 use crate::sink::sqs::SqsSink;
 
@@ -87,6 +88,14 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
             }
         } else {
             fail("sqs", NOT_TRIED)
+        });
+    }
+
+    if let Some(stream) = &app.config.firehose {
+        results.push(if aws_ok {
+            check_firehose(app, stream).await
+        } else {
+            fail("firehose", NOT_TRIED)
         });
     }
 
@@ -387,5 +396,22 @@ async fn check_checkpoint(app: &App, prefix: &str) -> CheckResult {
         }
         Ok(_) => fail("checkpoint", format!("{name}: read back a different value")),
         Err(e) => fail("checkpoint", explain("ssm:GetParameter", Some(&name), &e)),
+    }
+}
+
+/// The Firehose stream exists and is active (DescribeDeliveryStream, with the caller's
+/// credentials; the function's role holds only PutRecordBatch).
+async fn check_firehose(app: &App, stream: &crate::config::FirehoseStream) -> CheckResult {
+    let sink = FirehoseSink::new(app.aws.clone(), stream.clone());
+    match sink.probe().await {
+        Ok(status) if status == "ACTIVE" => pass("firehose", format!("{}: active", stream.name)),
+        Ok(status) => fail(
+            "firehose",
+            format!(
+                "{}: status {status}, not ACTIVE: it takes no records",
+                stream.name
+            ),
+        ),
+        Err(e) => fail("firehose", e.to_string()),
     }
 }

@@ -136,3 +136,29 @@ async fn a_stream_that_does_not_exist_fails_the_run_naming_it() {
         "not retried: the code says it cannot help: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_describes_the_stream_and_names_one_that_does_not_exist() {
+    for (stream, ok) in [(STREAM, true), ("gone", false)] {
+        let firehose = Firehose::start(STREAM, 0, 0, 0).await;
+        // Credentials through the local AWS emulator's STS; Firehose is the stand-in.
+        let mut env = support::moto::aws_env();
+        env.push(("FIREHOSE_STREAM_NAME", stream.to_string()));
+        env.push(("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint()));
+        let out = command(&env).arg("check").output().expect("run check");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(" firehose: "))
+            .unwrap_or_else(|| panic!("no firehose line: {stdout}"));
+        if ok {
+            assert_eq!(line, format!("✔ firehose: {STREAM}: active"));
+        } else {
+            assert!(line.starts_with("✘ firehose: "), "{line}");
+            assert!(
+                line.contains("ResourceNotFoundException") && line.contains("gone"),
+                "{line}"
+            );
+        }
+    }
+}

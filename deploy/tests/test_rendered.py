@@ -321,6 +321,29 @@ class CollectorTest(unittest.TestCase):
         self.assertEqual(defaults["OCSF_VERSION"], "1.1.0")
 
 
+class FirehoseTest(unittest.TestCase):
+    ARN = "arn:aws:firehose:eu-west-1:111122223333:deliverystream/gd-findings"
+
+    def test_a_stream_reaches_the_function_and_only_put_record_batch_on_it_is_granted(self):
+        resources = rendered(FirehoseStreamArn=self.ARN)
+        self.assertEqual(env(resources)["FIREHOSE_STREAM_NAME"], self.ARN)
+        statement = resources["FirehosePutPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(statement, [{"Effect": "Allow", "Action": "firehose:PutRecordBatch", "Resource": self.ARN}])
+
+    def test_without_a_stream_there_is_neither_the_variable_nor_the_permission(self):
+        resources = rendered()
+        self.assertNotIn("FIREHOSE_STREAM_NAME", env(resources))
+        self.assertNotIn("FirehosePutPolicy", resources)
+
+    def test_a_stream_alone_is_a_destination_and_anything_but_a_stream_arn_is_refused(self):
+        params = {k: v for k, v in WHERE.items()}
+        cfn.render(STACKSET, dict(params, FirehoseStreamArn=self.ARN))
+        for bad in ("gd-findings", "arn:aws:kinesis:eu-west-1:111122223333:stream/gd",
+                    "arn:aws:firehose:eu-west-1:111122223333:deliverystream/has space"):
+            with self.subTest(bad=bad), self.assertRaises(cfn.InvalidParameter):
+                rendered(FirehoseStreamArn=bad)
+
+
 def metric_rows(widget):
     """A dashboard widget's metric rows with CloudWatch's "." (same as the row above) expanded."""
     rows, previous = [], []

@@ -27,6 +27,7 @@ REGIONS = ["us-east-1", "eu-west-1"]
 ALLOWED_ACTIONS = {
     "guardduty:ListDetectors", "guardduty:ListFindings", "guardduty:GetFindings",  # backfill
     "sqs:SendMessage", "sqs:GetQueueAttributes",  # findings queue; SendMessage also to the DLQ
+    "firehose:PutRecordBatch",  # the Firehose stream FirehoseStreamArn names, only it
     "secretsmanager:GetSecretValue",  # collector credential
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",  # backfill state
     "ssm:GetParameter",  # an earlier version's SSM checkpoint, read once to migrate it
