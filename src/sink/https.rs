@@ -73,6 +73,9 @@ struct Endpoints {
     endpoint: hyper::Uri,
     /// The collector's base URL, without the protocol's path (probes, acknowledgements).
     base: String,
+    /// The URL is the endpoint itself ([`protocol::Protocol::url_as_given`]): `base` is
+    /// not the product's, so the probes and polls relative to it are not made.
+    as_given: bool,
 }
 
 /// The collector URL: known at start-up, or read from Secrets Manager on first use.
@@ -376,17 +379,38 @@ impl HttpsSink {
 
 /// The endpoints for a collector URL, or what is wrong with it (without quoting it).
 fn endpoints_of(url: &str, protocol: &dyn Protocol) -> Result<Endpoints, &'static str> {
+    let no_query = url.split('?').next().unwrap_or_default();
+    let trimmed = no_query.trim_end_matches('/');
+    let url_path = trimmed
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or_default();
+    if protocol.url_as_given(url_path) {
+        let given_query = url.find('?').map(|i| &url[i..]).unwrap_or_default();
+        let endpoint: hyper::Uri =
+            protocol::endpoint(&format!("{trimmed}{given_query}"), None, protocol.query())
+                .parse()
+                .map_err(|_| "not a valid URL (value not shown)")?;
+        let base = trimmed[..trimmed.len() - url_path.len()].to_string();
+        return Ok(Endpoints {
+            endpoint,
+            base,
+            as_given: true,
+        });
+    }
     let endpoint: hyper::Uri = protocol::endpoint(url, protocol.path(), protocol.query())
         .parse()
         .map_err(|_| "not a valid URL (value not shown)")?;
-    let no_query = url.split('?').next().unwrap_or_default();
-    let trimmed = no_query.trim_end_matches('/');
     let base = protocol
         .path()
         .and_then(|p| trimmed.strip_suffix(p))
         .unwrap_or(trimmed)
         .to_string();
-    Ok(Endpoints { endpoint, base })
+    Ok(Endpoints {
+        endpoint,
+        base,
+        as_given: false,
+    })
 }
 
 /// A request that got no answer: a TLS failure that will recur (told by the error's type) is
@@ -473,9 +497,12 @@ fn protocol_for(format: &CollectorFormat) -> Box<dyn Protocol> {
 
 /// Writes `prefix` before a bare token, unless the value already carries it.
 fn with_scheme(prefix: &str, value: &str) -> String {
-    let has = value
-        .get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+    // A value with a space already names its scheme (a token never holds one): `Splunk abc`,
+    // or `Bearer abc` for an HEC-compatible product that wants that scheme (LogScale).
+    let has = value.trim().contains(' ')
+        || value
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix));
     if prefix.is_empty() || has {
         value.to_string()
     } else {
@@ -502,10 +529,60 @@ mod tests {
     }
 
     #[test]
+    fn an_hec_url_with_a_path_of_its_own_is_posted_to_as_given_and_splunks_forms_are_completed() {
+        let hec = splunk_hec::SplunkHec::new(crate::config::HecOptions {
+            index: None,
+            source: None,
+            ack: false,
+        });
+        let ends = |url: &str| {
+            let e = endpoints_of(url, &hec).unwrap();
+            (e.endpoint.to_string(), e.base, e.as_given)
+        };
+        // CrowdStrike Falcon LogScale's HEC endpoint, with or without a trailing slash.
+        for url in [
+            "https://cloud.us.humio.com/api/v1/ingest/hec",
+            "https://cloud.us.humio.com/api/v1/ingest/hec/",
+        ] {
+            assert_eq!(
+                ends(url),
+                (
+                    "https://cloud.us.humio.com/api/v1/ingest/hec".into(),
+                    "https://cloud.us.humio.com".into(),
+                    true
+                ),
+                "{url}"
+            );
+        }
+        // Splunk's own forms, a bare base URL and a proxy prefix before Splunk's path.
+        for (url, endpoint) in [
+            ("https://h:8088", "https://h:8088/services/collector/event"),
+            ("https://h:8088/", "https://h:8088/services/collector/event"),
+            (
+                "https://h:8088/services/collector",
+                "https://h:8088/services/collector/event",
+            ),
+            (
+                "https://p/splunk/services/collector/event",
+                "https://p/splunk/services/collector/event",
+            ),
+        ] {
+            let (got, _, as_given) = ends(url);
+            assert_eq!((got.as_str(), as_given), (endpoint, false), "{url}");
+        }
+        // The query is kept on a URL used as given.
+        assert_eq!(
+            ends("https://l.example/api/v1/ingest/hec?x=1").0,
+            "https://l.example/api/v1/ingest/hec?x=1"
+        );
+    }
+
+    #[test]
     fn a_preset_writes_its_scheme_before_a_bare_token_only() {
         assert_eq!(with_scheme("Splunk ", "abc"), "Splunk abc");
         assert_eq!(with_scheme("Splunk ", "splunk abc"), "splunk abc");
         assert_eq!(with_scheme("ApiKey ", "abc"), "ApiKey abc");
+        assert_eq!(with_scheme("Splunk ", "Bearer abc"), "Bearer abc");
         assert_eq!(with_scheme("", "abc"), "abc");
     }
 }

@@ -31,6 +31,11 @@ impl HttpsSink {
             .await
             .map_err(|e| e.to_string())?;
         let mut body = Bytes::from(p.body.clone());
+        if ends.as_given && matches!(p.target, ProbeTarget::Base(_) | ProbeTarget::AckPoll) {
+            return Ok(
+                "not asked: the URL is the endpoint itself, not the product's base URL".into(),
+            );
+        }
         let uri = match p.target {
             ProbeTarget::Endpoint => Ok(ends.endpoint.clone()),
             ProbeTarget::AckPoll => match self.protocol.ack_poll(0) {

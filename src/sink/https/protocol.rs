@@ -89,6 +89,13 @@ pub struct Probe {
 pub trait Protocol: Send + Sync {
     /// The path appended to the base URL, unless the URL already ends with it.
     fn path(&self) -> Option<&'static str>;
+    /// Whether a collector URL with this path (no query, no trailing `/`) is the product's
+    /// endpoint itself, posted to as given: a compatible product at its own path. Probes and
+    /// acknowledgements that need the product's base URL are then not made.
+    fn url_as_given(&self, url_path: &str) -> bool {
+        let _ = url_path;
+        false
+    }
     /// A query string added to the endpoint (without `?`).
     fn query(&self) -> Option<&'static str> {
         None

@@ -114,6 +114,14 @@ impl Protocol for SplunkHec {
     fn path(&self) -> Option<&'static str> {
         Some(EVENT_PATH)
     }
+    /// A URL with a path that is not Splunk's (`…/services/collector[/event]`) is an HEC
+    /// endpoint of its own, such as CrowdStrike Falcon LogScale's `/api/v1/ingest/hec`: it
+    /// is posted to as given. A base URL without a path gets Splunk's.
+    fn url_as_given(&self, url_path: &str) -> bool {
+        !url_path.is_empty()
+            && !url_path.ends_with("/services/collector")
+            && !url_path.ends_with(EVENT_PATH)
+    }
     fn content_type(&self) -> &'static str {
         "application/json"
     }
