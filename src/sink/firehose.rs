@@ -59,7 +59,13 @@ const PERMANENT_CODES: &[&str] = &[
     "UnrecognizedClientException",
 ];
 /// Per-record error codes that another attempt will not fix (KMS refusing the stream's key).
-const PERMANENT_RECORD_CODES: &[&str] = &["KMS.AccessDeniedException", "KMS.DisabledException"];
+const PERMANENT_RECORD_CODES: &[&str] = &[
+    "KMS.AccessDeniedException",
+    "KMS.DisabledException",
+    "KMS.InvalidStateException",
+    "KMS.NotFoundException",
+    "KMS.OptInRequired",
+];
 
 pub struct FirehoseSink {
     stream: Stream,
