@@ -280,13 +280,12 @@ async fn get_signed(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let request = signed_request(url, region, &identity).map_err(|why| {
-            FunctionError::Unreachable {
+        let request =
+            signed_request(url, region, &identity).map_err(|why| FunctionError::Unreachable {
                 function: function.to_string(),
                 endpoint: host_of(url),
                 why,
-            }
-        })?;
+            })?;
         let sent = tokio::time::timeout(ATTEMPT, client.request(request)).await;
         let outcome = match sent {
             Ok(Ok(response)) => {
@@ -401,12 +400,15 @@ fn service_error(
         (403, _) | (_, "AccessDeniedException" | "AccessDenied") => {
             FunctionError::AccessDenied { function, message }
         }
-        (_, "ExpiredTokenException" | "UnrecognizedClientException" | "InvalidSignatureException") => {
-            FunctionError::Credentials {
-                function,
-                why: format!("AWS refused the credentials ({code}: {message}); refresh them and try again"),
-            }
-        }
+        (
+            _,
+            "ExpiredTokenException" | "UnrecognizedClientException" | "InvalidSignatureException",
+        ) => FunctionError::Credentials {
+            function,
+            why: format!(
+                "AWS refused the credentials ({code}: {message}); refresh them and try again"
+            ),
+        },
         _ => FunctionError::Service {
             function,
             code,
@@ -463,11 +465,15 @@ struct VpcConfig {
 /// The answer read into a [`Function`]. A parse failure is named by line and column only: the
 /// text around it may be a variable's value.
 fn parse(function: &str, body: &[u8]) -> Result<Function, FunctionError> {
-    let c: Configuration =
-        serde_json::from_slice(body).map_err(|e| FunctionError::Unreadable {
-            function: function.to_string(),
-            why: format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()),
-        })?;
+    let c: Configuration = serde_json::from_slice(body).map_err(|e| FunctionError::Unreadable {
+        function: function.to_string(),
+        why: format!(
+            "{:?} at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })?;
     let environment = c.environment.unwrap_or(Environment {
         variables: None,
         error: None,
@@ -506,7 +512,10 @@ fn parse(function: &str, body: &[u8]) -> Result<Function, FunctionError> {
         timeout_seconds: c.timeout,
         memory_mb: c.memory_size,
         dead_letter: c.dead_letter_config.and_then(|d| d.target_arn),
-        vpc: c.vpc_config.and_then(|v| v.vpc_id).filter(|v| !v.is_empty()),
+        vpc: c
+            .vpc_config
+            .and_then(|v| v.vpc_id)
+            .filter(|v| !v.is_empty()),
         failed_state,
         variables,
     })
@@ -543,7 +552,10 @@ mod tests {
         }}));
         let f = parse("gdf", &body).unwrap();
         assert_eq!(f.arn, "arn:aws:lambda:eu-west-1:123456789012:function:gdf");
-        assert_eq!(f.role.as_deref(), Some("arn:aws:iam::123456789012:role/gdf-role"));
+        assert_eq!(
+            f.role.as_deref(),
+            Some("arn:aws:iam::123456789012:role/gdf-role")
+        );
         assert_eq!((f.timeout_seconds, f.memory_mb), (Some(60), Some(128)));
         assert_eq!(f.architectures, ["arm64"]);
         assert_eq!((f.vpc.as_deref(), f.failed_state.as_deref()), (None, None));
@@ -566,8 +578,14 @@ mod tests {
             let e = parse("gdf", &body).unwrap_err();
             assert!(matches!(e, FunctionError::Unreadable { .. }), "{e}");
             let shown = e.to_string();
-            assert!(shown.contains("on gdf") && shown.contains("line 1"), "{shown}");
-            assert!(!shown.contains("SEKRET") && !shown.contains("invalid type"), "{shown}");
+            assert!(
+                shown.contains("on gdf") && shown.contains("line 1"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("SEKRET") && !shown.contains("invalid type"),
+                "{shown}"
+            );
         }
     }
 
@@ -580,7 +598,10 @@ mod tests {
         ] {
             let e = parse("gdf", &answer(environment)).unwrap_err();
             assert!(matches!(e, FunctionError::NoEnvironment { .. }), "{e}");
-            assert!(e.to_string().starts_with("function gdf has no environment"), "{e}");
+            assert!(
+                e.to_string().starts_with("function gdf has no environment"),
+                "{e}"
+            );
             assert_eq!(e.exit_code(), 2);
         }
         let sealed = answer(serde_json::json!({"Error": {
@@ -608,8 +629,15 @@ mod tests {
             &typed,
             br#"{"Type":"User","Message":"Function not found: arn:aws:lambda:eu-west-1:1:function:gdf"}"#,
         );
-        assert!(matches!(missing, FunctionError::NotFound { .. }), "{missing}");
-        assert!(missing.to_string().starts_with("function gdf not found in eu-west-1 (Function not found"));
+        assert!(
+            matches!(missing, FunctionError::NotFound { .. }),
+            "{missing}"
+        );
+        assert!(
+            missing
+                .to_string()
+                .starts_with("function gdf not found in eu-west-1 (Function not found")
+        );
         let denied = service_error(
             "gdf",
             "eu-west-1",
@@ -617,10 +645,20 @@ mod tests {
             &http::HeaderMap::new(),
             br#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::1:user/o is not authorized to perform: lambda:GetFunctionConfiguration"}"#,
         );
-        assert!(matches!(denied, FunctionError::AccessDenied { .. }), "{denied}");
-        assert!(denied.to_string().contains("allow lambda:GetFunctionConfiguration"));
+        assert!(
+            matches!(denied, FunctionError::AccessDenied { .. }),
+            "{denied}"
+        );
+        assert!(
+            denied
+                .to_string()
+                .contains("allow lambda:GetFunctionConfiguration")
+        );
         let other = service_error("gdf", "eu-west-1", 400, &http::HeaderMap::new(), b"<html>");
-        assert_eq!(other.to_string(), "lambda:GetFunctionConfiguration on gdf failed: HTTP 400: HTTP 400");
+        assert_eq!(
+            other.to_string(),
+            "lambda:GetFunctionConfiguration on gdf failed: HTTP 400: HTTP 400"
+        );
     }
 
     #[test]
@@ -639,8 +677,14 @@ mod tests {
         }
         let arn = "arn:aws:lambda:eu-west-1:123456789012:function:gdf";
         assert_eq!(region_for(arn, None), Ok(Some("eu-west-1".into())));
-        assert_eq!(region_for(arn, Some("eu-west-1")), Ok(Some("eu-west-1".into())));
-        assert_eq!(region_for("gdf", Some("us-east-2")), Ok(Some("us-east-2".into())));
+        assert_eq!(
+            region_for(arn, Some("eu-west-1")),
+            Ok(Some("eu-west-1".into()))
+        );
+        assert_eq!(
+            region_for("gdf", Some("us-east-2")),
+            Ok(Some("us-east-2".into()))
+        );
         assert_eq!(region_for("gdf", None), Ok(None));
         assert!(matches!(
             region_for(arn, Some("us-east-1")),

@@ -205,7 +205,10 @@ async fn json_output_lists_every_check_for_machines() {
         .collect();
     assert_eq!(runs_with[0], "settings", "{stdout}");
     assert!(runs_with.contains(&"operator credentials"), "{stdout}");
-    assert!(runs_with.contains(&"operator credentials and network"), "{stdout}");
+    assert!(
+        runs_with.contains(&"operator credentials and network"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -373,15 +376,17 @@ async fn check_function_checks_the_deployed_settings_and_not_the_shells() {
     );
     // The function's queue is probed; the shell's is never read.
     assert!(line("sqs").contains(&w.queue_url), "{stdout}");
-    assert!(!stdout.contains("local-shell-queue") && !stdout.contains("loud"), "{stdout}");
+    assert!(
+        !stdout.contains("local-shell-queue") && !stdout.contains("loud"),
+        "{stdout}"
+    );
     assert!(line("credentials").ends_with("[operator credentials]"));
     assert!(line("collector").ends_with("[operator credentials and network]"));
     line("checkpoint");
     // Whose credentials ran the checks, and how to exercise the role itself.
     assert!(
-        stderr.contains(&format!(
-            "not with the function's role {role}"
-        )) && stderr.contains(&format!("aws lambda invoke --function-name {name}")),
+        stderr.contains(&format!("not with the function's role {role}"))
+            && stderr.contains(&format!("aws lambda invoke --function-name {name}")),
         "{stderr}"
     );
     // The credential deployed with the function is sent to the collector, never printed.
@@ -405,7 +410,7 @@ async fn check_function_refuses_the_functions_own_bad_settings_with_exit_2() {
     let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
         (
             vec![
-                ("SQS_QUEUE_URL", w.queue_url.clone()),
+                ("COLLECTOR_URL", w.collector.url()),
                 ("MIN_SEVERITY", "deafening".into()),
                 ("COLLECTOR_AUTH_VALUE", "Bearer check-secret-123".into()),
             ],
@@ -444,11 +449,16 @@ async fn check_function_names_a_function_that_does_not_exist() {
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let line = stdout.lines().next().unwrap_or_default();
     assert!(
-        line.starts_with(&format!("✘ function: function {name} not found in us-east-1")),
+        line.starts_with(&format!(
+            "✘ function: function {name} not found in us-east-1"
+        )),
         "{stdout}"
     );
     assert!(line.ends_with("[operator credentials]"), "{line}");
-    assert!(stderr.contains("lambda:GetFunctionConfiguration"), "{stderr}");
+    assert!(
+        stderr.contains("lambda:GetFunctionConfiguration"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -506,5 +516,8 @@ async fn check_function_says_which_permission_is_missing_and_signs_for_lambda() 
     // Arguments that cannot name one function: exit 2 before any call.
     let (code, stdout, _) = check_function(moto::aws_env(), "gdf/../other", false).await;
     assert_eq!(code, Some(2), "{stdout}");
-    assert!(stdout.starts_with("✘ function: --function \"gdf/../other\""), "{stdout}");
+    assert!(
+        stdout.starts_with("✘ function: --function \"gdf/../other\""),
+        "{stdout}"
+    );
 }

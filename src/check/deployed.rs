@@ -76,17 +76,17 @@ pub async fn run(function: &str, region: Option<&str>) -> Report {
 /// The function could not be read: one failed line naming it.
 fn stopped(e: FunctionError, function: &str) -> Report {
     let runs_with = match e {
-        FunctionError::BadName { .. } | FunctionError::RegionMismatch { .. } => {
-            RunsWith::Settings
-        }
+        FunctionError::BadName { .. }
+        | FunctionError::RegionMismatch { .. }
+        | FunctionError::NoRegion { .. } => RunsWith::Settings,
         _ => RunsWith::Operator,
     };
     Report {
         exit: e.exit_code(),
         results: vec![fail("function", e.to_string()).runs_with(runs_with)],
         note: format!(
-            "note: nothing was checked: `check --function` needs lambda:GetFunctionConfiguration \
-             on {function} for your credentials"
+            "note: nothing else was checked: the checks need the configuration of {function} \
+             first (lambda:GetFunctionConfiguration, with your credentials)"
         ),
     }
 }

@@ -91,12 +91,16 @@ pub async fn state_table() -> (aws_sdk_dynamodb::Client, String) {
 
 /// A request to the emulator signed only in form: moto reads the service and region from the
 /// `Authorization` header's scope and checks no signature.
-async fn call(method: &str, path: &str, service: &str, content_type: &str, body: String) -> (u16, String) {
+async fn call(
+    method: &str,
+    path: &str,
+    service: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, String) {
     use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build_http::<Full<bytes::Bytes>>();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
     let request = hyper::Request::builder()
         .method(method)
         .uri(format!("{}{path}", endpoint()))
@@ -112,7 +116,12 @@ async fn call(method: &str, path: &str, service: &str, content_type: &str, body:
         .expect("request");
     let response = client.request(request).await.expect("the emulator answers");
     let status = response.status().as_u16();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, String::from_utf8_lossy(&body).to_string())
 }
 
@@ -139,7 +148,14 @@ pub async fn create_function(name: &str, variables: &[(&str, String)]) -> (Strin
         form_encode(&role),
         form_encode(trust)
     );
-    let (status, body) = call("POST", "/", "iam", "application/x-www-form-urlencoded", form).await;
+    let (status, body) = call(
+        "POST",
+        "/",
+        "iam",
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await;
     assert_eq!(status, 200, "CreateRole: {body}");
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
     let mut function = serde_json::json!({
