@@ -60,8 +60,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Check a deployed function's settings instead of this shell's: its environment
-        /// variables (read with lambda:GetFunctionConfiguration) are the whole configuration,
-        /// and no variable set here takes their place. A name, or an ARN.
+        /// variables (read with lambda:GetFunctionConfiguration) win completely, and no
+        /// forwarder variable set in this shell is read. A name, or an ARN. The checks still
+        /// run with this machine's credentials, not the function's role.
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
         /// The function's region (default: the ARN's, else the SDK's, e.g. AWS_REGION).
