@@ -6,7 +6,8 @@
 //!
 //! Like the SDK, it takes the operator's credentials, region and endpoint from the standard
 //! chain: `AWS_ENDPOINT_URL_LAMBDA`, then the profile's `lambda` `endpoint_url`, then
-//! `AWS_ENDPOINT_URL`, else `https://lambda[-fips].<region>.amazonaws.com[.cn]`.
+//! `AWS_ENDPOINT_URL`, else `https://lambda[-fips].<region>.amazonaws.com[.cn]` (`api.aws`,
+//! `api.amazonwebservices.com.cn` dual-stack).
 //!
 //! Invariants (unit-tested below): the function's environment variables are held as
 //! [`Sensitive`] and reach no error, log line or `Debug` output; an answer that cannot be read
@@ -246,10 +247,14 @@ pub fn endpoint(config: &SdkConfig, region: &str) -> String {
     } else {
         "lambda"
     };
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+    let suffix = match (
+        region.starts_with("cn-"),
+        config.use_dual_stack() == Some(true),
+    ) {
+        (false, false) => "amazonaws.com",
+        (true, false) => "amazonaws.com.cn",
+        (false, true) => "api.aws",
+        (true, true) => "api.amazonwebservices.com.cn",
     };
     format!("https://{host}.{region}.{suffix}")
 }
@@ -350,13 +355,7 @@ fn describe_send_error(e: &hyper_util::client::legacy::Error) -> String {
     if let Some(tls) = crate::sink::transport::tls_error(e) {
         return format!("TLS failure: {tls}");
     }
-    let mut last = e.to_string();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(err) = cur {
-        last = err.to_string();
-        cur = err.source();
-    }
-    last.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::aws_error::root_cause(e)
 }
 
 /// Scheme, host and port of an endpoint: no path (it holds the function's name only, but the
@@ -712,6 +711,11 @@ mod tests {
         assert_eq!(
             endpoint(&fips, "us-east-1"),
             "https://lambda-fips.us-east-1.amazonaws.com"
+        );
+        let dual = SdkConfig::builder().use_dual_stack(true).build();
+        assert_eq!(
+            endpoint(&dual, "eu-west-1"),
+            "https://lambda.eu-west-1.api.aws"
         );
         let local = SdkConfig::builder()
             .endpoint_url("http://127.0.0.1:5000")

@@ -513,6 +513,18 @@ async fn check_function_says_which_permission_is_missing_and_signs_for_lambda() 
     );
     assert_eq!(seen.len(), 1, "a refusal is not retried");
 
+    // An endpoint that does not answer: named, after the attempts.
+    let mut env = moto::aws_env();
+    env.push(("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:1".into()));
+    let (code, stdout, _) = check_function(env, "gdf", false).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "✘ function: lambda:GetFunctionConfiguration on gdf: cannot reach http://127.0.0.1:1/…"
+        ),
+        "{stdout}"
+    );
+
     // Arguments that cannot name one function: exit 2 before any call.
     let (code, stdout, _) = check_function(moto::aws_env(), "gdf/../other", false).await;
     assert_eq!(code, Some(2), "{stdout}");
