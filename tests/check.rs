@@ -341,12 +341,20 @@ fn operator_env(w: &World) -> Vec<(&'static str, String)> {
     env
 }
 
-/// The settings deployed with the function: the world's, without the AWS access variables.
+/// The settings deployed with the function: the world's, without the AWS access variables,
+/// and a token in the collector URL's query (as webhook receivers take one).
 fn function_env(w: &World) -> Vec<(&'static str, String)> {
-    w.env()
+    let mut env: Vec<_> = w
+        .env()
         .into_iter()
         .filter(|(k, _)| !k.starts_with("AWS_"))
-        .collect()
+        .collect();
+    replace(
+        &mut env,
+        "COLLECTOR_URL",
+        format!("{}?token=url-token-456", w.collector.url()),
+    );
+    env
 }
 
 #[tokio::test]
@@ -394,14 +402,19 @@ async fn check_function_checks_the_deployed_settings_and_not_the_shells() {
         w.collector.received()[0].header("authorization"),
         Some("Bearer check-secret-123")
     );
-    assert!(!stdout.contains("check-secret-123") && !stderr.contains("check-secret-123"));
+    for secret in ["check-secret-123", "url-token-456"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret}"
+        );
+    }
 
     let (code, json, _) = check_function(operator_env(&w), &arn, true).await;
     assert_eq!(code, Some(0), "{json}");
     let checks: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(checks[0]["check"], "function");
     assert_eq!(checks[0]["runs_with"], "operator credentials");
-    assert!(!json.contains("check-secret-123"));
+    assert!(!json.contains("check-secret-123") && !json.contains("url-token-456"));
 }
 
 #[tokio::test]
