@@ -386,7 +386,8 @@ fn service_error(
         .or_else(|| field(&["__type", "code", "Code", "Type"]))
         .map(|c| c.rsplit('#').next().unwrap_or(&c).to_string())
         .unwrap_or_else(|| format!("HTTP {status}"));
-    let message = field(&["message", "Message"]).unwrap_or_else(|| format!("HTTP {status}"));
+    let message =
+        field(&["message", "Message"]).unwrap_or_else(|| "no message in the answer".to_string());
     let message: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
     let message: String = message.chars().take(300).collect();
     let function = function.to_string();
@@ -656,7 +657,7 @@ mod tests {
         let other = service_error("gdf", "eu-west-1", 400, &http::HeaderMap::new(), b"<html>");
         assert_eq!(
             other.to_string(),
-            "lambda:GetFunctionConfiguration on gdf failed: HTTP 400: HTTP 400"
+            "lambda:GetFunctionConfiguration on gdf failed: HTTP 400: no message in the answer"
         );
     }
 

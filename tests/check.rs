@@ -52,8 +52,17 @@ impl World {
 }
 
 async fn check(env: Vec<(&'static str, String)>, json: bool) -> (Option<i32>, String, String) {
+    check_with(env, &[], json).await
+}
+
+/// `check` with these arguments (and `--json`); exit code, stdout, stderr.
+async fn check_with(
+    env: Vec<(&'static str, String)>,
+    args: &[&str],
+    json: bool,
+) -> (Option<i32>, String, String) {
     let mut cmd = command(&env);
-    cmd.arg("check");
+    cmd.arg("check").args(args);
     if json {
         cmd.arg("--json");
     }
@@ -311,20 +320,7 @@ async fn check_function(
     function: &str,
     json: bool,
 ) -> (Option<i32>, String, String) {
-    let mut cmd = command(&env);
-    cmd.args(["check", "--function", function]);
-    if json {
-        cmd.arg("--json");
-    }
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    check_with(env, &["--function", function], json).await
 }
 
 /// The operator's shell: AWS access to the emulator and the GuardDuty stand-in, plus
