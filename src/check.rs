@@ -118,10 +118,13 @@ async fn run_from(app: &App, configuration: String) -> Vec<CheckResult> {
         app.config.backfill.regions.clone()
     };
     let aws_ok = if config.region().is_none() && regions.is_empty() {
-        results.push(fail(
-            "region",
-            "no AWS region: set AWS_REGION (or GUARDDUTY_REGIONS, or a region in ~/.aws/config)",
-        ));
+        results.push(
+            fail(
+                "region",
+                "no AWS region: set AWS_REGION (or GUARDDUTY_REGIONS, or a region in ~/.aws/config)",
+            )
+            .runs_with(RunsWith::Settings),
+        );
         false
     } else {
         let credentials = check_credentials(config).await;
