@@ -43,7 +43,15 @@ pub enum SetupError {
 impl App {
     /// Builds the app. `default_to_stdout`: the CLI writes to stdout when no destination is set.
     pub async fn build(config: Config, default_to_stdout: bool) -> Result<App, SetupError> {
-        let aws = Arc::new(Aws::new());
+        Self::build_with(config, default_to_stdout, Arc::new(Aws::new())).await
+    }
+
+    /// [`App::build`] with these AWS settings (`check --function`: in the function's region).
+    pub async fn build_with(
+        config: Config,
+        default_to_stdout: bool,
+        aws: Arc<Aws>,
+    ) -> Result<App, SetupError> {
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         if config.log_records || (default_to_stdout && !config.has_destination()) {
             sinks.push(Box::new(LogSink));

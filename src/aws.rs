@@ -26,6 +26,8 @@ pub async fn load(http: SharedHttpClient, region: Option<&str>) -> SdkConfig {
 /// The default-region configuration, loaded once on first use.
 pub struct Aws {
     http: SharedHttpClient,
+    /// The default region when given (`check --function`: the function's), else the SDK's.
+    region: Option<String>,
     default: OnceCell<SdkConfig>,
 }
 
@@ -37,8 +39,14 @@ impl Default for Aws {
 
 impl Aws {
     pub fn new() -> Self {
+        Self::in_region(None)
+    }
+
+    /// With `region` as the default region instead of the SDK's, when given.
+    pub fn in_region(region: Option<String>) -> Self {
         Aws {
             http: http_client(),
+            region,
             default: OnceCell::new(),
         }
     }
@@ -49,7 +57,7 @@ impl Aws {
 
     pub async fn config(&self) -> &SdkConfig {
         self.default
-            .get_or_init(|| load(self.http.clone(), None))
+            .get_or_init(|| load(self.http.clone(), self.region.as_deref()))
             .await
     }
 

@@ -83,7 +83,7 @@ pub fn find_source<'a, T: Error + 'static>(e: &'a (dyn Error + 'static)) -> Opti
 }
 
 /// The deepest error in the chain, as one line: what the operating system or peer said.
-fn root_cause(e: &(dyn Error + 'static)) -> String {
+pub fn root_cause(e: &(dyn Error + 'static)) -> String {
     let mut last = e.to_string();
     let mut cur: Option<&(dyn Error + 'static)> = Some(e);
     while let Some(err) = cur {

@@ -1,8 +1,10 @@
 //! `guardduty-forwarder check`: is this deployment able to work? Configuration, credentials,
 //! GuardDuty per region (and which GuardDuty organization model it sees there), the queue,
-//! the collector, the checkpoint parameter: one line each, ✔ or ✘ with the reason. Exit code
-//! 0 only when every check passes; a setting that would forward findings twice is a warning
-//! on its ✔ line, not a failure.
+//! the collector, the checkpoint parameter: one line each, ✔ or ✘ with the reason, and whose
+//! credentials and network the probe ran with ([`RunsWith`]: always this machine's, never the
+//! function's role). Exit code 0 only when every check passes; a setting that would forward
+//! findings twice is a warning on its ✔ line, not a failure. `check --function` runs the same
+//! checks on a deployed function's settings ([`deployed`]).
 
 use std::sync::Arc;
 
@@ -16,32 +18,84 @@ use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::HttpsSink;
 use crate::sink::sqs::SqsSink;
 
+pub mod deployed;
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CheckResult {
     pub check: String,
     pub ok: bool,
     pub detail: String,
+    pub runs_with: RunsWith,
 }
 
+/// Whose credentials and network a check ran with. `check` runs on the operator's machine:
+/// a ✔ proves what the operator may reach and do, not what the function's role may.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub enum RunsWith {
+    /// Read from the settings alone: nothing was called.
+    #[serde(rename = "settings")]
+    Settings,
+    /// An AWS call made with the operator's credentials.
+    #[serde(rename = "operator credentials")]
+    Operator,
+    /// A connection from the operator's network (the collector), with secrets read with the
+    /// operator's credentials.
+    #[serde(rename = "operator credentials and network")]
+    OperatorNetwork,
+}
+
+impl RunsWith {
+    /// The mark at the end of a check's line.
+    fn mark(self) -> &'static str {
+        match self {
+            RunsWith::Settings => "",
+            RunsWith::Operator => " [operator credentials]",
+            RunsWith::OperatorNetwork => " [operator credentials and network]",
+        }
+    }
+}
+
+impl CheckResult {
+    fn runs_with(mut self, runs_with: RunsWith) -> Self {
+        self.runs_with = runs_with;
+        self
+    }
+}
+
+/// A passed AWS check (made with the operator's credentials).
 fn pass(check: impl Into<String>, detail: impl Into<String>) -> CheckResult {
     CheckResult {
         check: check.into(),
         ok: true,
         detail: detail.into(),
+        runs_with: RunsWith::Operator,
     }
 }
 
+/// A failed AWS check (made with the operator's credentials).
 fn fail(check: impl Into<String>, detail: impl Into<String>) -> CheckResult {
     CheckResult {
         check: check.into(),
         ok: false,
         detail: detail.into(),
+        runs_with: RunsWith::Operator,
     }
 }
 
-/// The line printed for one result.
+/// A failed `configuration` check: the settings themselves are refused (nothing was called).
+pub fn bad_configuration(detail: impl Into<String>) -> CheckResult {
+    fail("configuration", detail).runs_with(RunsWith::Settings)
+}
+
+/// The line printed for one result, ending with whose credentials it ran with.
 pub fn line(r: &CheckResult) -> String {
-    format!("{} {}: {}", if r.ok { "✔" } else { "✘" }, r.check, r.detail)
+    format!(
+        "{} {}: {}{}",
+        if r.ok { "✔" } else { "✘" },
+        r.check,
+        r.detail,
+        r.runs_with.mark()
+    )
 }
 
 /// Runs every check that applies to the configuration. Every AWS call is bounded
@@ -49,7 +103,12 @@ pub fn line(r: &CheckResult) -> String {
 /// region or no usable credential, the AWS checks after it are not tried (each would fail
 /// the same way).
 pub async fn run(app: &App) -> Vec<CheckResult> {
-    let mut results = vec![pass("configuration", describe(app))];
+    run_from(app, describe(app, None)).await
+}
+
+/// [`run`], with `configuration` as the first line's detail.
+async fn run_from(app: &App, configuration: String) -> Vec<CheckResult> {
+    let mut results = vec![pass("configuration", configuration).runs_with(RunsWith::Settings)];
     let config = app.aws.config().await;
     let regions: Vec<String> = if app.config.backfill.regions.is_empty() {
         config
@@ -60,10 +119,13 @@ pub async fn run(app: &App) -> Vec<CheckResult> {
         app.config.backfill.regions.clone()
     };
     let aws_ok = if config.region().is_none() && regions.is_empty() {
-        results.push(fail(
-            "region",
-            "no AWS region: set AWS_REGION (or GUARDDUTY_REGIONS, or a region in ~/.aws/config)",
-        ));
+        results.push(
+            fail(
+                "region",
+                "no AWS region: set AWS_REGION (or GUARDDUTY_REGIONS, or a region in ~/.aws/config)",
+            )
+            .runs_with(RunsWith::Settings),
+        );
         false
     } else {
         let credentials = check_credentials(config).await;
@@ -282,6 +344,12 @@ fn cannot_tell(why: &str) -> String {
 /// The collector's probes, as its product documents them, in one line: TLS and each step.
 /// Its URL is shown as scheme, host and port only.
 async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
+    collector_probe(app, collector)
+        .await
+        .runs_with(RunsWith::OperatorNetwork)
+}
+
+async fn collector_probe(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
     let format = collector.format.name();
     let sink = match HttpsSink::new(collector.clone(), Arc::clone(&app.aws)) {
         Err(e) => return fail("collector", e.to_string()),
@@ -307,9 +375,10 @@ async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) 
     )
 }
 
-/// The configuration line: what the records are and where they go, and whose credentials
-/// the checks after it use (this machine's, which may differ from the function's role).
-fn describe(app: &App) -> String {
+/// The configuration line: whose settings (this shell's, or the function's named in
+/// `function`), what the records are and where they go, and whose credentials the checks
+/// after it use (this machine's, which may differ from the function's role).
+fn describe(app: &App, function: Option<&str>) -> String {
     let config = &app.config;
     let destinations: Vec<String> = app
         .forwarder
@@ -329,9 +398,13 @@ fn describe(app: &App) -> String {
         crate::normalize::OutputSchema::Native => "native".to_string(),
         crate::normalize::OutputSchema::Ocsf(v) => format!("ocsf {}", v.as_str()),
     };
+    let whose = match function {
+        Some(f) => format!("the settings of {f} (variables in this shell are not read); "),
+        None => String::new(),
+    };
     format!(
-        "destinations: {destinations}; records: {schema}, from severity {}; the checks below \
-         use this machine's AWS credentials, not the function's role",
+        "{whose}destinations: {destinations}; records: {schema}, from severity {}; the checks \
+         below use this machine's AWS credentials, not the function's role",
         config.min_severity.as_str()
     )
 }

@@ -52,11 +52,22 @@ pub enum Command {
         max_findings: Option<u64>,
     },
     /// Verify configuration and reach: credentials, GuardDuty per region, the queue, the
-    /// collector, the checkpoint parameter. One line per check; exit 0 only if all pass.
+    /// collector, the checkpoint parameter. One line per check, each marked with whose
+    /// credentials it ran with (always this machine's, never the function's role); exit 0
+    /// only if all pass.
     Check {
         /// Print the results as a JSON array.
         #[arg(long)]
         json: bool,
+        /// Check a deployed function's settings instead of this shell's: its environment
+        /// variables (read with lambda:GetFunctionConfiguration) win completely, and no
+        /// forwarder variable set in this shell is read. A name, or an ARN. The checks still
+        /// run with this machine's credentials, not the function's role.
+        #[arg(long, value_name = "NAME")]
+        function: Option<String>,
+        /// The function's region (default: the ARN's, else the SDK's, e.g. AWS_REGION).
+        #[arg(long, value_name = "REGION", requires = "function")]
+        region: Option<String>,
     },
     /// Re-read a time range from the GuardDuty API into the configured destinations (stdout
     /// by default) without touching the checkpoint: a SIEM rebuilt from scratch, a new
@@ -165,6 +176,15 @@ fn dlq_url(app: &App, queue: Option<String>) -> Option<String> {
 const NO_QUEUE: &str =
     "no dead-letter queue: pass --queue URL or set DLQ_URL (the stack's DeadLetterQueueUrl output)";
 
+/// `check --function`: the deployed function's settings, checked; its own exit code (2 for a
+/// refused setting or argument) and the closing note on whose credentials ran the checks.
+pub async fn check_function(function: &str, region: Option<&str>, json: bool) -> ExitCode {
+    let report = crate::check::deployed::run(function, region).await;
+    report_checks(&report.results, json);
+    eprintln!("{}", report.note);
+    ExitCode::from(report.exit)
+}
+
 /// Prints check results and gives the exit code.
 pub fn report_checks(results: &[crate::check::CheckResult], json: bool) -> ExitCode {
     if json {
@@ -232,7 +252,16 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             };
             backfill(&app, request, "replay").await
         }
-        Command::Check { json } => report_checks(&crate::check::run(&app).await, json),
+        Command::Check {
+            json,
+            function: None,
+            ..
+        } => report_checks(&crate::check::run(&app).await, json),
+        Command::Check {
+            json,
+            function: Some(function),
+            region,
+        } => check_function(&function, region.as_deref(), json).await,
         Command::Dlq {
             command: DlqCommand::List { queue, json },
         } => dlq_list(&app, queue, json).await,

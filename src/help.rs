@@ -45,11 +45,12 @@ fn text(path: &str) -> String {
             &[
                 "guardduty-forwarder check",
                 "guardduty-forwarder check --json",
-                "With the deployed function's settings: docs/see-it-work.md",
+                "guardduty-forwarder check --function guardduty-forwarder-Function-AbC123 --region eu-west-1",
+                "guardduty-forwarder check --function arn:aws:lambda:eu-west-1:123456789012:function:gdf",
             ],
             &[
                 "  0  every check passed",
-                "  1  a check failed (its ✘ line says why)",
+                "  1  a check failed (its ✘ line says why), or the --function could not be read",
             ],
         ),
         "replay" => (

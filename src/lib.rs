@@ -14,6 +14,7 @@
 //!   [`aws_error`]: an AWS failure in one line a person can act on.
 //! - [`backfill`]: the scheduled catch-up from the GuardDuty API.
 //! - [`lambda`] and [`cli`]: the two faces of the binary; [`app`] wires them.
+//! - [`function`]: a deployed function's configuration, for `check --function`.
 //! - [`dlq`]: the dead-letter queue for operators (`dlq list`, `redrive`, `replay`).
 //! - [`logging`]: structured logs on stderr; [`metrics`]: EMF lines on stdout;
 //!   [`clock`]: now, epoch ms, RFC 3339.
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dlq;
+pub mod function;
 pub mod help;
 pub mod input;
 pub mod intake;

@@ -57,6 +57,16 @@ async fn cli_main() -> ExitCode {
         eprintln!("guardduty-forwarder: {e}");
         return ExitCode::from(2);
     }
+    // With --function the function's settings are the whole configuration: this shell's
+    // variables are not read (nor refused).
+    if let cli::Command::Check {
+        json,
+        function: Some(function),
+        region,
+    } = &cli.command
+    {
+        return cli::check_function(function, region.as_deref(), *json).await;
+    }
     let app = match Config::from_env() {
         Ok(config) => App::build(config, true).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
@@ -65,12 +75,8 @@ async fn cli_main() -> ExitCode {
         (Ok(app), _) => cli::run(cli, app).await,
         // `check` reports a bad configuration as its first failed check, and exits 2 like
         // every command given a bad configuration.
-        (Err(e), cli::Command::Check { json }) => {
-            let failed = guardduty_forwarder::check::CheckResult {
-                check: "configuration".into(),
-                ok: false,
-                detail: e,
-            };
+        (Err(e), cli::Command::Check { json, .. }) => {
+            let failed = guardduty_forwarder::check::bad_configuration(e);
             cli::report_checks(&[failed], *json);
             ExitCode::from(2)
         }

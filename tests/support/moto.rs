@@ -88,3 +88,106 @@ pub async fn state_table() -> (aws_sdk_dynamodb::Client, String) {
         .expect("create table");
     (client, name)
 }
+
+/// A request to the emulator signed only in form: moto reads the service and region from the
+/// `Authorization` header's scope and checks no signature.
+async fn call(
+    method: &str,
+    path: &str,
+    service: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, String) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", endpoint()))
+        .header("content-type", content_type)
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=testing/20261206/us-east-1/{service}/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let response = client.request(request).await.expect("the emulator answers");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Creates a Lambda function `name` (an IAM role for it first) with these environment
+/// variables (none when empty); its ARN and its role's. Nothing is ever invoked, so the code
+/// is an empty zip.
+pub async fn create_function(name: &str, variables: &[(&str, String)]) -> (String, String) {
+    let role = format!("{name}-role");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let form = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
+        form_encode(&role),
+        form_encode(trust)
+    );
+    let (status, body) = call(
+        "POST",
+        "/",
+        "iam",
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await;
+    assert_eq!(status, 200, "CreateRole: {body}");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let mut function = serde_json::json!({
+        "FunctionName": name,
+        "Runtime": "provided.al2023",
+        "Role": role_arn,
+        "Handler": "bootstrap",
+        "Architectures": ["arm64"],
+        "MemorySize": 128,
+        "Timeout": 60,
+        // The 22 bytes of an empty zip archive.
+        "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+    });
+    if !variables.is_empty() {
+        let vars: serde_json::Map<String, serde_json::Value> = variables
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .collect();
+        function["Environment"] = serde_json::json!({ "Variables": vars });
+    }
+    let (status, body) = call(
+        "POST",
+        "/2015-03-31/functions",
+        "lambda",
+        "application/json",
+        function.to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "CreateFunction: {body}");
+    let arn = serde_json::from_str::<serde_json::Value>(&body).expect("json")["FunctionArn"]
+        .as_str()
+        .expect("FunctionArn")
+        .to_string();
+    (arn, role_arn)
+}
