@@ -512,10 +512,8 @@ mod tests {
 
     #[test]
     fn a_time_is_rfc_3339_or_a_duration_ago_and_never_in_the_future() {
-        assert_eq!(
-            parse_time("2026-11-01T00:00:00Z"),
-            Ok(crate::clock::epoch_ms("2026-11-01T00:00:00Z").unwrap_or_default())
-        );
+        // 2026-11-01T00:00:00Z, worked out by hand (not by the function parse_time calls).
+        assert_eq!(parse_time("2026-11-01T00:00:00Z"), Ok(1_793_491_200_000));
         let ago = parse_time("2h").unwrap_or_default();
         let expected = crate::clock::now_ms() - 2 * 3_600_000;
         assert!((expected - 1000..=expected).contains(&ago), "{ago}");

@@ -1169,11 +1169,16 @@ mod tests {
         ])
         .unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
-        let err = parse(&[
+        let config = parse(&[
             ("COLLECTOR_URL", "https://c.example"),
             ("COLLECTOR_AUTH_VALUE", "Bearer hunter2\n"),
-        ]);
-        assert!(err.is_ok(), "trailing newline is trimmed");
+        ])
+        .expect("a trailing newline is accepted");
+        let auth = config.collector.expect("collector").auth;
+        assert!(
+            matches!(&auth, AuthSource::Value(v) if v.expose() == "Bearer hunter2"),
+            "the trailing newline is trimmed from the value sent"
+        );
     }
 
     #[test]

@@ -9,13 +9,11 @@ use std::time::Duration;
 use serde_json::Value;
 use support::guardduty::{GuardDuty, finding, iso, now_ms, wire};
 use support::moto;
-use support::process::{Running, command, lambda_env};
+use support::process::{Running, command};
 use support::runtime_api::{Reply, RuntimeApi};
 
 async fn start(gd: &GuardDuty, extra: &[(&str, String)]) -> (RuntimeApi, Running) {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto::aws_env());
+    let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
     env.push(("LOG_RECORDS", "true".into()));
     // Findings in these tests are made a moment ago and final: no settle margin needed.
@@ -23,7 +21,7 @@ async fn start(gd: &GuardDuty, extra: &[(&str, String)]) -> (RuntimeApi, Running
     // Some tests read BackfillTruncated and FindingsQuarantined, published by trigger only.
     env.push(("METRICS_DETAIL", "detailed".into()));
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    (api, Running::spawn(command(&env)))
+    support::lambda::start(&env).await
 }
 
 fn scheduled() -> Value {
@@ -48,9 +46,9 @@ fn delivered(proc_: &Running) -> HashMap<String, usize> {
     out
 }
 
-/// Lets the reader threads take in what the process printed before it answered.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// `<prefix>-0000` … for `range`, each delivered once: what `delivered` must equal.
+fn once(prefix: &str, range: std::ops::Range<usize>) -> HashMap<String, usize> {
+    range.map(|i| (format!("{prefix}-{i:04}"), 1)).collect()
 }
 
 /// `n` findings updated in the last few minutes, ids `<prefix>-<i>`, one millisecond apart.
@@ -103,13 +101,12 @@ async fn two_detectors_with_archived_and_old_findings_deliver_exactly_the_recent
     assert_eq!(result["via"], "backfill");
     assert_eq!(result["received"], 240, "{result}");
     assert_eq!(result["forwarded"], 240);
-    settle().await;
-    let got = delivered(&proc_);
-    assert_eq!(got.len(), 240);
-    assert!(got.values().all(|&n| n == 1));
-    assert!(
-        got.keys()
-            .all(|k| !k.contains("archived") && !k.contains("old"))
+    let mut expected = once("det1", 0..120);
+    expected.extend(once("det2", 0..120));
+    assert_eq!(
+        delivered(&proc_),
+        expected,
+        "exactly the recent unarchived ones, once each"
     );
     // raw_event is the API's JSON for the finding, unchanged.
     let record = proc_
@@ -176,10 +173,12 @@ async fn the_cap_holds_and_the_next_runs_take_the_rest_from_the_checkpoint() {
     let first = run(&api).await;
     assert_eq!(first["received"], 50, "{first}");
     let second = run(&api).await;
-    assert!(second["received"].as_u64().unwrap() >= 50, "{second}");
+    assert_eq!(
+        second["received"], 50,
+        "the cap holds on the next run too: {second}"
+    );
     let third = run(&api).await;
     let fourth = run(&api).await;
-    settle().await;
     let got = delivered(&proc_);
     assert_eq!(got.len(), 120, "every finding arrived: {third} {fourth}");
     assert!(
@@ -285,7 +284,6 @@ async fn after_a_three_hour_outage_the_runs_catch_up_without_losing_findings_on_
         }
         assert!(runs <= 10, "{runs} runs and still not caught up");
     }
-    settle().await;
     let got = delivered(&proc_);
     assert!(runs <= 6, "{runs} runs to catch up");
     assert!(behind >= 1, "three hours behind pages at least once");
@@ -316,8 +314,7 @@ async fn pages_are_asked_for_from_the_newest_timestamp_reached_so_a_repeated_nex
     let (api, proc_) = start(&gd, &[("DETECTOR_IDS", "det1".into())]).await;
     let r = run(&api).await;
     assert_eq!(r["received"], 160, "{r}");
-    settle().await;
-    assert!(delivered(&proc_).values().all(|&n| n == 1));
+    assert_eq!(delivered(&proc_), once("f", 0..160));
     let lists: Vec<_> = gd
         .seen()
         .into_iter()
@@ -350,14 +347,18 @@ async fn a_next_token_repeated_inside_one_millisecond_ends_the_run_as_truncated(
         r["received"], 100,
         "two pages, then the repeat stops it: {r}"
     );
-    settle().await;
     let err = proc_.stderr().join("\n");
     assert!(err.contains("repeated a nextToken"), "{err}");
     assert!(
         err.contains("Backfill truncated") && err.contains("unsettled-listing"),
         "{err}"
     );
-    assert!(delivered(&proc_).values().all(|&n| n == 1));
+    let pages: HashMap<String, usize> = (0..100).map(|i| (format!("s-{i:03}"), 1)).collect();
+    assert_eq!(
+        delivered(&proc_),
+        pages,
+        "the two pages read, each finding once"
+    );
 }
 
 #[tokio::test]
@@ -373,8 +374,7 @@ async fn throttling_is_retried_until_everything_arrives() {
     let (api, proc_) = start(&gd, &[]).await;
     let r = run(&api).await;
     assert_eq!(r["forwarded"], 60, "{r}");
-    settle().await;
-    assert_eq!(delivered(&proc_).len(), 60);
+    assert_eq!(delivered(&proc_), once("f", 0..60));
     assert_eq!(gd.seen().iter().filter(|s| s.status == 429).count(), 2);
 }
 
@@ -404,7 +404,6 @@ async fn an_assumed_role_reads_guardduty_and_member_findings_keep_their_account(
     .await;
     let r = run(&api).await;
     assert_eq!(r["forwarded"], 1, "{r}");
-    settle().await;
     assert_eq!(proc_.records()[0]["account_id"], "210987654321");
     for s in gd.seen() {
         assert_ne!(
@@ -432,7 +431,6 @@ async fn two_regions_are_read_each_with_its_own_detectors() {
     let (api, proc_) = start(&gd, &[("GUARDDUTY_REGIONS", "us-east-1,eu-west-1".into())]).await;
     let r = run(&api).await;
     assert_eq!(r["forwarded"], 7, "{r}");
-    settle().await;
     let regions: Vec<String> = proc_
         .records()
         .iter()
@@ -498,7 +496,6 @@ async fn a_region_detector_pair_is_read_only_in_its_region_and_bare_ids_in_every
         r["failed"], 0,
         "no region was asked for another's detector: {r}"
     );
-    settle().await;
     assert_eq!(delivered(&proc_).len(), 10);
     assert_eq!(
         detectors_asked(&gd),
@@ -664,14 +661,8 @@ async fn checkpoint_of(prefix: &str, detector: &str) -> Option<Value> {
     serde_json::from_str(out.parameter()?.value()?).ok()
 }
 
-/// EMF documents printed on stdout.
 fn emf(proc_: &Running) -> Vec<Value> {
-    proc_
-        .stdout()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
-        .collect()
+    proc_.emf()
 }
 
 #[tokio::test]
@@ -719,7 +710,6 @@ async fn findings_updated_between_list_and_get_findings_under_a_cap_all_arrive_i
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    settle().await;
     let got = versions(&proc_);
     for det in ["det1", "det2"] {
         for i in 0..60 {
@@ -763,7 +753,6 @@ async fn a_finding_missing_from_get_findings_holds_the_checkpoint_before_it() {
         .collect();
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert_eq!(gets[1].body["findingIds"], serde_json::json!(["f-0004"]));
-    settle().await;
     assert!(
         proc_
             .stderr()
@@ -773,7 +762,6 @@ async fn a_finding_missing_from_get_findings_holds_the_checkpoint_before_it() {
     // Once GetFindings returns it, the next run delivers it and moves on.
     gd.omit_from_get(&[]);
     let r = run(&api).await;
-    settle().await;
     assert!(delivered(&proc_).contains_key("f-0004"), "{r}");
     let cp = checkpoint_of(&prefix, "det1").await.unwrap();
     assert!(cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str());
@@ -811,7 +799,6 @@ async fn a_run_that_skips_a_finding_get_findings_never_returns_fails_so_the_erro
         Reply::Response(r) => panic!("the run hid an unfetchable finding: {r}"),
     }
     // The run's work is kept: the other four arrived and the checkpoint moved past the ghost.
-    settle().await;
     let got = delivered(&proc_);
     let mut ids: Vec<&str> = got.keys().map(String::as_str).collect();
     ids.sort_unstable();
@@ -881,7 +868,6 @@ async fn a_failed_get_findings_is_reported_as_a_truncated_run_and_the_next_run_d
     let err = second.expect_err("a failed GetFindings fails the invocation");
     assert!(err.contains("GetFindings"), "{err}");
     let third = run(&api).await;
-    settle().await;
     let got = delivered(&proc_);
     for i in 0..120 {
         assert!(got.contains_key(&format!("g-{i:04}")), "g-{i:04} lost");
@@ -918,7 +904,6 @@ async fn hitting_the_cap_reports_a_truncated_run_with_how_far_behind_the_detecto
     .await;
     let r = run(&api).await;
     assert_eq!(r["received"], 10, "{r}");
-    settle().await;
     let line = proc_
         .stderr()
         .into_iter()
@@ -970,7 +955,6 @@ async fn a_slow_api_near_the_deadline_ends_in_a_clean_checkpointed_stop_not_a_ti
     };
     let n = r["received"].as_u64().unwrap();
     assert!(n > 0 && n < 400, "{r}");
-    settle().await;
     let out = proc_.stderr().join("\n");
     assert!(
         out.contains("Backfill truncated") && out.contains("deadline"),
@@ -983,32 +967,10 @@ async fn a_slow_api_near_the_deadline_ends_in_a_clean_checkpointed_stop_not_a_ti
     assert_eq!(cp["updated_at"], iso(base + n as i64 - 1), "{cp}");
 }
 
-/// The findings of the corpus as EventBridge carries them (`detail`), camelCase and whole.
+/// The findings of the corpus as the CLI reads them, and the sample event's.
 fn corpus_findings() -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(support::fixtures().join("corpus"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.push(support::events_dir().join("guardduty-finding.json"));
-    for path in files {
-        let v = support::read_json(&path);
-        let items = match v {
-            Value::Array(items) => items,
-            other => vec![other],
-        };
-        for item in items {
-            let finding = if item["detail-type"] == "GuardDuty Finding" {
-                item["detail"].clone()
-            } else {
-                item
-            };
-            if finding["id"].is_string() && finding["updatedAt"].is_string() {
-                out.push(finding);
-            }
-        }
-    }
+    let mut out = support::corpus::finding_values();
+    out.push(support::finding_event()["detail"].clone());
     out
 }
 
@@ -1056,7 +1018,6 @@ async fn every_fixture_finding_gives_the_same_record_pushed_and_backfilled() {
     }
     let r = run(&api).await;
     assert_eq!(r["forwarded"], findings.len() as u64, "{r}");
-    settle().await;
     let records = proc_.records();
     let mut samples = 0;
     for f in &findings {
@@ -1085,33 +1046,8 @@ async fn every_fixture_finding_gives_the_same_record_pushed_and_backfilled() {
     assert!(samples >= 3, "sample findings in the corpus: {samples}");
 }
 
-/// A queue receiving at most `max_bytes` per message, and every message it holds.
 async fn drain(queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"));
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        let msgs = got.messages().to_vec();
-        if msgs.is_empty() {
-            return out;
-        }
-        for m in &msgs {
-            sqs.delete_message()
-                .queue_url(queue)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        out.extend(msgs);
-    }
+    moto::drain(queue).await
 }
 
 /// Ten findings, the fourth too large for a 4 KB queue.
@@ -1193,7 +1129,6 @@ async fn a_poison_finding_goes_to_the_dead_letter_queue_after_n_runs_and_the_cur
             "{k}"
         );
     }
-    settle().await;
     assert!(
         emf(&proc_)
             .iter()
@@ -1242,7 +1177,6 @@ async fn without_a_dead_letter_queue_a_poison_finding_is_held_and_a_log_line_say
     }
     let cp = checkpoint_of(&prefix, "det1").await.unwrap();
     assert_eq!(cp["updated_at"], iso(base + 2), "{cp}");
-    settle().await;
     let held = proc_
         .stderr()
         .into_iter()
@@ -1432,7 +1366,6 @@ async fn with_a_rule_severity_floor_push_and_backfill_deliver_the_same_findings(
     }
     let r = run(&api).await;
     assert_eq!(r["failed"], 0, "{r}");
-    settle().await;
     let ids = |via: &str| -> std::collections::BTreeSet<String> {
         proc_
             .records()
@@ -1529,4 +1462,342 @@ async fn the_guardduty_stand_in_refuses_a_severity_condition_as_guardduty_does()
     let service = err.into_service_error();
     assert!(service.is_bad_request_exception(), "{service:?}");
     assert_eq!(gd.seen().last().unwrap().status, 400);
+}
+
+#[tokio::test]
+async fn the_guardduty_stand_in_refuses_an_unknown_operator_or_malformed_criteria_as_guardduty_does()
+ {
+    let gd = GuardDuty::start().await;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 3, now_ms() - 60_000),
+    );
+    let path = "/detector/det1/findings";
+    for (criteria, names) in [
+        (
+            r#"{"criterion": {"severity": {"between": [1, 8]}}}"#,
+            "between",
+        ),
+        (r#"{"criterion": {"severity": {"Gte": 4}}}"#, "Gte"),
+        (
+            r#"{"criterion": {"updatedAt": {"gte": "yesterday"}}}"#,
+            "gte",
+        ),
+        (r#"{"criterion": {"severity": {"equals": [8]}}}"#, "equals"),
+        (r#"{"criterion": {"severity": 8}}"#, "severity"),
+        (r#"{"criterion": ["severity"]}"#, "criterion"),
+        (r#""severity >= 4""#, "findingCriteria"),
+    ] {
+        let body = format!(r#"{{"maxResults": 50, "findingCriteria": {criteria}}}"#);
+        let (status, kind, answer) = gd.post_raw("us-east-1", path, &body).await;
+        assert_eq!(status, 400, "{criteria}: {answer}");
+        assert_eq!(kind, "BadRequestException", "{criteria}");
+        assert_eq!(answer["__type"], "BadRequestException", "{criteria}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(names), "{criteria}: {message}");
+    }
+    // A well-formed request is answered: the refusals above are about the criteria.
+    let (status, _, answer) = gd
+        .post_raw(
+            "us-east-1",
+            path,
+            r#"{"maxResults": 50, "findingCriteria": {"criterion": {"severity": {"gte": 4}}}}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["findingIds"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn the_guardduty_stand_in_matches_no_condition_on_a_field_a_finding_lacks() {
+    let gd = GuardDuty::start().await;
+    let t = now_ms() - 60_000;
+    let mut bare = finding("us-east-1", "det1", "no-time", t, false, 5.0);
+    bare.as_object_mut().unwrap().remove("updatedAt");
+    bare.as_object_mut().unwrap().remove("severity");
+    gd.add(
+        "us-east-1",
+        "det1",
+        vec![bare, finding("us-east-1", "det1", "timed", t, false, 5.0)],
+    );
+    let listed = |criterion: &str| {
+        let gd = gd.clone();
+        let body =
+            format!(r#"{{"maxResults": 50, "findingCriteria": {{"criterion": {criterion}}}}}"#);
+        async move {
+            let (status, _, answer) = gd
+                .post_raw("us-east-1", "/detector/det1/findings", &body)
+                .await;
+            assert_eq!(status, 200, "{answer}");
+            answer["findingIds"].clone()
+        }
+    };
+    // A missing time is not the epoch, a missing severity not zero: neither side matches.
+    for criterion in [
+        r#"{"updatedAt": {"lessThan": 9999999999999}}"#.to_string(),
+        format!(r#"{{"updatedAt": {{"greaterThanOrEqual": {}}}}}"#, t - 1),
+        r#"{"updatedAt": {"gte": 0}}"#.to_string(),
+        r#"{"severity": {"lessThan": 9}}"#.to_string(),
+        r#"{"severity": {"gte": 0}}"#.to_string(),
+    ] {
+        assert_eq!(
+            listed(&criterion).await,
+            serde_json::json!(["timed"]),
+            "{criterion}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_write_that_fails_after_delivery_fails_the_run_and_the_next_run_delivers_again()
+ {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 5, base),
+    );
+    let prefix = format!("/{}", moto::unique("gdf-cpfail"));
+    let env = |extra: Option<String>| {
+        let mut env = vec![
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".to_string()),
+        ];
+        if let Some(ssm) = extra {
+            env.push(("AWS_ENDPOINT_URL_SSM", ssm));
+        }
+        env
+    };
+    // SSM reads work, PutParameter fails: the findings go out, their checkpoint does not.
+    let proxy = moto::refusing_proxy("AmazonSSM.PutParameter").await;
+    let (api, proc_) = start(&gd, &env(Some(proxy))).await;
+    let err = run_reply(&api)
+        .await
+        .expect_err("a checkpoint that could not be written fails the run");
+    assert!(
+        err.contains("writing checkpoint") && err.contains(&prefix),
+        "{err}"
+    );
+    assert_eq!(
+        delivered(&proc_),
+        once("f", 0..5),
+        "delivered before the write"
+    );
+    assert_eq!(
+        checkpoint_of(&prefix, "det1").await,
+        None,
+        "nothing was written"
+    );
+    drop(proc_);
+    // The next run (SSM back) starts from the same place: every finding again, nothing lost.
+    let (api, proc_) = start(&gd, &env(None)).await;
+    let r = run(&api).await;
+    assert_eq!(r["forwarded"], 5, "{r}");
+    assert_eq!(delivered(&proc_), once("f", 0..5));
+    let cp = checkpoint_of(&prefix, "det1").await.expect("written now");
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 4).as_str(),
+        "{cp}"
+    );
+}
+
+#[tokio::test]
+async fn findings_newer_than_the_settle_margin_wait_for_the_next_run() {
+    let gd = GuardDuty::start().await;
+    let now = now_ms();
+    // Settled: older than the 3 s margin. Fresh: inside it.
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "settled", 3, now - 60_000),
+    );
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "fresh", 3, now - 500),
+    );
+    let prefix = format!("/{}", moto::unique("gdf-settle"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("BACKFILL_SETTLE_SECONDS", "3".into()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let first = run(&api).await;
+    assert_eq!(first["forwarded"], 3, "{first}");
+    assert_eq!(
+        delivered(&proc_),
+        once("settled", 0..3),
+        "the fresh ones wait"
+    );
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert!(
+        cp["updated_at"].as_str().unwrap() <= iso(now - 500).as_str(),
+        "the checkpoint stops at the margin, before the fresh ones: {cp}"
+    );
+    // Once the margin has passed over them, the next run takes them, and only them.
+    let settled_at = now - 500 + 3 + 3_000;
+    let wait = u64::try_from(settled_at + 100 - now_ms()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let second = run(&api).await;
+    assert_eq!(second["forwarded"], 3, "{second}");
+    let mut all = once("settled", 0..3);
+    all.extend(once("fresh", 0..3));
+    assert_eq!(delivered(&proc_), all);
+}
+
+#[tokio::test]
+async fn a_quarantine_send_that_fails_keeps_the_poison_finding_and_the_checkpoint_before_it() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add("us-east-1", "det1", with_a_poison_finding(base));
+    let queue = moto::create_queue(
+        "gdf-qfail",
+        &[(QueueAttributeName::MaximumMessageSize, "4096")],
+    )
+    .await;
+    let prefix = format!("/{}", moto::unique("gdf-qfail"));
+    let env = |dlq: String| {
+        vec![
+            ("SQS_QUEUE_URL", queue.clone()),
+            ("DLQ_URL", dlq),
+            ("BACKFILL_QUARANTINE_AFTER", "1".to_string()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".to_string()),
+        ]
+    };
+    // The dead-letter queue does not exist: setting the finding aside fails.
+    let gone = format!("{}/{}/gdf-no-such-dlq", moto::endpoint(), moto::ACCOUNT);
+    let (api, proc_) = start(&gd, &env(gone)).await;
+    let err = run_reply(&api)
+        .await
+        .expect_err("a finding neither delivered nor set aside fails the run");
+    assert!(err.contains("f-0003"), "{err}");
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert_eq!(
+        cp["updated_at"],
+        iso(base + 2),
+        "held before the poison finding: {cp}"
+    );
+    let stderr = proc_.stderr().join("\n");
+    assert!(
+        stderr.contains("setting finding f-0003 aside in the dead-letter queue failed")
+            && stderr.contains("QueueDoesNotExist"),
+        "the failed send is logged with the finding and why: {stderr}"
+    );
+    drop(proc_);
+    // With a queue that works, the next run sets it aside and moves on.
+    let dlq = moto::create_queue("gdf-qfail-dlq", &[]).await;
+    let (api, _proc) = start(&gd, &env(dlq.clone())).await;
+    let r = run(&api).await;
+    assert_eq!(r["failed"], 0, "{r}");
+    let set_aside = moto::drain_bodies(&dlq).await;
+    assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+    assert_eq!(set_aside[0]["finding"]["id"], "f-0003");
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str(),
+        "{cp}"
+    );
+}
+
+/// Puts a checkpoint for `us-east-1/det1` under `prefix` at `mark_ms`.
+async fn put_checkpoint(prefix: &str, mark_ms: i64) {
+    aws_sdk_ssm::Client::new(&moto::sdk_config("us-east-1"))
+        .put_parameter()
+        .name(format!("{prefix}/us-east-1/det1"))
+        .value(format!(
+            "{{\"updated_at\":\"{}\",\"ids\":[]}}",
+            iso(mark_ms)
+        ))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put checkpoint");
+}
+
+#[tokio::test]
+async fn the_cli_backfill_without_a_destination_starts_at_the_checkpoint_and_never_moves_it() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 30 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 10, base),
+    );
+    let prefix = format!("/{}", moto::unique("gdf-cli-cp"));
+    put_checkpoint(&prefix, base + 5).await;
+    let env = [
+        ("CHECKPOINT_PARAMETER", prefix.clone()),
+        ("DETECTOR_IDS", "det1".to_string()),
+        ("BACKFILL_SETTLE_SECONDS", "0".to_string()),
+    ];
+    for _ in 0..2 {
+        let (ok, records, stderr) = cli_backfill_with(&gd, &env, &["--region", "us-east-1"]).await;
+        assert!(ok, "{stderr}");
+        assert_eq!(
+            records, 5,
+            "f-0005.. after the checkpoint, every time: {stderr}"
+        );
+        assert!(
+            stderr.contains("the checkpoint is read, not moved"),
+            "{stderr}"
+        );
+    }
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert_eq!(cp["updated_at"], iso(base + 5), "untouched: {cp}");
+}
+
+#[tokio::test]
+async fn the_cli_backfill_to_a_queue_moves_the_checkpoint_and_with_since_leaves_it_alone() {
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 30 * 60_000;
+    gd.add(
+        "us-east-1",
+        "det1",
+        recent("us-east-1", "det1", "f", 10, base),
+    );
+    let prefix = format!("/{}", moto::unique("gdf-cli-move"));
+    put_checkpoint(&prefix, base + 5).await;
+    let queue = moto::create_queue("gdf-cli-move", &[]).await;
+    let env = [
+        ("CHECKPOINT_PARAMETER", prefix.clone()),
+        ("DETECTOR_IDS", "det1".to_string()),
+        ("BACKFILL_SETTLE_SECONDS", "0".to_string()),
+        ("SQS_QUEUE_URL", queue.clone()),
+    ];
+    // A fixed window neither reads nor moves the checkpoint: all ten, the mark unchanged.
+    let (ok, _, stderr) = cli_backfill_with(&gd, &env, &["--since", "1h"]).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(moto::drain_bodies(&queue).await.len(), 10, "{stderr}");
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert_eq!(cp["updated_at"], iso(base + 5), "--since leaves it: {cp}");
+    // Without --since, delivered to a queue: from the checkpoint, and moved past what it sent.
+    let (ok, _, stderr) = cli_backfill_with(&gd, &env, &[]).await;
+    assert!(ok, "{stderr}");
+    let ids: Vec<String> = moto::drain_bodies(&queue)
+        .await
+        .iter()
+        .map(|b| b["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert!(ids.iter().all(|id| id.as_str() >= "f-0005"), "{ids:?}");
+    let cp = checkpoint_of(&prefix, "det1").await.expect("checkpoint");
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 9).as_str(),
+        "moved: {cp}"
+    );
+    let (ok, _, stderr) = cli_backfill_with(&gd, &env, &[]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        moto::drain_bodies(&queue).await.is_empty(),
+        "nothing new: {stderr}"
+    );
 }

@@ -151,7 +151,31 @@ async fn case(ms: Vec<u8>, storms: Vec<Storm>, cap: usize) -> Result<(), TestCas
         gd.omit_from_get(&omit.iter().map(String::as_str).collect::<Vec<_>>());
         *recorder.fail.lock().unwrap() = s.fail.iter().map(|n| id(*n)).collect();
         gd.fail_gets(u32::from(s.fail_get));
-        let _ = backfill.run_scheduled(Deadline::none(), None).await;
+        // A stormy run may fail, but only for what the storm planted.
+        let told: HashSet<String> = s.fail.iter().map(|n| id(*n)).collect();
+        match backfill.run_scheduled(Deadline::none(), None).await {
+            Ok(o) => {
+                // A failed GetFindings counts as one failure of the run.
+                let summary = o.failure_summary();
+                prop_assert!(
+                    o.failed as usize <= told.len() + usize::from(s.fail_get),
+                    "{} failed, {} told to: {}",
+                    o.failed,
+                    told.len(),
+                    summary
+                );
+                prop_assert!(
+                    s.fail_get || !summary.contains("GetFindings"),
+                    "GetFindings failed unplanted: {}",
+                    summary
+                );
+            }
+            Err(e) => prop_assert!(
+                s.fail_get && e.to_string().contains("GetFindings"),
+                "a run failed with no GetFindings failure planted: {}",
+                e
+            ),
+        }
     }
     // Quiet runs: nothing fails, nothing changes.
     gd.omit_from_get(&[]);
@@ -175,8 +199,17 @@ async fn case(ms: Vec<u8>, storms: Vec<Storm>, cap: usize) -> Result<(), TestCas
     Ok(())
 }
 
+/// Cases per run: `BACKFILL_PROPTEST_CASES`, else 40 (about as many seconds in CI); a
+/// periodic job can raise it.
+fn cases() -> u32 {
+    std::env::var("BACKFILL_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(40)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, .. ProptestConfig::default() })]
 
     #[test]
     fn every_finding_listed_in_the_window_arrives_in_its_latest_version_whatever_guardduty_does_between_calls(

@@ -420,3 +420,46 @@ async fn dlq_list_counts_messages_in_flight_and_never_calls_such_a_queue_empty()
     assert!(!err.contains("is empty"), "{err}");
     assert!(err.contains("1 more in flight"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failed_delete_after_delivery_fails_the_redrive_naming_it_and_keeps_every_message() {
+    let url = moto::create_queue("dlq-nodelete", &[]).await;
+    for name in [
+        "eventbridge-delivery-failure.json",
+        "lambda-on-failure.json",
+        "quarantined-finding.json",
+    ] {
+        send_fixture(&url, name).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("dlq ca");
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let collector = Collector::start(&ca, vec![]).await;
+    // SQS works but for DeleteMessageBatch.
+    let proxy = moto::refusing_proxy("AmazonSQS.DeleteMessageBatch").await;
+    let mut env = moto::aws_env();
+    env.push(("DLQ_URL", url.clone()));
+    env.push(("COLLECTOR_URL", collector.url()));
+    env.push(("COLLECTOR_CA_FILE", ca_file));
+    env.push(("AWS_ENDPOINT_URL_SQS", proxy));
+    let out = tokio::task::spawn_blocking(move || run(&["redrive"], &env))
+        .await
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("DeleteMessageBatch"), "{err}");
+    assert_eq!(
+        collector.delivered_records().len(),
+        3,
+        "delivered before the delete"
+    );
+    // Every message stays (in flight, then visible): the next redrive sends it again.
+    assert_eq!(depth(&url).await, 3, "no message is lost: {err}");
+    let listed = run(&["dlq", "list", "--queue", &url], &moto::aws_env());
+    assert_eq!(
+        listed.status.code(),
+        Some(1),
+        "not empty: {}",
+        stderr(&listed)
+    );
+}

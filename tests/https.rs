@@ -5,10 +5,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::collector::{Action, Ca, Collector};
+use support::finding_event;
 use support::moto;
-use support::process::{Running, command, lambda_env};
+use support::process::{Running, command};
 use support::runtime_api::{Reply, RuntimeApi};
 
 struct Setup {
@@ -20,15 +21,13 @@ struct Setup {
 async fn start(collector: &Collector, ca: &Ca, extra: &[(&str, String)]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(dir.path());
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto_env_if_any());
+    let mut env = moto_env_if_any();
     env.push(("COLLECTOR_URL", collector.url()));
     env.push(("COLLECTOR_CA_FILE", ca_file.display().to_string()));
     env.push(("COLLECTOR_TIMEOUT_SECONDS", "1".into()));
     env.push(("LOG_LEVEL", "debug".into()));
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    let proc_ = Running::spawn(command(&env));
+    let (api, proc_) = support::lambda::start(&env).await;
     Setup {
         api,
         proc_,
@@ -42,10 +41,6 @@ fn moto_env_if_any() -> Vec<(&'static str, String)> {
     } else {
         Vec::new()
     }
-}
-
-fn finding_event() -> Value {
-    support::read_json(support::events_dir().join("guardduty-finding.json"))
 }
 
 #[tokio::test]
@@ -157,7 +152,6 @@ async fn the_auth_header_arrives_and_the_secret_never_appears_in_output() {
     for r in collector.received() {
         assert_eq!(r.header("x-collector-token"), Some(secret.as_str()));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let output = s.proc_.all_output();
     let token = secret.split_once(' ').unwrap().1;
     assert!(
@@ -216,7 +210,6 @@ async fn the_secret_comes_from_secrets_manager_and_is_fetched_again_after_a_401(
         [old.clone(), old.clone(), new.clone()],
         "cached, then fetched again once after the 401"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let output = s.proc_.all_output();
     for v in [&old, &new] {
         assert!(
@@ -228,10 +221,8 @@ async fn the_secret_comes_from_secrets_manager_and_is_fetched_again_after_a_401(
 
 #[tokio::test]
 async fn plain_http_is_refused_at_start_up() {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.push(("COLLECTOR_URL", "http://127.0.0.1:9/ingest".into()));
-    let mut proc_ = Running::spawn(command(&env));
+    let env = [("COLLECTOR_URL", "http://127.0.0.1:9/ingest".to_string())];
+    let (api, mut proc_) = support::lambda::start(&env).await;
     let err = api
         .init_error(Duration::from_secs(20))
         .await
@@ -241,7 +232,7 @@ async fn plain_http_is_refused_at_start_up() {
         msg.starts_with("COLLECTOR_URL:") && msg.contains("https"),
         "{msg}"
     );
-    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+    proc_.assert_failed_naming("COLLECTOR_URL");
 }
 
 #[tokio::test]

@@ -6,19 +6,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::finding_event;
 use support::process::{Running, command, lambda_env};
 use support::runtime_api::{Reply, RuntimeApi};
 
 async fn start(extra: &[(&str, &str)]) -> (RuntimeApi, Running) {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    let running = Running::spawn(command(&env));
-    (api, running)
-}
-
-fn finding_event() -> Value {
-    support::read_json(support::events_dir().join("guardduty-finding.json"))
+    let extra: Vec<(&str, String)> = extra.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    support::lambda::start(&extra).await
 }
 
 #[tokio::test]
@@ -32,7 +26,7 @@ async fn a_finding_event_is_forwarded_and_the_result_counts_it() {
             json!({"via": "eventbridge", "received": 1, "forwarded": 1, "skipped": 0, "failed": 0})
         )
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Written before the reply: all in the output file now.
     let records = proc_.records();
     assert_eq!(records.len(), 1, "{}", proc_.all_output());
     assert_eq!(records[0]["raw_event"], event["detail"]);
@@ -93,13 +87,9 @@ async fn a_malformed_finding_event_fails_the_invocation_and_the_next_one_still_w
         matches!(reply, Reply::Response(ref r) if r["forwarded"] == 1),
         "{reply:?}"
     );
-    // The record line is read by another thread: wait for it rather than race it.
-    proc_.wait_for_stdout(Duration::from_secs(5), |lines| {
-        lines
-            .iter()
-            .any(|l| l.contains("\"source\":\"aws_guardduty\""))
-    });
-    assert_eq!(proc_.records().len(), 1);
+    let records = proc_.records();
+    assert_eq!(records.len(), 1, "{}", proc_.all_output());
+    assert_eq!(records[0]["raw_event"], finding_event()["detail"]);
 }
 
 #[tokio::test]
@@ -160,7 +150,7 @@ async fn without_a_destination_start_up_fails_with_one_clear_line() {
             .contains("no destination configured"),
         "{err}"
     );
-    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+    proc_.assert_failed_naming("no destination configured");
 }
 
 #[tokio::test]
@@ -181,7 +171,7 @@ async fn the_start_up_error_reaches_an_emulator_whose_endpoint_is_a_url() {
             .contains("no destination configured"),
         "{err}"
     );
-    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+    proc_.assert_failed_naming("no destination configured");
     assert!(
         !proc_.all_output().contains("could not report"),
         "{}",
@@ -203,8 +193,7 @@ async fn a_bad_setting_fails_start_up_naming_the_variable() {
             .starts_with("MIN_SEVERITY:"),
         "{err}"
     );
-    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
-    assert!(proc_.stderr().iter().any(|l| l.contains("MIN_SEVERITY")));
+    proc_.assert_failed_naming("MIN_SEVERITY");
 }
 
 #[tokio::test]
@@ -220,18 +209,31 @@ async fn a_collector_setting_without_a_collector_fails_start_up_naming_it() {
         message.starts_with("COLLECTOR_FORMAT: is set but neither COLLECTOR_URL"),
         "{err}"
     );
-    assert_eq!(proc_.wait_exit(Duration::from_secs(10)), Some(2));
+    assert_eq!(proc_.exit_code(Duration::from_secs(10)), 2);
+    proc_.assert_failed_naming("COLLECTOR_FORMAT");
 }
 
 #[tokio::test]
 async fn every_log_line_is_json_and_no_record_is_logged_at_info() {
     let (api, proc_) = start(&[("LOG_RECORDS", "true")]).await;
-    api.invoke(finding_event()).await;
+    let event = finding_event();
+    let reply = api.invoke(event.clone()).await;
+    assert!(
+        matches!(reply, Reply::Response(ref r) if r["forwarded"] == 1),
+        "{reply:?}"
+    );
     api.invoke(json!({"source": "aws.s3", "detail-type": "x"}))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both invocations answered: every line they wrote is in the output now.
     let stderr = proc_.stderr();
     assert!(!stderr.is_empty());
+    // Any part of the record gives it away, not only a whole `raw_event`: the finding's id,
+    // its ARN, its title, its type.
+    let detail = &event["detail"];
+    let parts: Vec<&str> = ["id", "arn", "title", "type"]
+        .iter()
+        .map(|k| detail[*k].as_str().expect("the sample finding has it"))
+        .collect();
     for line in &stderr {
         let v: Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
@@ -239,5 +241,15 @@ async fn every_log_line_is_json_and_no_record_is_logged_at_info() {
             v.get("raw_event").is_none(),
             "a finding leaked into a log line: {line}"
         );
+        for part in &parts {
+            assert!(
+                !line.contains(part),
+                "{part} leaked into a log line: {line}"
+            );
+        }
     }
+    // The record itself did come out, on stdout.
+    let records = proc_.records();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].to_string().contains(parts[0]));
 }

@@ -6,24 +6,20 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::collector::{Action, Ca, Collector};
 use support::guardduty::{GuardDuty, finding, now_ms};
 use support::moto;
-use support::process::{Running, command, lambda_env};
-use support::runtime_api::RuntimeApi;
+use support::process::Running;
+use support::runtime_api::{Reply, RuntimeApi};
 
 fn event(detail: Value, n: usize) -> Value {
     json!({"version": "0", "id": format!("ev-{n}"), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
            "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1", "resources": [], "detail": detail})
 }
 
-/// EMF documents printed so far, by their dimensions.
+/// EMF documents printed so far.
 fn emf(proc_: &Running) -> Vec<Value> {
-    proc_
-        .stdout()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
-        .collect()
+    proc_.emf()
 }
 
 #[tokio::test]
@@ -49,9 +45,7 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
             8.0,
         )],
     );
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto::aws_env());
+    let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
     env.push(("SQS_QUEUE_URL", url));
     env.push(("MIN_SEVERITY", "medium".into()));
@@ -60,7 +54,7 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
     // The backfilled finding is 90 s old: inside a window that ends 60 s ago.
     env.push(("BACKFILL_SETTLE_SECONDS", "60".into()));
     env.push(("AWS_LAMBDA_LOG_LEVEL", "DEBUG".into()));
-    let proc_ = Running::spawn(command(&env));
+    let (api, proc_) = support::lambda::start(&env).await;
 
     let medium = json!({"id": "m-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
     let low = json!({"id": "l-1", "severity": 2, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
@@ -139,29 +133,54 @@ async fn emf_metrics_count_a_known_mix_and_no_line_is_anything_but_json_or_leaks
 
 #[tokio::test]
 async fn the_collector_secret_never_appears_even_at_trace_level() {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.push(("COLLECTOR_URL", "https://127.0.0.1:1/ingest".into()));
-    env.push(("COLLECTOR_AUTH_VALUE", "Bearer trace-secret-987".into()));
-    env.push(("COLLECTOR_TIMEOUT_SECONDS", "1".into()));
-    env.push(("LOG_LEVEL", "trace".into()));
-    let proc_ = Running::spawn(command(&env));
-    let ev = support::read_json(support::events_dir().join("guardduty-finding.json"));
-    let _ = api.invoke_with_timeout(ev, Duration::from_secs(4)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A real collector on loopback: the request, its headers and the answer all go through
+    // the traced HTTP stack.
+    let ca = Ca::new("test ca");
+    let collector = Collector::start(&ca, vec![Action::Status(503)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = format!("trace-secret-{:x}", fastrand::u64(..));
+    let (api, proc_) = support::lambda::start(&[
+        ("COLLECTOR_URL", collector.url()),
+        (
+            "COLLECTOR_CA_FILE",
+            ca.write_pem(dir.path()).display().to_string(),
+        ),
+        ("COLLECTOR_AUTH_VALUE", format!("Bearer {secret}")),
+        ("COLLECTOR_TIMEOUT_SECONDS", "1".into()),
+        ("LOG_LEVEL", "trace".into()),
+    ])
+    .await;
+    let reply = api
+        .invoke_with_timeout(support::finding_event(), Duration::from_secs(20))
+        .await;
+    assert!(
+        matches!(&reply, Reply::Response(r) if r["forwarded"] == 1),
+        "{reply:?}\n{}",
+        proc_.all_output()
+    );
+    let sent = collector.received();
+    assert_eq!(sent.len(), 2, "a 503, then the retry delivered");
+    for r in &sent {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {secret}").as_str())
+        );
+    }
     let out = proc_.all_output();
-    assert!(!out.is_empty());
-    assert!(!out.contains("trace-secret-987"), "secret leaked:\n{out}");
+    // The HTTP stack traced its way to this collector: the lines a leak would be in exist.
+    let connecting = format!("connecting to 127.0.0.1:{}", collector.addr.port());
+    assert!(out.contains(&connecting), "no trace of the request:\n{out}");
+    assert!(!out.contains(&secret), "secret leaked:\n{out}");
 }
 
 #[tokio::test]
 async fn at_log_level_warn_metrics_and_log_records_still_come_out_and_info_lines_do_not() {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.push(("LOG_RECORDS", "true".into()));
-    env.push(("LOG_LEVEL", "WARN".into()));
-    env.push(("AWS_LAMBDA_FUNCTION_NAME", "gdf-stack-a".into()));
-    let proc_ = Running::spawn(command(&env));
+    let env = vec![
+        ("LOG_RECORDS", "true".to_string()),
+        ("LOG_LEVEL", "WARN".into()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "gdf-stack-a".into()),
+    ];
+    let (api, proc_) = support::lambda::start(&env).await;
     for n in 0..3 {
         let f = json!({"id": format!("w-{n}"), "severity": 5, "type": "Recon:EC2/Portscan",
                        "accountId": "123456789012", "updatedAt": "2026-11-22T00:00:00.000Z"});
@@ -214,7 +233,7 @@ fn log_bytes(proc_: &Running) -> usize {
 async fn bytes_of(proc_: &Running, api: &RuntimeApi, payload: Value) -> (usize, Vec<Value>) {
     let (before, docs_before) = (log_bytes(proc_), emf(proc_).len());
     let _ = api.invoke(payload).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // All it wrote is in the output file once it answered.
     (log_bytes(proc_) - before, emf(proc_).split_off(docs_before))
 }
 
@@ -245,9 +264,7 @@ async fn by_default_push_and_backfill_publish_at_most_five_metrics_none_when_idl
             5.0,
         )],
     );
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto::aws_env());
+    let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint()));
     env.push(("SQS_QUEUE_URL", url));
     env.push(("BACKFILL_SETTLE_SECONDS", "60".into()));
@@ -257,7 +274,7 @@ async fn by_default_push_and_backfill_publish_at_most_five_metrics_none_when_idl
         "CHECKPOINT_PARAMETER",
         format!("/{}", moto::unique("gdf-cost")),
     ));
-    let proc_ = Running::spawn(command(&env));
+    let (api, proc_) = support::lambda::start(&env).await;
 
     let ok = json!({"id": "c-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
     let big = json!({"id": "c-big", "severity": 8, "type": "Recon:EC2/Portscan", "description": "x".repeat(8000)});
@@ -308,4 +325,40 @@ async fn by_default_push_and_backfill_publish_at_most_five_metrics_none_when_idl
         idle_run < 1024,
         "an idle backfill run logged {idle_run} bytes"
     );
+}
+
+#[tokio::test]
+async fn at_error_at_off_and_through_aws_lambda_log_level_metrics_and_records_still_come_out() {
+    for (var, level, allowed) in [
+        ("LOG_LEVEL", "ERROR", &["ERROR"][..]),
+        ("LOG_LEVEL", "off", &[][..]),
+        // Lambda's own setting, read when LOG_LEVEL is unset.
+        ("AWS_LAMBDA_LOG_LEVEL", "ERROR", &["ERROR"][..]),
+        ("AWS_LAMBDA_LOG_LEVEL", "FATAL", &["ERROR"][..]),
+    ] {
+        let (api, proc_) =
+            support::lambda::start(&[("LOG_RECORDS", "true".into()), (var, level.into())]).await;
+        let f = json!({"id": "lvl-1", "severity": 5, "type": "Recon:EC2/Portscan",
+                       "accountId": "123456789012", "updatedAt": "2026-11-22T00:00:00.000Z"});
+        let reply = api.invoke(event(f, 0)).await;
+        assert!(
+            matches!(&reply, Reply::Response(r) if r["forwarded"] == 1),
+            "{var}={level}: {reply:?}"
+        );
+        // Not a finding: a WARN line the level must hold back.
+        api.invoke(json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}))
+            .await;
+        let what = format!("{var}={level}");
+        assert_eq!(proc_.records().len(), 1, "{what}: {}", proc_.all_output());
+        let forwarded: u64 = emf(&proc_)
+            .iter()
+            .map(|d| d["FindingsForwarded"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(forwarded, 1, "{what}: {}", proc_.all_output());
+        for line in proc_.stderr() {
+            let v: Value = serde_json::from_str(&line).expect("stderr line is JSON");
+            let level = v["level"].as_str().unwrap_or_default();
+            assert!(allowed.contains(&level), "{what}: {line}");
+        }
+    }
 }

@@ -6,12 +6,12 @@
 //! not list in `metadata.profiles` are unknown; `type_uid` = `class_uid` * 100 + `activity_id`.
 //! A value not matching a type's regex is a warning there, so it is not counted here either.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use guardduty_forwarder::input::parse_documents;
-use guardduty_forwarder::intake::Item;
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use jsonschema::error::ValidationErrorKind;
@@ -27,26 +27,11 @@ fn fixtures() -> PathBuf {
 
 /// Every finding of the fixture corpus and of the OCSF fixtures, with its file name.
 fn fixture_findings() -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    for dir in ["corpus", "ocsf/findings"] {
-        let mut paths: Vec<_> = std::fs::read_dir(fixtures().join(dir))
-            .expect("fixture dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        paths.sort();
-        for p in paths {
-            let mut items = Vec::new();
-            parse_documents(&std::fs::read(&p).expect("read"), &mut items);
-            let name = p.file_name().expect("name").to_string_lossy().into_owned();
-            out.extend(items.into_iter().filter_map(|i| match i {
-                Item::Finding(f) => {
-                    Some((name.clone(), f.finding.full().expect("parsed").into_owned()))
-                }
-                _ => None,
-            }));
-        }
-    }
-    out
+    ["corpus", "ocsf/findings"]
+        .iter()
+        .flat_map(|dir| support::corpus::findings_in(dir))
+        .map(|f| (f.file, f.finding))
+        .collect()
 }
 
 /// Drops the attributes of profiles other than `profiles`, as the OCSF server does.
@@ -611,8 +596,33 @@ fn find_key<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
     }
 }
 
-fn mutate(mut f: Value, edits: &[(usize, Value)]) -> Value {
-    for (at, value) in edits {
+/// The fields normalization maps most (time, severity, type, status, account, region):
+/// an edit aims at one of these half the time, so they get odd values often, not only when a
+/// random pointer happens to land on them.
+const NAMED: [&str; 9] = [
+    "/updatedAt",
+    "/createdAt",
+    "/severity",
+    "/type",
+    "/accountId",
+    "/region",
+    "/service/archived",
+    "/service/count",
+    "/service/eventLastSeen",
+];
+
+/// Applies each edit: `(at, named, value)` puts `value` at `NAMED[at]` (added when absent)
+/// when `named`, else at the `at`-th pointer inside the finding.
+fn mutate(mut f: Value, edits: &[(usize, bool, Value)]) -> Value {
+    for (at, named, value) in edits {
+        if *named {
+            let path = NAMED[at % NAMED.len()];
+            let (parent, key) = path.rsplit_once('/').expect("a pointer");
+            if let Some(obj) = f.pointer_mut(parent).and_then(Value::as_object_mut) {
+                obj.insert(key.to_string(), value.clone());
+            }
+            continue;
+        }
         let mut ptrs = Vec::new();
         pointers(&f, String::new(), &mut ptrs);
         if ptrs.is_empty() {
@@ -635,13 +645,8 @@ fn cases() -> u32 {
 
 fn corpus() -> &'static Vec<Value> {
     static C: OnceLock<Vec<Value>> = OnceLock::new();
-    C.get_or_init(|| {
-        fixture_findings()
-            .into_iter()
-            .map(|(_, f)| f)
-            .filter(|f| f.get("id").is_some() || f.get("Id").is_some())
-            .collect()
-    })
+    // Every finding the CLI reads has an id (intake refuses one without): none filtered out.
+    C.get_or_init(|| fixture_findings().into_iter().map(|(_, f)| f).collect())
 }
 
 proptest! {
@@ -651,7 +656,7 @@ proptest! {
     #[test]
     fn a_mutated_finding_still_gives_a_valid_record(
         which in any::<usize>(),
-        edits in proptest::collection::vec((any::<usize>(), odd_value()), 1..8),
+        edits in proptest::collection::vec((any::<usize>(), any::<bool>(), odd_value()), 1..8),
         v18 in any::<bool>(),
     ) {
         let base = &corpus()[which % corpus().len()];
@@ -659,13 +664,16 @@ proptest! {
         // Keep an id so the finding is accepted (a finding without one is rejected upstream).
         if let Some(obj) = f.as_object_mut() {
             obj.entry("id").or_insert(json!("mutated"));
-            if !obj["id"].is_string() || obj["id"].as_str() == Some("") {
+            if obj["id"].as_str().is_none_or(|id| id.trim().is_empty()) {
                 obj.insert("id".into(), json!("mutated"));
             }
         }
         let version = if v18 { OcsfVersion::V1_8_0 } else { OcsfVersion::V1_1_0 };
         let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT);
-        if let Ok(encoded) = encode(&f.clone().into(), &ingest, OutputSchema::Ocsf(version)) {
+        // A finding with an id is always encoded: a refusal fails the property.
+        let encoded = encode(&f.clone().into(), &ingest, OutputSchema::Ocsf(version))
+            .map_err(|e| TestCaseError::fail(format!("refused a finding with an id: {e}")))?;
+        {
             let record: Value = serde_json::from_str(&encoded.json).expect("record is JSON");
             let errors = schema_errors(version, &record);
             prop_assert!(errors.is_empty(), "{errors:#?}");

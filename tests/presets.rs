@@ -66,40 +66,21 @@ fn sink(s: &Stand, url: String, vars: &[(&str, &str)]) -> HttpsSink {
         .with_backoff(fast())
 }
 
-/// Findings of the shared corpus, one record per distinct `dedup_key`.
+/// Findings of the shared corpus as the CLI reads them, one record per distinct
+/// `dedup_key`. A finding the CLI reads but cannot encode fails the test.
 fn corpus_records() -> Vec<EncodedRecord> {
-    let dir = support::fixtures().join("corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for f in files {
-        let doc = support::read_json(&f);
-        for finding in findings_in(&doc) {
-            let ingest = Ingest::new(Via::Cli, None, "2026-12-01T00:00:00Z");
-            if let Ok(r) = encode(&finding.into(), &ingest, OutputSchema::Native)
-                && seen.insert(r.dedup_key.clone())
-            {
-                out.push(r);
-            }
+    for fixture in support::corpus::findings() {
+        let ingest = Ingest::new(Via::Cli, None, "2026-12-01T00:00:00Z");
+        let r = encode(&fixture.finding.into(), &ingest, OutputSchema::Native)
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.file));
+        if seen.insert(r.dedup_key.clone()) {
+            out.push(r);
         }
     }
     assert!(out.len() >= 10, "corpus too small: {}", out.len());
     out
-}
-
-fn findings_in(doc: &Value) -> Vec<Value> {
-    match doc {
-        Value::Array(items) => items.iter().flat_map(findings_in).collect(),
-        Value::Object(o) if o.contains_key("detail") => vec![o["detail"].clone()],
-        Value::Object(o) if o.contains_key("findings") => {
-            o["findings"].as_array().cloned().unwrap_or_default()
-        }
-        other => vec![other.clone()],
-    }
 }
 
 fn ids(records: &[EncodedRecord]) -> BTreeSet<String> {
@@ -155,10 +136,19 @@ async fn splunk_hec_indexes_every_event_once_through_a_busy_server_and_fails_onl
     assert_eq!(first["sourcetype"], "aws:guardduty");
     assert_eq!(first["index"], "security");
     let indexed = &state.indexed;
-    assert!(
-        indexed.iter().all(|e| e["time"].as_f64().is_some()),
-        "every event has its finding's time"
-    );
+    // HEC's `time` is the finding's `updatedAt`; a finding without a readable one (the
+    // corpus has `"UpdatedAt": "foo"`) leaves it to HEC.
+    for e in indexed {
+        let readable = e["event"]["updated_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+        assert_eq!(
+            e["time"].as_f64().is_some(),
+            readable,
+            "the event's time is its finding's updatedAt: {e}"
+        );
+    }
+    assert!(indexed.iter().filter(|e| e["time"].is_f64()).count() >= 10);
 }
 
 #[tokio::test]
@@ -429,17 +419,14 @@ fn forward_corpus(env: &[(&str, String)]) -> (String, bool) {
     env.push(("LOG_LEVEL", "debug".into()));
     let mut cmd = support::process::command(&env);
     cmd.arg("forward");
-    let dir = support::fixtures().join("corpus");
-    for f in std::fs::read_dir(dir).unwrap() {
-        let path = f.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        // The corpus's edge cases (not findings, no id) fail the run on purpose.
-        if !(name.starts_with("edge__")
-            || name.starts_with("malware-")
-            || name.starts_with("runtime__"))
-        {
-            cmd.arg(path);
-        }
+    // The files the shared loader reads a finding from (the corpus's edge cases, which hold
+    // none, fail the run on purpose and are named by the loader).
+    let files: BTreeSet<String> = support::corpus::findings()
+        .into_iter()
+        .map(|f| f.file)
+        .collect();
+    for name in files {
+        cmd.arg(support::fixtures().join("corpus").join(name));
     }
     let out = cmd.output().expect("run forward");
     (
@@ -491,24 +478,21 @@ async fn no_credential_appears_in_the_output_whether_the_collector_takes_it_or_r
 
 #[tokio::test]
 async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_throttled() {
-    use support::process::{Running, command, lambda_env};
-    use support::runtime_api::{Reply, RuntimeApi};
+    use support::runtime_api::Reply;
 
-    let event = support::read_json(support::events_dir().join("guardduty-finding.json"));
+    let event = support::finding_event();
     let id = event["detail"]["id"].as_str().unwrap().to_string();
     let es = products::Elastic::new("es-key-lambda");
     es.state.lock().unwrap().refused.push(id.clone());
     let s = stand(es.responder()).await;
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend([
+    let (api, proc_) = support::lambda::start(&[
         ("COLLECTOR_URL", s.collector.base_url()),
         ("COLLECTOR_CA_FILE", s.ca_file.clone()),
         ("COLLECTOR_FORMAT", "elastic-bulk".into()),
         ("COLLECTOR_AUTH_VALUE", "es-key-lambda".into()),
         ("COLLECTOR_TIMEOUT_SECONDS", "2".into()),
-    ]);
-    let proc_ = Running::spawn(command(&env));
+    ])
+    .await;
 
     match api.invoke(event.clone()).await {
         Reply::Error(e) => {
@@ -527,6 +511,7 @@ async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_t
         st.refused.clear();
         st.script.insert(id.clone(), [429].into());
     }
+    let before = s.collector.received().len();
     let reply = api.invoke(event).await;
     assert_eq!(
         reply,
@@ -536,7 +521,22 @@ async fn the_lambda_reports_a_finding_elasticsearch_refused_and_retries_one_it_t
         "{}",
         proc_.all_output()
     );
-    assert_eq!(es.stored_ids("logs-aws.guardduty-default"), [id]);
+    assert_eq!(
+        es.stored_ids("logs-aws.guardduty-default"),
+        std::slice::from_ref(&id)
+    );
+    // The throttled item was sent again, alone: two `_bulk` requests, each carrying it.
+    let sends: Vec<_> = s.collector.received()[before..]
+        .iter()
+        .filter(|r| r.path.contains("_bulk"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        sends.len(),
+        2,
+        "the throttled send, then its retry: {sends:?}"
+    );
+    assert!(sends.iter().all(|b| b.contains(&id)), "{sends:?}");
     assert!(!proc_.all_output().contains("es-key-lambda"));
 }
 
@@ -562,6 +562,12 @@ async fn splunk_hec_events_the_indexers_never_confirm_are_not_counted_as_deliver
     let recs = corpus_records();
     let delivery = sink.deliver(&recs[..2], Deadline::none()).await;
     assert_eq!(delivery.failed.len(), 2, "{:?}", delivery.failed);
+    // HEC took both (they wait for the indexers), so the failure is the missing
+    // acknowledgement, not a refused request.
+    assert_eq!(
+        hec.pending_ids().into_iter().collect::<BTreeSet<_>>(),
+        ids(&recs[..2])
+    );
     assert!(
         matches!(&delivery.failed[0].1, DeliveryError::Exhausted { last, .. } if last.contains("did not confirm")),
         "{:?}",

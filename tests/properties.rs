@@ -34,23 +34,9 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// The corpus findings, as intake reads them.
+/// The corpus findings, as the CLI reads them.
 fn corpus_findings() -> Vec<Value> {
-    let mut out = Vec::new();
-    let dir = support::fixtures().join("corpus");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    paths.sort();
-    for p in paths {
-        let bytes = std::fs::read(&p).expect("read fixture");
-        for item in items_of(&bytes) {
-            if let Item::Finding(f) = item {
-                out.push(f.finding.full().expect("parsed").into_owned());
-            }
-        }
-    }
+    let out = support::corpus::finding_values();
     assert!(out.len() >= 20, "the corpus holds findings");
     out
 }
@@ -80,13 +66,60 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::from),
         odd_string().prop_map(Value::String),
     ];
-    leaf.prop_recursive(6, 64, 8, |inner| {
+    // Keys: random ones, and the ones a finding is read by (in both spellings), so objects
+    // with an `id` (of any type) come up often, not once in a blue moon.
+    let key = prop_oneof![
+        "\\PC{0,12}",
+        Just("id".to_string()),
+        Just("Id".to_string()),
+        Just("updatedAt".to_string()),
+        Just("severity".to_string()),
+        Just("type".to_string()),
+        Just("service".to_string()),
+    ];
+    leaf.prop_recursive(6, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::vec(("\\PC{0,12}", inner), 0..8)
+            prop::collection::vec((key.clone(), inner), 0..8)
                 .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
+}
+
+/// Any JSON value, half the time an object with an `id` of any type (a finding, or nearly).
+fn finding_like() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any_json(),
+        (any_json(), any_json(), any::<bool>()).prop_map(|(body, id, pascal)| {
+            let mut obj = match body {
+                Value::Object(o) => o,
+                _ => Map::new(),
+            };
+            obj.insert(if pascal { "Id" } else { "id" }.into(), id);
+            Value::Object(obj)
+        }),
+        (any_json(), "[a-f0-9]{1,32}").prop_map(|(body, id)| {
+            let mut obj = match body {
+                Value::Object(o) => o,
+                _ => Map::new(),
+            };
+            obj.insert("id".into(), Value::String(id));
+            Value::Object(obj)
+        }),
+    ]
+}
+
+/// Why `encode` must refuse this value, worked out from the value alone (`None`: it must
+/// give a record): not an object, or no `id` (`Id`) that is a non-blank string or a number.
+fn expected_refusal(finding: &Value) -> Option<&'static str> {
+    let Some(obj) = finding.as_object() else {
+        return Some("is not a JSON object");
+    };
+    match obj.get("id").or_else(|| obj.get("Id")) {
+        Some(Value::String(s)) if !s.trim().is_empty() => None,
+        Some(Value::Number(_)) => None,
+        _ => Some("has no id"),
+    }
 }
 
 /// Every field normalization reads, at top level and below `service` / `resource`.
@@ -257,9 +290,19 @@ fn check_encoding(finding: &Value) -> Result<(), TestCaseError> {
             from_text.as_ref().map(|r| &r.json).map_err(Clone::clone),
             "a finding kept as text gives the same record"
         );
-        match from_whole {
-            Err(e) => prop_assert!(!e.to_string().is_empty()),
-            Ok(r) => {
+        match (from_whole, expected_refusal(finding)) {
+            (Err(e), Some(why)) => {
+                prop_assert!(e.to_string().contains(why), "{e} (expected: {why})")
+            }
+            (Err(e), None) => {
+                return Err(TestCaseError::fail(format!(
+                    "refused a finding with an id: {e}"
+                )));
+            }
+            (Ok(_), Some(why)) => {
+                return Err(TestCaseError::fail(format!("encoded a value that {why}")));
+            }
+            (Ok(r), None) => {
                 let parsed: Value = serde_json::from_str(&r.json)
                     .map_err(|e| TestCaseError::fail(format!("record is not JSON: {e}")))?;
                 let again = serde_json::to_string(&parsed).expect("serialize");
@@ -299,7 +342,7 @@ proptest! {
     }
 
     #[test]
-    fn any_json_value_as_a_finding_gives_a_record_or_a_named_error(v in any_json()) {
+    fn any_json_value_as_a_finding_gives_a_record_or_a_named_error(v in finding_like()) {
         check_encoding(&v)?;
     }
 
@@ -482,6 +525,25 @@ fn every_corpus_document_reads_the_same_with_findings_kept_as_text() {
             check_same_items(doc.to_string().as_bytes()).expect("same items, one line");
         }
     }
+}
+
+#[test]
+fn the_finding_like_generator_reaches_both_the_record_and_the_refusal() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = finding_like();
+    let (mut records, mut refusals) = (0, 0);
+    for _ in 0..300 {
+        let v = strategy.new_tree(&mut runner).expect("a value").current();
+        match expected_refusal(&v) {
+            None => records += 1,
+            Some(_) => refusals += 1,
+        }
+    }
+    assert!(
+        records >= 60 && refusals >= 60,
+        "{records} records, {refusals} refusals"
+    );
 }
 
 /// Every item of a CLI document held in memory, in order (the CLI's own framing).

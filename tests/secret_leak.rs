@@ -13,8 +13,8 @@ use serde_json::Value;
 use support::collector::{Action, Ca, Collector};
 use support::guardduty::GuardDuty;
 use support::moto;
-use support::process::{Running, command, lambda_env};
-use support::runtime_api::{Reply, RuntimeApi};
+use support::process::{Running, command};
+use support::runtime_api::Reply;
 
 /// A value no other test or input uses, easy to search for.
 fn plant(label: &str) -> String {
@@ -82,15 +82,15 @@ impl Transcript {
             "COLLECTOR_AUTH_SECRET_ARN: secretsmanager:GetSecretValue",
             "not a usable collector URL",
             "\"source\":\"aws_guardduty\"",
+            "EventBridge delivery failure | eb0000000000000000000000000000a1",
+            "\"detail-type\":\"GuardDuty Finding\"",
         ] {
             assert!(all.contains(expected), "no scenario showed {expected:?}");
         }
     }
 }
 
-fn finding_event() -> Value {
-    support::read_json(support::events_dir().join("guardduty-finding.json"))
-}
+use support::finding_event;
 
 fn malformed_event() -> Value {
     support::read_json(support::events_dir().join("malformed-finding.json"))
@@ -98,10 +98,6 @@ fn malformed_event() -> Value {
 
 fn scheduled_event() -> Value {
     support::read_json(support::events_dir().join("scheduled.json"))
-}
-
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 /// The planted inputs of one run.
@@ -190,23 +186,24 @@ impl World {
         env: Vec<(&'static str, String)>,
         events: &[(Value, Duration)],
     ) -> Vec<Reply> {
-        let api = RuntimeApi::start().await;
-        let mut full = lambda_env(api.addr);
-        full.extend(self.base_env());
+        let mut full = self.base_env();
         full.extend(env);
-        let p = Running::spawn(command(&full));
+        let (api, mut p) = support::lambda::start(&full).await;
         let mut replies = Vec::new();
         for (event, timeout) in events {
             let reply = api.invoke_with_timeout(event.clone(), *timeout).await;
             t.reply(scenario, &reply);
             replies.push(reply);
         }
-        if events.is_empty()
-            && let Some(e) = api.init_error(Duration::from_secs(10)).await
-        {
-            t.add(scenario, e.to_string());
+        if events.is_empty() {
+            if let Some(e) = api.init_error(Duration::from_secs(10)).await {
+                t.add(scenario, e.to_string());
+            }
+            // A start-up failure ends the process: all it wrote is read after that.
+            let code = p.exit_code(Duration::from_secs(10));
+            assert_ne!(code, 0, "{scenario}: {}", p.all_output());
         }
-        settle().await;
+        // Every invocation answered (or the process ended): its output is complete.
         t.process(scenario, &p);
         replies
     }
@@ -570,6 +567,44 @@ async fn cli_scenarios(w: &World, t: &mut Transcript, p: &Planted) {
     .await;
 }
 
+/// The dead-letter queue listed and redriven with every planted input, through a collector
+/// that echoes the request, then every message left in it and in the destination queue.
+async fn dlq_scenarios(w: &World, t: &mut Transcript, p: &Planted) {
+    let dlq = moto::create_queue("leak-dlq", &[]).await;
+    let fixture =
+        support::read_json(support::fixtures().join("dlq/eventbridge-delivery-failure.json"));
+    aws_sdk_sqs::Client::new(&moto::sdk_config("us-east-1"))
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(fixture["body"].to_string())
+        .send()
+        .await
+        .expect("send to the DLQ");
+    let c = Collector::start(&w.ca, vec![Action::Echo(400); 4]).await;
+    let mut env = p.env(&c, &w.ca_file);
+    env.push(("DLQ_URL", dlq.clone()));
+    w.cli(t, "dlq list", env.clone(), &["dlq", "list"], None)
+        .await;
+    w.cli(
+        t,
+        "dlq list --json",
+        env.clone(),
+        &["dlq", "list", "--json"],
+        None,
+    )
+    .await;
+    let code = w.cli(t, "redrive: refused", env, &["redrive"], None).await;
+    assert_ne!(code, Some(0), "the collector refused the redrive");
+    t.collector("redrive: refused", &c);
+    for (scenario, queue) in [("DLQ messages", &dlq), ("destination queue", &w.queue_url)] {
+        let bodies = moto::drain_bodies(queue).await;
+        assert!(!bodies.is_empty(), "{scenario}: nothing to read");
+        for b in bodies {
+            t.add(scenario, b.to_string());
+        }
+    }
+}
+
 #[tokio::test]
 async fn no_planted_secret_appears_in_any_output_of_any_scenario() {
     let w = World::new().await;
@@ -579,5 +614,6 @@ async fn no_planted_secret_appears_in_any_output_of_any_scenario() {
     secrets_manager_scenarios(&w, &mut t).await;
     config_mistake_scenarios(&w, &mut t).await;
     cli_scenarios(&w, &mut t, &p).await;
+    dlq_scenarios(&w, &mut t, &p).await;
     t.assert_no_leak();
 }

@@ -9,7 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use support::moto;
-use support::process::{Running, command, lambda_env};
+use support::process::{Running, command};
 use support::runtime_api::{Reply, RuntimeApi};
 
 async fn queue(client: &Client, fifo: bool, max_size: Option<u32>) -> String {
@@ -32,25 +32,11 @@ async fn queue(client: &Client, fifo: bool, max_size: Option<u32>) -> String {
 }
 
 /// Every message now in the queue: (body, attributes).
-async fn drain(client: &Client, url: &str) -> Vec<(Value, HashMap<String, String>)> {
-    let mut out = Vec::new();
-    let mut empty_polls = 0;
-    while empty_polls < 2 {
-        let got = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .expect("receive");
-        let msgs = got.messages();
-        if msgs.is_empty() {
-            empty_polls += 1;
-            continue;
-        }
-        for m in msgs {
+async fn drain(_client: &Client, url: &str) -> Vec<(Value, HashMap<String, String>)> {
+    moto::drain(url)
+        .await
+        .iter()
+        .map(|m| {
             let body: Value =
                 serde_json::from_str(m.body().unwrap_or_default()).expect("body is JSON");
             let attrs = m
@@ -61,51 +47,19 @@ async fn drain(client: &Client, url: &str) -> Vec<(Value, HashMap<String, String
                         .collect()
                 })
                 .unwrap_or_default();
-            out.push((body, attrs));
-            client
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-        }
-    }
-    out
+            (body, attrs)
+        })
+        .collect()
 }
 
 async fn start_lambda(queue_url: &str) -> (RuntimeApi, Running) {
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto::aws_env());
+    let mut env = moto::aws_env();
     env.push(("SQS_QUEUE_URL", queue_url.to_string()));
-    let running = Running::spawn(command(&env));
-    (api, running)
+    support::lambda::start(&env).await
 }
 
 fn fixture_findings() -> Vec<Value> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(support::fixtures().join("corpus")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("edge__")
-            || name.starts_with("malware-s3")
-            || name.starts_with("runtime__")
-            || name.starts_with("asff")
-        {
-            continue;
-        }
-        let doc = support::read_json(&path);
-        let findings = if let Some(d) = doc.get("detail") {
-            vec![d.clone()]
-        } else if let Some(f) = doc.get("findings").or(doc.get("Findings")) {
-            f.as_array().cloned().unwrap_or_default()
-        } else {
-            vec![doc]
-        };
-        out.extend(findings);
-    }
-    out
+    support::corpus::finding_values()
 }
 
 fn event_of(finding: &Value, n: usize) -> Value {
@@ -254,18 +208,16 @@ async fn a_bad_queue_url_fails_start_up_naming_the_variable() {
             .starts_with("SQS_QUEUE_URL:"),
         "{err}"
     );
-    assert_ne!(proc_.wait_exit(Duration::from_secs(10)), Some(0));
+    proc_.assert_failed_naming("SQS_QUEUE_URL");
 }
 
 #[tokio::test]
 async fn a_hung_sqs_endpoint_fails_the_invocation_before_its_deadline() {
     let hung = support::hung_endpoint().await;
-    let api = RuntimeApi::start().await;
-    let mut env = lambda_env(api.addr);
-    env.extend(moto::aws_env());
+    let mut env = moto::aws_env();
     env.push(("AWS_ENDPOINT_URL_SQS", format!("http://{hung}")));
     env.push(("SQS_QUEUE_URL", format!("http://{hung}/123456789012/hung")));
-    let _proc = Running::spawn(command(&env));
+    let (api, _proc) = support::lambda::start(&env).await;
     let finding = json!({"id": "hung-1", "severity": 5, "type": "Recon:EC2/Portscan", "accountId": "123456789012"});
     let started = std::time::Instant::now();
     let reply = api
@@ -283,4 +235,63 @@ async fn a_hung_sqs_endpoint_fails_the_invocation_before_its_deadline() {
         took < Duration::from_secs(6),
         "answered after the deadline: {took:?}"
     );
+}
+
+#[tokio::test]
+async fn a_finding_for_two_destinations_where_the_collector_fails_still_reaches_the_queue_and_the_retry_reaches_both()
+ {
+    use support::collector::{Action, Ca, Collector};
+    let url = moto::create_queue("two-dest", &[]).await;
+    let ca = Ca::new("two ca");
+    let dir = tempfile::tempdir().unwrap();
+    // The collector refuses the first request; Lambda's retry finds it working.
+    let collector = Collector::start(
+        &ca,
+        vec![Action::StatusWithBody(400, "{\"text\":\"no\"}".into())],
+    )
+    .await;
+    let (api, proc_) = support::lambda::start(&[
+        ("AWS_ENDPOINT_URL", moto::endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("SQS_QUEUE_URL", url.clone()),
+        ("COLLECTOR_URL", collector.url()),
+        (
+            "COLLECTOR_CA_FILE",
+            ca.write_pem(dir.path()).display().to_string(),
+        ),
+    ])
+    .await;
+    let event = support::finding_event();
+    let id = event["detail"]["id"].as_str().unwrap().to_string();
+    match api.invoke(event.clone()).await {
+        Reply::Error(e) => {
+            assert_eq!(e["errorType"], "DeliveryFailed");
+            let msg = e["errorMessage"].as_str().unwrap_or_default();
+            assert!(msg.contains(&id) && msg.contains("HTTP 400"), "{msg}");
+        }
+        other => panic!("one failed destination fails the invocation: {other:?}"),
+    }
+    let first = moto::drain_bodies(&url).await;
+    assert_eq!(first.len(), 1, "the queue got it all the same");
+    assert_eq!(first[0]["id"], id.as_str());
+    assert!(collector.delivered_records().is_empty());
+    let stderr = proc_.stderr().join("\n");
+    assert!(
+        stderr.contains("Delivery failed") && stderr.contains("https"),
+        "the log names the failed destination: {stderr}"
+    );
+
+    // Lambda retries the event: both get it; the queue's second copy has the same dedup_key.
+    let reply = api.invoke(event).await;
+    assert!(
+        matches!(&reply, Reply::Response(r) if r["forwarded"] == 1),
+        "{reply:?}"
+    );
+    let second = moto::drain_bodies(&url).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["dedup_key"], first[0]["dedup_key"]);
+    let at_collector = collector.delivered_records();
+    assert_eq!(at_collector.len(), 1);
+    assert_eq!(at_collector[0]["dedup_key"], first[0]["dedup_key"]);
 }

@@ -98,5 +98,78 @@ class EventPatternTest(unittest.TestCase):
                 eventpattern.validate(pattern)
 
 
+class EventBridgeDocumentedMatchingTest(unittest.TestCase):
+    """The examples of EventBridge's "Content filtering in Amazon EventBridge event patterns"
+    and "Comparison operators" pages (docs.aws.amazon.com/eventbridge/latest/userguide/),
+    each with events the page says match and events it says do not. A matcher that goes its
+    own way on any of them fails here, before the template's patterns are judged by it."""
+
+    CASES = [
+        # Exact values: case-sensitive; an event array matches when any element does.
+        ({"source": ["aws.guardduty"]}, {"source": "aws.guardduty"}, True),
+        ({"source": ["aws.guardduty"]}, {"source": "AWS.GuardDuty"}, False),
+        ({"source": ["aws.guardduty"]}, {"detail-type": "GuardDuty Finding"}, False),
+        ({"resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f"]},
+         {"resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f", "arn:x"]}, True),
+        ({"detail": {"state": ["running", "stopped"]}}, {"detail": {"state": "stopped"}}, True),
+        ({"detail": {"state": ["running", "stopped"]}}, {"detail": {"state": "pending"}}, False),
+        # Prefix (the page's "time" example).
+        ({"time": [{"prefix": "2017-10-02"}]}, {"time": "2017-10-02T18:43:48Z"}, True),
+        ({"time": [{"prefix": "2017-10-02"}]}, {"time": "2017-10-03T18:43:48Z"}, False),
+        # Anything-but: a value, a list, a prefix; a missing field is not "anything".
+        ({"detail": {"state": [{"anything-but": "initializing"}]}}, {"detail": {"state": "running"}}, True),
+        ({"detail": {"state": [{"anything-but": "initializing"}]}}, {"detail": {"state": "initializing"}}, False),
+        ({"detail": {"state": [{"anything-but": "initializing"}]}}, {"detail": {}}, False),
+        ({"detail": {"x-limit": [{"anything-but": 123}]}}, {"detail": {"x-limit": 456}}, True),
+        ({"detail": {"x-limit": [{"anything-but": 123}]}}, {"detail": {"x-limit": 123}}, False),
+        ({"detail": {"state": [{"anything-but": ["stopped", "overloaded"]}]}}, {"detail": {"state": "overloaded"}}, False),
+        ({"detail": {"state": [{"anything-but": ["stopped", "overloaded"]}]}}, {"detail": {"state": "running"}}, True),
+        ({"detail": {"state": [{"anything-but": {"prefix": "init"}}]}}, {"detail": {"state": "initializing"}}, False),
+        ({"detail": {"state": [{"anything-but": {"prefix": "init"}}]}}, {"detail": {"state": "running"}}, True),
+        # Numeric (the page's c-count / d-count / x-limit example): JSON numbers only.
+        ({"detail": {"c-count": [{"numeric": [">", 0, "<=", 5]}], "d-count": [{"numeric": ["<", 10]}],
+                     "x-limit": [{"numeric": ["=", 3.018e2]}]}},
+         {"detail": {"c-count": 5, "d-count": 7, "x-limit": 301.8}}, True),
+        ({"detail": {"c-count": [{"numeric": [">", 0, "<=", 5]}]}}, {"detail": {"c-count": 0}}, False),
+        ({"detail": {"c-count": [{"numeric": [">", 0, "<=", 5]}]}}, {"detail": {"c-count": 5.5}}, False),
+        ({"detail": {"severity": [{"numeric": [">=", 4]}]}}, {"detail": {"severity": 4}}, True),
+        ({"detail": {"severity": [{"numeric": [">=", 4]}]}}, {"detail": {"severity": 3.9}}, False),
+        ({"detail": {"severity": [{"numeric": [">=", 4]}]}}, {"detail": {"severity": "8"}}, False),
+        ({"detail": {"severity": [{"numeric": [">=", 4]}]}}, {"detail": {}}, False),
+        # Exists: on leaf fields, true when present, false when absent.
+        ({"detail": {"state": [{"exists": True}]}}, {"detail": {"state": "running"}}, True),
+        ({"detail": {"state": [{"exists": True}]}}, {"detail": {"other": 1}}, False),
+        ({"detail": {"state": [{"exists": False}]}}, {"detail": {"other": 1}}, True),
+        ({"detail": {"state": [{"exists": False}]}}, {"detail": {"state": "running"}}, False),
+        # Wildcard: `*` stands for any run of characters, `/` included.
+        ({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]},
+         {"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"}, True),
+        ({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]},
+         {"EventBusArn": "arn:aws:events:eu-west-1:123456789012:event-bus/default"}, False),
+        ({"FileName": [{"wildcard": "dir/*.png"}]}, {"FileName": "dir/sub/image.png"}, True),
+        ({"FileName": [{"wildcard": "dir/*.png"}]}, {"FileName": "dir/image.jpg"}, False),
+        # Several fields: all of them must match (and), values within one field: any (or).
+        ({"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
+         {"source": "aws.guardduty", "detail-type": "GuardDuty Runtime Protection Unhealthy"}, False),
+        ({"$or": [{"source": ["aws.s3"]}, {"detail-type": ["GuardDuty Finding"]}]},
+         {"source": "aws.guardduty", "detail-type": "GuardDuty Finding"}, True),
+    ]
+
+    def test_every_documented_example_matches_as_the_docs_say(self):
+        for pattern, event, expected in self.CASES:
+            with self.subTest(pattern=pattern, event=event):
+                self.assertIs(bool(eventpattern.matches(pattern, event)), expected)
+
+    def test_the_rule_the_template_renders_matches_findings_and_nothing_else(self):
+        pattern = {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"],
+                   "detail": {"severity": [{"numeric": [">=", 7]}]}}
+        base = {"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {"severity": 7}}
+        self.assertTrue(eventpattern.matches(pattern, base))
+        for change in ({"source": "aws.securityhub"}, {"detail-type": "GuardDuty Malware Protection Object Scan Result"},
+                       {"detail": {"severity": 6.9}}, {"detail": {"severity": "7"}}, {"detail": {}}):
+            with self.subTest(change=change):
+                self.assertFalse(eventpattern.matches(pattern, dict(base, **change)))
+
+
 if __name__ == "__main__":
     unittest.main()

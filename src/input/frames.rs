@@ -455,7 +455,20 @@ impl<R: Read> Framer<R> {
                     limit: self.limit,
                 }
             }
-            (_, Some(e)) => self.syntax(&e),
+            (_, Some(e)) => match self.syntax(&e) {
+                // Found on a later line than the broken value began on: that later line is
+                // read again as its own value, so blame the line the broken value began on.
+                FrameError::Syntax {
+                    line,
+                    column,
+                    message,
+                } if line > self.line => FrameError::Syntax {
+                    line: self.line,
+                    column: self.column,
+                    message: format!("{message} at line {line}, column {column}"),
+                },
+                other => other,
+            },
             (_, None) => FrameError::Syntax {
                 line: self.line,
                 column: self.column,
@@ -597,7 +610,10 @@ mod tests {
         let out = frames(b"{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}\n", 4);
         assert_eq!(out.len(), 3, "{out:?}");
         let err = out[1].as_ref().unwrap_err();
-        assert!(err.contains("line 3"), "{err}");
+        assert!(
+            err.starts_with("invalid JSON at line 2, column 1:"),
+            "{err}"
+        );
         assert_eq!(out[2], Ok((FrameKind::Document, r#"{"id": "c"}"#.into())));
     }
 

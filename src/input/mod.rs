@@ -329,7 +329,7 @@ mod tests {
         parse_documents(input, &mut items);
         assert_eq!(items.len(), 3, "{items:?}");
         assert!(
-            matches!(&items[1], Item::Invalid(IntakeError::Json { line: 3, .. })),
+            matches!(&items[1], Item::Invalid(IntakeError::Json { line: 2, .. })),
             "{:?}",
             items[1]
         );

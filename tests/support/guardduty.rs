@@ -191,11 +191,13 @@ fn ok(body: Value) -> Response<Full<Bytes>> {
     r
 }
 
-fn updated_ms(f: &Value) -> i64 {
-    let s = f["updatedAt"].as_str().unwrap_or_default();
+/// A finding's `updatedAt` in epoch ms; `None` when it has none (it then meets no time
+/// condition, rather than comparing as the epoch).
+fn updated_ms(f: &Value) -> Option<i64> {
+    let s = f["updatedAt"].as_str()?;
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0)
 }
 
 /// The service model's `Condition` members: list-of-string operators, then integer ones
@@ -211,6 +213,20 @@ const NUMBER_OPERATORS: [&str; 8] = [
     "lessThan",
     "lessThanOrEqual",
 ];
+
+/// The request's `findingCriteria.criterion` (none: every finding); a `findingCriteria` or
+/// `criterion` that is not an object is a malformed request, refused as GuardDuty does.
+fn criterion_of(body: &Value) -> Result<serde_json::Map<String, Value>, &'static str> {
+    match &body["findingCriteria"] {
+        Value::Null => Ok(Default::default()),
+        Value::Object(criteria) => match criteria.get("criterion") {
+            None | Some(Value::Null) => Ok(Default::default()),
+            Some(Value::Object(c)) => Ok(c.clone()),
+            Some(_) => Err("findingCriteria.criterion must map field names to conditions"),
+        },
+        _ => Err("findingCriteria must be an object"),
+    }
+}
 
 /// What GuardDuty refuses in a ListFindings criterion, as its 400 message.
 fn refused(criterion: &serde_json::Map<String, Value>) -> Option<String> {
@@ -242,7 +258,7 @@ fn refused(criterion: &serde_json::Map<String, Value>) -> Option<String> {
 /// Whether a finding meets one criterion condition (already checked by [`refused`]).
 fn meets(finding: &Value, field: &str, cond: &Value) -> bool {
     let value = match field {
-        "updatedAt" => json!(updated_ms(finding)),
+        "updatedAt" => updated_ms(finding).map_or(Value::Null, |ms| json!(ms)),
         "service.archived" => json!(
             finding["service"]["archived"]
                 .as_bool()
@@ -383,6 +399,46 @@ impl GuardDuty {
             .cloned()
     }
 
+    /// Sends one raw ListFindings-style request (any JSON body, signed for `region` in the
+    /// credential scope only) and returns the status, the `x-amzn-errortype` header and the
+    /// JSON body: for requests the SDK cannot even build.
+    pub async fn post_raw(&self, region: &str, path: &str, body: &str) -> (u16, String, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect to the stand-in");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/{region}/guardduty/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.expect("read");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let (head, payload) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        let kind = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("x-amzn-errortype")
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_default();
+        (
+            status,
+            kind,
+            serde_json::from_str(payload).unwrap_or(Value::Null),
+        )
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
@@ -491,10 +547,10 @@ impl GuardDuty {
                 if !(1..=50).contains(&max) {
                     return error(400, "BadRequestException", "maxResults must be 1-50");
                 }
-                let criterion = body["findingCriteria"]["criterion"]
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
+                let criterion = match criterion_of(body) {
+                    Ok(c) => c,
+                    Err(why) => return error(400, "BadRequestException", why),
+                };
                 if let Some(why) = refused(&criterion) {
                     return error(400, "BadRequestException", &why);
                 }

@@ -89,6 +89,113 @@ pub async fn state_table() -> (aws_sdk_dynamodb::Client, String) {
     (client, name)
 }
 
+/// Every message the queue holds now, each deleted once read (two empty answers in a row
+/// end the read).
+pub async fn drain(queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config("us-east-1"));
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 2 {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        let msgs = got.messages().to_vec();
+        if msgs.is_empty() {
+            empty += 1;
+            continue;
+        }
+        empty = 0;
+        for m in &msgs {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+        out.extend(msgs);
+    }
+    out
+}
+
+/// The bodies of every message the queue holds now, as JSON (each deleted once read).
+pub async fn drain_bodies(queue_url: &str) -> Vec<serde_json::Value> {
+    drain(queue_url)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("a JSON body"))
+        .collect()
+}
+
+/// A proxy in front of the emulator that refuses the operation named `refuse` (its
+/// `X-Amz-Target`, e.g. `AmazonSSM.PutParameter`) with a 500 `InternalFailure`, as AWS does on
+/// a bad day, and passes every other request through: for a test that needs one call to fail
+/// while the rest of the service works. Its endpoint URL.
+pub async fn refusing_proxy(refuse: &'static str) -> String {
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the proxy");
+    let addr = listener.local_addr().expect("addr");
+    let upstream = endpoint();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    super::serve_http(
+        listener,
+        move |req: hyper::Request<hyper::body::Incoming>| {
+            let (client, upstream) = (client.clone(), upstream.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let target = parts
+                    .headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok());
+                if target == Some(refuse) {
+                    let mut r = hyper::Response::new(Full::new(bytes::Bytes::from(
+                        r#"{"__type":"InternalFailure","message":"injected failure"}"#,
+                    )));
+                    *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                    r.headers_mut().insert(
+                        "x-amzn-errortype",
+                        "InternalFailure".parse().expect("header"),
+                    );
+                    return r;
+                }
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut out = hyper::Request::builder()
+                    .method(parts.method)
+                    .uri(format!("{upstream}{path}"));
+                for (k, v) in &parts.headers {
+                    out = out.header(k, v);
+                }
+                let answer = client
+                    .request(out.body(Full::new(body)).expect("request"))
+                    .await
+                    .expect("the emulator answers");
+                let (parts, body) = answer.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                hyper::Response::from_parts(parts, Full::new(body))
+            }
+        },
+    );
+    format!("http://{addr}")
+}
+
 /// A request to the emulator signed only in form: moto reads the service and region from the
 /// `Authorization` header's scope and checks no signature.
 async fn call(

@@ -1,8 +1,7 @@
 //! Runs the built binary with a chosen environment and captures what it prints.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_guardduty-forwarder");
@@ -10,8 +9,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_guardduty-forwarder");
 /// A running forwarder; killed when dropped.
 pub struct Running {
     child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Mutex<Capture>,
+    stderr: Mutex<Capture>,
+    _files: [tempfile::NamedTempFile; 2],
 }
 
 /// A command for the binary with a clean environment: no AWS settings leak in from the
@@ -77,31 +77,55 @@ pub fn lambda_env(api: std::net::SocketAddr) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn collect(reader: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            match line {
-                Ok(l) => into.lock().unwrap().push(l),
-                Err(_) => return,
+/// One output stream of the child, written to a file and read back as it grows.
+///
+/// A file, not a pipe: the forwarder writes its records, metrics and diagnostics with
+/// plain `write` calls before it answers an invocation or exits, so once the answer (or the
+/// exit) is seen here, everything written before it is already in the file. Reading it is
+/// then complete, with no reader thread to race.
+struct Capture {
+    file: std::fs::File,
+    partial: Vec<u8>,
+    lines: Vec<String>,
+}
+
+impl Capture {
+    fn new(file: &tempfile::NamedTempFile) -> Capture {
+        Capture {
+            file: file.reopen().expect("reopen the output file"),
+            partial: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Every complete line written so far.
+    fn read(&mut self) -> Vec<String> {
+        let mut more = Vec::new();
+        std::io::Read::read_to_end(&mut self.file, &mut more).expect("read the output file");
+        self.partial.extend_from_slice(&more);
+        if let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') {
+            let done: Vec<u8> = self.partial.drain(..=end).collect();
+            for line in done[..done.len() - 1].split(|b| *b == b'\n') {
+                self.lines.push(String::from_utf8_lossy(line).into_owned());
             }
         }
-    });
+        self.lines.clone()
+    }
 }
 
 impl Running {
     pub fn spawn(mut cmd: Command) -> Running {
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let out = tempfile::NamedTempFile::new().expect("stdout file");
+        let err = tempfile::NamedTempFile::new().expect("stderr file");
+        cmd.stdout(Stdio::from(out.reopen().expect("stdout")))
+            .stderr(Stdio::from(err.reopen().expect("stderr")))
             .stdin(Stdio::null());
-        let mut child = cmd.spawn().expect("spawn the forwarder");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().expect("stdout"), stdout.clone());
-        collect(child.stderr.take().expect("stderr"), stderr.clone());
+        let child = cmd.spawn().expect("spawn the forwarder");
         Running {
             child,
-            stdout,
-            stderr,
+            stdout: Mutex::new(Capture::new(&out)),
+            stderr: Mutex::new(Capture::new(&err)),
+            _files: [out, err],
         }
     }
 
@@ -110,12 +134,14 @@ impl Running {
         self.child.id()
     }
 
+    /// Every line written on stdout so far (complete once an invocation was answered).
     pub fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().unwrap().clone()
+        self.stdout.lock().unwrap().read()
     }
 
+    /// Every line written on stderr so far (complete once an invocation was answered).
     pub fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.lock().unwrap().read()
     }
 
     /// Everything printed so far, both streams.
@@ -129,49 +155,51 @@ impl Running {
     /// Waits for the process to exit; its exit code, or `None` if it is still running.
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let end = std::time::Instant::now() + within;
-        while std::time::Instant::now() < end {
+        loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                // Let the reader threads drain.
-                std::thread::sleep(Duration::from_millis(50));
                 return Some(status.code().unwrap_or(-1));
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-
-    /// Waits until `ready` holds for the stdout lines collected so far (or `within` passes).
-    pub fn wait_for_stdout(&self, within: Duration, ready: impl Fn(&[String]) -> bool) {
-        let end = std::time::Instant::now() + within;
-        while std::time::Instant::now() < end && !ready(&self.stdout()) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Waits (up to 10 s) until at least `n` records were written; returns them all.
-    pub async fn wait_for_records(&self, n: usize) -> Vec<serde_json::Value> {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.records();
-            if got.len() >= n || std::time::Instant::now() >= end {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Waits (up to 10 s) until a stderr line contains `needle`.
-    pub async fn wait_for_stderr(&self, needle: &str) -> bool {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.stderr().iter().any(|l| l.contains(needle)) {
-                return true;
-            }
             if std::time::Instant::now() >= end {
-                return false;
+                return None;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The exit code of a process that must stop by itself within `within`; fails the test,
+    /// with what it printed, when it is still running or was killed by a signal.
+    pub fn exit_code(&mut self, within: Duration) -> i32 {
+        match self.wait_exit(within) {
+            Some(-1) => panic!("killed by a signal:\n{}", self.all_output()),
+            Some(code) => code,
+            None => panic!("still running after {within:?}:\n{}", self.all_output()),
+        }
+    }
+
+    /// Asserts the process stopped by itself with a failure code and said why on stderr,
+    /// naming `why` (the variable at fault, say).
+    pub fn assert_failed_naming(&mut self, why: &str) {
+        let code = self.exit_code(Duration::from_secs(10));
+        assert_ne!(code, 0, "exited 0:\n{}", self.all_output());
+        assert!(
+            self.stderr().iter().any(|l| l.contains(why)),
+            "stderr does not name {why}:\n{}",
+            self.all_output()
+        );
+    }
+
+    /// Waits until `ready` holds for the stdout lines written so far; fails the test with
+    /// what was written when it does not within `within`.
+    pub fn wait_for_stdout(&self, within: Duration, ready: impl Fn(&[String]) -> bool) {
+        let lines = super::wait_until(within, || {
+            let lines = self.stdout();
+            ready(&lines).then_some(lines)
+        });
+        assert!(
+            lines.is_some(),
+            "stdout never got there:\n{}",
+            self.all_output()
+        );
     }
 
     /// Records the forwarder wrote on stdout (lines with `"source":"aws_guardduty"`).
@@ -180,6 +208,15 @@ impl Running {
             .iter()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["source"] == "aws_guardduty")
+            .collect()
+    }
+
+    /// The EMF metric documents written on stdout.
+    pub fn emf(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
             .collect()
     }
 }

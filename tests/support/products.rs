@@ -63,6 +63,16 @@ impl Hec {
         s.indexed.iter().map(|e| finding_id(&e["event"])).collect()
     }
 
+    /// Finding ids received and waiting for the indexers' acknowledgement (acks on).
+    pub fn pending_ids(&self) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.pending
+            .values()
+            .flatten()
+            .map(|e| finding_id(&e["event"]))
+            .collect()
+    }
+
     pub fn responder(&self) -> Responder {
         let hec = self.clone();
         Arc::new(move |r| hec.answer(r))
