@@ -26,8 +26,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read findings (EventBridge events, bare findings, GetFindings responses; JSON, NDJSON
-    /// or arrays) from files or stdin and deliver them. With no destination configured,
-    /// records go to stdout as NDJSON.
+    /// or arrays, plain or gzip) from files, stdin or S3 and deliver them. With no
+    /// destination configured, records go to stdout as NDJSON.
     Forward {
         /// Files or directories to read, plain or gzip; `-` or none reads stdin;
         /// `s3://bucket/prefix/` reads the objects under the prefix in key order.
