@@ -355,6 +355,7 @@ fn items_of_stream(
 ) -> std::io::Result<()> {
     let mut framer = Framer::new(gzip::open(reader)?);
     let mut items = Vec::new();
+    let mut scratch = Vec::new();
     while let Some(frame) = framer.next() {
         let frame = match frame {
             Ok(frame) => frame,
@@ -383,7 +384,10 @@ fn items_of_stream(
             }
         };
         let len = frame.bytes.len();
-        if !(parse == Parse::Text && text::items(&frame, &mut items)) {
+        let kept = parse == Parse::Text
+            && (text::items(&frame, &mut items)
+                || text::compacted(&frame, &mut scratch, &mut items));
+        if !kept {
             items_of_frame(&frame, &mut items);
         }
         for item in items.drain(..) {
