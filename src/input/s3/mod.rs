@@ -5,7 +5,8 @@
 //! - Objects are handed over in key order, each exactly once, whole or with its failure:
 //!   a listing runs ahead of the reading by at most [`AHEAD`] objects, each fetched by a task
 //!   of its own into a channel of [`PIECES`] pieces of about [`PIECE_BYTES`]; so at most
-//!   `(AHEAD + 1) × (PIECES + 1)` pieces wait in memory, whatever the objects' sizes.
+//!   `(AHEAD + 2) × (PIECES + 1)` pieces (about 1.2 MB) wait in memory, whatever the objects'
+//!   sizes (queued, being read, and the one whose hand-over waits).
 //! - An object that cannot be read (denied, gone, not gzip or JSON, truncated) is named and
 //!   counted by the caller, and the next one is read; a listing that fails is named once and
 //!   ends this source.
