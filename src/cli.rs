@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
+use crate::input::Source;
 use crate::normalize::{OutputSchema, Via};
 use crate::pipeline::Outcome;
 use crate::retry::Deadline;
@@ -25,10 +26,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read findings (EventBridge events, bare findings, GetFindings responses; JSON, NDJSON
-    /// or arrays) from files or stdin and deliver them. With no destination configured,
-    /// records go to stdout as NDJSON.
+    /// or arrays, plain or gzip) from files, stdin or S3 and deliver them. With no
+    /// destination configured, records go to stdout as NDJSON.
     Forward {
-        /// Files to read; `-` or none reads stdin.
+        /// Files or directories to read, plain or gzip; `-` or none reads stdin;
+        /// `s3://bucket/prefix/` reads the objects under the prefix in key order.
         files: Vec<PathBuf>,
     },
     /// Run one backfill now from the GuardDuty API with this machine's AWS credentials
@@ -71,8 +73,14 @@ pub enum Command {
     },
     /// Re-read a time range from the GuardDuty API into the configured destinations (stdout
     /// by default) without touching the checkpoint: a SIEM rebuilt from scratch, a new
-    /// destination added, a failed scheduled run. The `backfill` with explicit bounds.
+    /// destination added, a failed scheduled run. The `backfill` with explicit bounds. With
+    /// --from, from GuardDuty's S3 export instead, past the API's 90 days.
     Replay {
+        /// Read GuardDuty's S3 export under this prefix (s3://bucket/[prefix/]) instead of
+        /// the API: the objects whose date partition (yyyy/mm/dd, UTC) falls within
+        /// --since/--until, whole days, in key order.
+        #[arg(long, value_name = "S3_URL", conflicts_with_all = ["regions", "detectors"])]
+        from: Option<String>,
         /// Start of the range (`updatedAt`): an RFC 3339 time (2026-11-01T00:00:00Z) or a
         /// duration ago (90m, 7d).
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -220,7 +228,7 @@ struct Tally {
 
 pub async fn run(cli: Cli, app: App) -> ExitCode {
     match cli.command {
-        Command::Forward { files } => forward(&app, files).await,
+        Command::Forward { files } => forward(&app, files, None).await,
         Command::Backfill {
             since,
             regions,
@@ -228,6 +236,7 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             max_findings,
         } => backfill_command(&app, since, regions, detectors, max_findings).await,
         Command::Replay {
+            from,
             since,
             until,
             regions,
@@ -236,6 +245,15 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
             if until.is_some_and(|until| until <= since) {
                 eprintln!("replay FAILED: --until must be later than --since");
                 return ExitCode::from(2);
+            }
+            if let Some(from) = from {
+                if !crate::input::s3::Location::is_url(&from) {
+                    eprintln!(
+                        "replay FAILED: --from {from:?} is not an S3 URL (s3://bucket/prefix/)"
+                    );
+                    return ExitCode::from(2);
+                }
+                return forward(&app, vec![PathBuf::from(from)], Some((since, until))).await;
             }
             let request = crate::backfill::Request {
                 regions,
@@ -460,7 +478,41 @@ async fn backfill(app: &App, request: crate::backfill::Request, name: &str) -> E
     }
 }
 
-async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
+/// The sources of `forward`'s arguments, and what S3 ones need to be read.
+async fn sources(
+    app: &App,
+    files: Vec<PathBuf>,
+    window: Option<(i64, Option<i64>)>,
+) -> Result<(Vec<Source>, Option<crate::input::s3::Context>), String> {
+    let sources = files
+        .into_iter()
+        .map(Source::of_arg)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if !sources.iter().any(|s| matches!(s, Source::S3(_))) {
+        return Ok((sources, None));
+    }
+    credentials_ready(app).await?;
+    let context = crate::input::s3::Context {
+        config: app.aws.config().await.clone(),
+        window,
+        runtime: tokio::runtime::Handle::current(),
+    };
+    Ok((sources, Some(context)))
+}
+
+/// `forward`, and `replay --from` (a `window` selecting the export's partitions).
+async fn forward(app: &App, files: Vec<PathBuf>, window: Option<(i64, Option<i64>)>) -> ExitCode {
+    let name = if window.is_some() {
+        "replay"
+    } else {
+        "forward"
+    };
+    let via = if window.is_some() {
+        Via::Backfill
+    } else {
+        Via::Cli
+    };
     let received_at = crate::clock::now_rfc3339();
     let mut tally = Tally::default();
     // Native records carry the finding's text as it arrived; OCSF reads the finding whole.
@@ -468,10 +520,17 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
         OutputSchema::Native => crate::input::Parse::Text,
         OutputSchema::Ocsf(_) => crate::input::Parse::Whole,
     };
-    let mut reader = match crate::input::Reader::spawn(files, parse) {
+    let (sources, s3) = match sources(app, files, window).await {
+        Ok(found) => found,
+        Err(why) => {
+            eprintln!("{name} FAILED: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut reader = match crate::input::Reader::spawn(sources, parse, s3) {
         Ok(reader) => reader,
         Err(e) => {
-            eprintln!("forward FAILED: cannot start reading the input: {e}");
+            eprintln!("{name} FAILED: cannot start reading the input: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -479,7 +538,7 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
     while let Some(chunk) = reader.chunks.recv().await {
         tally.outcome.add(
             app.forwarder
-                .forward(&chunk, Via::Cli, &received_at, Deadline::none())
+                .forward(&chunk, via, &received_at, Deadline::none())
                 .await,
         );
         reader.spent(chunk);
@@ -490,8 +549,8 @@ async fn forward(app: &App, files: Vec<PathBuf>) -> ExitCode {
     let o = &tally.outcome;
     let ok = o.failed == 0 && tally.invalid == 0;
     eprintln!(
-        "{}: {} received, {} forwarded, {} skipped, {} failed, {} ignored, {} invalid",
-        if ok { "forward ok" } else { "forward FAILED" },
+        "{name} {}: {} received, {} forwarded, {} skipped, {} failed, {} ignored, {} invalid",
+        if ok { "ok" } else { "FAILED" },
         o.received,
         o.forwarded,
         o.skipped,

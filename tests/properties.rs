@@ -552,3 +552,110 @@ fn items_of(bytes: &[u8]) -> Vec<Item> {
     parse_documents(bytes, &mut out);
     out
 }
+
+/// Every shape the CLI reads, holding `findings`: (name, bytes).
+fn shapes(findings: &[Value]) -> Vec<(&'static str, Vec<u8>)> {
+    let compact = |v: &Value| v.to_string();
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
+    // One line with a space after every separator, as `jq -c` does not and people do.
+    let spaced = |v: &Value| {
+        pretty(v)
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let envelope = |f: &Value| {
+        json!({"version": "0", "id": "ev", "source": "aws.guardduty",
+            "detail-type": "GuardDuty Finding", "detail": f})
+    };
+    let lines = |each: &dyn Fn(&Value) -> String| {
+        findings
+            .iter()
+            .map(each)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes()
+    };
+    let page = json!({"Findings": findings});
+    vec![
+        ("compact NDJSON of findings", lines(&compact)),
+        ("spaced NDJSON of findings", lines(&spaced)),
+        ("pretty findings", lines(&pretty)),
+        ("NDJSON of envelopes", lines(&|f| compact(&envelope(f)))),
+        ("spaced envelopes", lines(&|f| spaced(&envelope(f)))),
+        (
+            "NDJSON of one-finding pages",
+            lines(&|f| compact(&json!({"findings": [f]}))),
+        ),
+        ("a GetFindings page", compact(&page).into_bytes()),
+        ("pretty GetFindings output", pretty(&page).into_bytes()),
+        (
+            "an array of findings",
+            compact(&Value::Array(findings.to_vec())).into_bytes(),
+        ),
+    ]
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// The native records of `bytes` read as the CLI does (findings kept as text where it can).
+fn records_of(bytes: &[u8]) -> Vec<String> {
+    let mut items = Vec::new();
+    parse_documents_as(bytes, Parse::Text, &mut items);
+    items
+        .iter()
+        .map(|item| match item {
+            Item::Finding(f) => {
+                let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
+                encode(&f.finding, &ingest, OutputSchema::Native)
+                    .map_or_else(|e| e.to_string(), |r| r.json)
+            }
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// A record without `raw_event` (the finding's text as it arrived, spaces and all), and
+/// `raw_event` as a JSON value.
+fn split_raw(record: &str) -> (String, Value) {
+    let mut r: Value = serde_json::from_str(record).unwrap_or(Value::Null);
+    let raw = r
+        .as_object_mut()
+        .and_then(|o| o.remove("raw_event"))
+        .unwrap_or(Value::Null);
+    (r.to_string(), raw)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every shape gives the same records: byte for byte but `raw_event`, which keeps the
+    /// finding's text as it arrived and is the same JSON value; and a gzip of any shape (one
+    /// member, or one member per line) gives byte for byte the records of the shape itself.
+    #[test]
+    fn every_input_shape_and_its_gzip_give_the_same_records(
+        findings in prop::collection::vec(thinned_corpus_finding(), 1..4),
+    ) {
+        let shapes = shapes(&findings);
+        let expected: Vec<(String, Value)> =
+            records_of(&shapes[0].1).iter().map(|r| split_raw(r)).collect();
+        prop_assert_eq!(expected.len(), findings.len());
+        for (name, bytes) in &shapes {
+            let records = records_of(bytes);
+            let split: Vec<(String, Value)> = records.iter().map(|r| split_raw(r)).collect();
+            prop_assert_eq!(&split, &expected, "{}", name);
+            prop_assert_eq!(&records_of(&gzip(bytes)), &records, "gzip of {}", name);
+            let members: Vec<u8> = bytes
+                .split_inclusive(|b| *b == b'\n')
+                .flat_map(gzip)
+                .collect();
+            prop_assert_eq!(&records_of(&members), &records, "multi-member gzip of {}", name);
+        }
+    }
+}

@@ -12,8 +12,13 @@
 //!   dropped quietly.
 //! - A directory stands for the regular files under it, sorted by path, recursively,
 //!   skipping hidden entries; `-` is stdin.
+//! - `s3://bucket/prefix` stands for the objects under the prefix, in key order ([`s3`]).
+//! - Any source may be gzip (told by its first bytes, [`gzip`]): it is decompressed as it is
+//!   read, into the same framing and the same fast path as plain text.
 
 pub mod frames;
+pub mod gzip;
+pub mod s3;
 mod text;
 
 use std::io::Read;
@@ -61,13 +66,18 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Starts reading `paths` (none, or `-`, is stdin) on a thread of its own.
-    pub fn spawn(paths: Vec<PathBuf>, parse: Parse) -> std::io::Result<Reader> {
+    /// Starts reading `sources` (none, or `-`, is stdin) on a thread of its own; S3 sources
+    /// need `s3`.
+    pub fn spawn(
+        sources: Vec<Source>,
+        parse: Parse,
+        s3: Option<s3::Context>,
+    ) -> std::io::Result<Reader> {
         let (tx, chunks) = mpsc::channel(1);
         let (spent, spent_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("input".into())
-            .spawn(move || read_all(&paths, parse, &tx, &spent_rx))?;
+            .spawn(move || read_all(&sources, parse, s3.as_ref(), &tx, &spent_rx))?;
         Ok(Reader {
             chunks,
             spent,
@@ -94,9 +104,28 @@ impl Reader {
     }
 }
 
+/// Where findings are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file, a directory, or `-` (stdin).
+    Path(PathBuf),
+    S3(s3::Location),
+}
+
+impl Source {
+    /// A command-line argument: an S3 URL, else a path.
+    pub fn of_arg(arg: PathBuf) -> Result<Source, s3::S3Error> {
+        match arg.to_str() {
+            Some(url) if s3::Location::is_url(url) => s3::Location::parse(url).map(Source::S3),
+            _ => Ok(Source::Path(arg)),
+        }
+    }
+}
+
 fn read_all(
-    paths: &[PathBuf],
+    sources: &[Source],
     parse: Parse,
+    s3: Option<&s3::Context>,
     tx: &mpsc::Sender<Chunk>,
     spent: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Counts {
@@ -107,26 +136,108 @@ fn read_all(
         bytes: 0,
         counts: Counts::default(),
     };
-    let stdin = [PathBuf::from("-")];
-    let paths = if paths.is_empty() { &stdin[..] } else { paths };
-    for path in paths {
-        if path.as_os_str() == "-" {
-            read_source(std::io::stdin().lock(), "<stdin>", parse, &mut out);
-            continue;
-        }
-        for file in expand(path) {
-            let opened = file.and_then(|p| match std::fs::File::open(&p) {
-                Ok(f) => Ok((p, f)),
-                Err(e) => Err((p, e)),
-            });
-            match opened {
-                Ok((p, f)) => read_source(f, &p.display().to_string(), parse, &mut out),
-                Err((p, e)) => out.unreadable(&p.display().to_string(), &e),
+    let stdin = [Source::Path(PathBuf::from("-"))];
+    let sources = if sources.is_empty() {
+        &stdin[..]
+    } else {
+        sources
+    };
+    for source in sources {
+        match source {
+            Source::Path(path) if path.as_os_str() == "-" => {
+                read_source(std::io::stdin().lock(), "<stdin>", parse, &mut out);
             }
+            Source::Path(path) => read_path(path, parse, &mut out),
+            Source::S3(location) => match s3 {
+                Some(context) => read_s3(context, location, parse, &mut out),
+                None => out.unreadable(
+                    &location.shown(&location.prefix),
+                    &std::io::Error::other("S3 is not configured for this command"),
+                ),
+            },
         }
     }
     out.flush();
     out.counts
+}
+
+/// A file, or the files under a directory.
+fn read_path(path: &Path, parse: Parse, out: &mut Collector<'_>) {
+    for file in expand(path) {
+        let opened = file.and_then(|p| match std::fs::File::open(&p) {
+            Ok(f) => Ok((p, f)),
+            Err(e) => Err((p, e)),
+        });
+        match opened {
+            Ok((p, f)) => read_source(f, &p.display().to_string(), parse, out),
+            Err((p, e)) => out.unreadable(&p.display().to_string(), &e),
+        }
+    }
+}
+
+/// The objects under an S3 prefix, in key order, with a progress line on a terminal.
+fn read_s3(context: &s3::Context, location: &s3::Location, parse: Parse, out: &mut Collector<'_>) {
+    let mut progress = Progress::new();
+    let mut entries = s3::entries(context, location.clone());
+    let mut objects = 0u64;
+    while let Some(entry) = entries.blocking_recv() {
+        match entry {
+            s3::Entry::Object { key, body } => {
+                objects += 1;
+                progress.show(objects, &key);
+                let shown = location.shown(&key);
+                tracing::debug!(message = "Reading S3 object.", object = %shown);
+                read_source(body, &shown, parse, out);
+            }
+            s3::Entry::Failed { what, error } => {
+                error!(message = "Cannot list S3 objects.", prefix = %what, error = %error);
+                out.counts.invalid += 1;
+            }
+        }
+    }
+    progress.clear();
+    if objects == 0 {
+        warn!(message = "No object to read under the S3 prefix.", prefix = %location.shown(&location.prefix));
+    }
+    tracing::info!(message = "S3 objects read.", prefix = %location.shown(&location.prefix), objects);
+}
+
+/// One line on stderr, rewritten, when stderr is a terminal.
+struct Progress {
+    shown: bool,
+    on: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            shown: false,
+            on: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, objects: u64, key: &str) {
+        if self.on {
+            let tail: String = key
+                .chars()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            eprint!("\r\x1b[Kobject {objects}: …{tail}");
+            self.shown = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
+    }
 }
 
 /// The files `path` stands for: itself, or the regular files under a directory.
@@ -223,7 +334,8 @@ fn read_source(reader: impl Read, shown: &str, parse: Parse, out: &mut Collector
     }
 }
 
-/// Parses JSON, concatenated JSON or NDJSON held in memory into items, in order.
+/// Parses JSON, concatenated JSON or NDJSON held in memory (or gzip of any) into items, in
+/// order.
 pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
     parse_documents_as(input, Parse::Whole, out);
 }
@@ -241,8 +353,9 @@ fn items_of_stream(
     parse: Parse,
     mut each: impl FnMut(Option<Item>, usize),
 ) -> std::io::Result<()> {
-    let mut framer = Framer::new(reader);
+    let mut framer = Framer::new(gzip::open(reader)?);
     let mut items = Vec::new();
+    let mut scratch = Vec::new();
     while let Some(frame) = framer.next() {
         let frame = match frame {
             Ok(frame) => frame,
@@ -271,7 +384,10 @@ fn items_of_stream(
             }
         };
         let len = frame.bytes.len();
-        if !(parse == Parse::Text && text::items(&frame, &mut items)) {
+        let kept = parse == Parse::Text
+            && (text::items(&frame, &mut items)
+                || text::compacted(&frame, &mut scratch, &mut items));
+        if !kept {
             items_of_frame(&frame, &mut items);
         }
         for item in items.drain(..) {

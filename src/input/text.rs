@@ -7,9 +7,11 @@
 //! gives ([`super::items_of_frame`]) — the same items in the same order, each finding the same
 //! JSON value with the same event id, normalizing to the same record. It declines (returns
 //! `false`, having added nothing) whenever the frame is anything but the common shapes: an
-//! EventBridge GuardDuty Finding event or a bare finding, on one line. Everything else
-//! (other events, pages inside arrays, broken or multi-line values) takes the full parse, which
-//! also names what is wrong with it.
+//! EventBridge GuardDuty Finding event or a bare finding. A value spread over several lines
+//! (pretty-printed `get-findings` output) is first compacted ([`compacted`]: the whitespace
+//! between tokens dropped, strings untouched) and kept as that one-line text, the same JSON
+//! value. Everything else (other events, pages inside arrays, broken values) takes the full
+//! parse, which also names what is wrong with it.
 
 use std::fmt;
 
@@ -45,6 +47,57 @@ pub fn items(frame: &Frame<'_>, out: &mut Vec<Item>) -> bool {
         }
         None => false,
     }
+}
+
+/// [`items`] for a frame spread over several lines, compacted into `scratch` first.
+pub fn compacted(frame: &Frame<'_>, scratch: &mut Vec<u8>, out: &mut Vec<Item>) -> bool {
+    if memchr::memchr2(b'\n', b'\r', frame.bytes).is_none() {
+        return false;
+    }
+    compact(frame.bytes, scratch);
+    let one_line = Frame {
+        kind: frame.kind,
+        bytes: scratch,
+        line: frame.line,
+        column: frame.column,
+    };
+    items(&one_line, out)
+}
+
+/// `bytes` without the whitespace between JSON tokens; strings (escapes included) are copied
+/// as they are, so a valid text stays the same value, and an invalid one stays invalid.
+fn compact(bytes: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let structural = |out: &mut Vec<u8>, seg: &[u8]| {
+        out.extend(
+            seg.iter()
+                .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
+        );
+    };
+    let mut rest = bytes;
+    while let Some(quote) = memchr::memchr(b'"', rest) {
+        let (outside, string) = rest.split_at(quote);
+        structural(out, outside);
+        // From the opening quote to just past the closing one (or the end).
+        let mut end = 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', string.get(end..).unwrap_or_default()) {
+                Some(p) if string.get(end + p) == Some(&b'\\') => end += p + 2,
+                Some(p) => {
+                    end += p + 1;
+                    break;
+                }
+                None => {
+                    end = string.len();
+                    break;
+                }
+            }
+        }
+        let end = end.min(string.len());
+        out.extend_from_slice(string.get(..end).unwrap_or_default());
+        rest = string.get(end..).unwrap_or_default();
+    }
+    structural(out, rest);
 }
 
 /// A bare finding: the whole text.
@@ -238,11 +291,10 @@ mod tests {
     }
 
     #[test]
-    fn pretty_printed_values_and_other_events_are_parsed_whole() {
-        let items = read("{\n  \"id\": \"a\"\n}\n");
-        assert!(
-            matches!(&items[..], [Item::Finding(f)] if matches!(f.finding, FindingJson::Parsed(_)))
-        );
+    fn pretty_printed_values_are_kept_compacted_and_other_events_are_parsed_whole() {
+        let items = read("{\n  \"id\": \"a b\",\r\n\t\"x\": [ 1,\n 2 ], \"s\": \"\\\" \\\\\"\n}\n");
+        let texts: Vec<_> = items.iter().map(text_of).collect();
+        assert_eq!(texts, [Some(r#"{"id":"a b","x":[1,2],"s":"\" \\"}"#)]);
         let items =
             read(r#"{"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}"#);
         assert!(matches!(&items[..], [Item::Ignored { .. }]), "{items:?}");
