@@ -144,3 +144,47 @@ mod region_tests {
         }
     }
 }
+
+/// A GET to `url` with its SigV4 headers, for the few AWS calls made without an SDK client
+/// (`check --function`'s Lambda call, S3 replay's two S3 calls: BENCHMARKS.md says why).
+/// `settings` are the service's signing rules (S3 signs the payload hash and encodes paths
+/// once); `headers` are sent unsigned.
+pub fn signed_get(
+    url: &str,
+    service: &str,
+    region: &str,
+    identity: &aws_smithy_runtime_api::client::identity::Identity,
+    settings: aws_sigv4::http_request::SigningSettings,
+    headers: &[(&'static str, &str)],
+) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
+    let failed = |e: &dyn std::fmt::Display| SignError(e.to_string());
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .map_err(|e| failed(&e))?
+        .into();
+    let mut request = http::Request::get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| failed(&e))?;
+    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+        .map_err(|e| failed(&e))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| failed(&e))?
+        .into_parts();
+    instructions.apply_to_request_http1x(&mut request);
+    Ok(request)
+}
+
+/// Why a request could not be signed (a URL or setting the signer refuses).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot sign the request: {0}")]
+pub struct SignError(pub String);

@@ -285,12 +285,20 @@ async fn get_signed(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let request =
-            signed_request(url, region, &identity).map_err(|why| FunctionError::Unreachable {
-                function: function.to_string(),
-                endpoint: host_of(url),
-                why,
-            })?;
+        let request = crate::aws::signed_get(
+            url,
+            "lambda",
+            region,
+            &identity,
+            aws_sigv4::http_request::SigningSettings::default(),
+            &[("accept", "application/json")],
+        )
+        .map_err(|e| e.to_string())
+        .map_err(|why| FunctionError::Unreachable {
+            function: function.to_string(),
+            endpoint: host_of(url),
+            why,
+        })?;
         let sent = tokio::time::timeout(ATTEMPT, client.request(request)).await;
         let outcome = match sent {
             Ok(Ok(response)) => {
@@ -319,35 +327,6 @@ async fn get_signed(
         }
         tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
     }
-}
-
-/// The request with its SigV4 headers.
-fn signed_request(
-    url: &str,
-    region: &str,
-    identity: &aws_smithy_runtime_api::client::identity::Identity,
-) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(identity)
-        .region(region)
-        .name("lambda")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| format!("cannot sign the request: {e}"))?
-        .into();
-    let mut request = http::Request::get(url)
-        .header("accept", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .map_err(|e| format!("not a URL: {e}"))?;
-    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .map_err(|e| format!("cannot sign the request: {e}"))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign the request: {e}"))?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut request);
-    Ok(request)
 }
 
 /// What failed sending, in one line: TLS, or the deepest cause (connection refused, DNS).

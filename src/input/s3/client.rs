@@ -9,13 +9,12 @@
 //! that expiring credentials are refreshed by their provider. Objects encrypted with SSE-KMS
 //! are decrypted by S3 for a caller allowed `kms:Decrypt`: nothing to do here.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
 };
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
@@ -200,26 +199,8 @@ impl S3Client {
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| S3Error::Signing(e.to_string()))?
-            .into();
-        let signable =
-            SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-                .map_err(|e| S3Error::Signing(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| S3Error::Signing(e.to_string()))?
-            .into_parts();
-        let mut request = hyper::Request::get(url)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| S3Error::Signing(e.to_string()))?;
-        instructions.apply_to_request_http1x(&mut request);
-        Ok(request)
+        crate::aws::signed_get(url, "s3", &self.region, &identity, settings, &[])
+            .map_err(|e| S3Error::Signing(e.0))
     }
 
     /// The error an answer that is not 2xx stands for.
