@@ -92,7 +92,12 @@ fn forward_peak_kb(bin: &str, args: &[&Path], stdin: Option<&Path>, tmp: &Path) 
     );
     let report = tmp.join("time.out");
     let mut cmd = Command::new(GNU_TIME);
-    cmd.arg("-f").arg("%M").arg("-o").arg(&report).arg(bin).arg("forward");
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(bin)
+        .arg("forward");
     cmd.args(args);
     if stdin.is_some() {
         cmd.arg("-");
@@ -111,9 +116,8 @@ fn forward_peak_kb(bin: &str, args: &[&Path], stdin: Option<&Path>, tmp: &Path) 
         .unwrap_or_else(|e| panic!("{GNU_TIME} {bin}: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{bin} forward failed: {stderr}");
-    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
-        panic!("{GNU_TIME} wrote no report to {}: {e}", report.display())
-    });
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("{GNU_TIME} wrote no report to {}: {e}", report.display()));
     let kb = text
         .lines()
         .last()
@@ -126,7 +130,10 @@ fn forward_peak_kb(bin: &str, args: &[&Path], stdin: Option<&Path>, tmp: &Path) 
 
 #[test]
 fn the_shipped_binary_peaks_under_16_mb_for_a_100_mb_directory_and_for_stdin() {
-    let Some(bin) = std::env::var("GDF_RELEASE_BIN").ok().filter(|b| !b.is_empty()) else {
+    let Some(bin) = std::env::var("GDF_RELEASE_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+    else {
         eprintln!("GDF_RELEASE_BIN is unset: no shipped binary to measure (.ci/run sets it)");
         return;
     };
