@@ -1040,11 +1040,15 @@ mod tests {
         ])
         .unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
-        let err = parse(&[
+        let config = parse(&[
             ("COLLECTOR_URL", "https://c.example"),
             ("COLLECTOR_AUTH_VALUE", "Bearer hunter2\n"),
-        ]);
-        assert!(err.is_ok(), "trailing newline is trimmed");
+        ])
+        .expect("a trailing newline is not an error");
+        match &config.collector.expect("a collector").auth {
+            AuthSource::Value(v) => assert_eq!(v.expose(), "Bearer hunter2", "trimmed"),
+            other => panic!("the value is the auth source, not {other:?}"),
+        }
     }
 
     #[test]
