@@ -345,6 +345,54 @@ mod tests {
     }
 
     #[test]
+    fn backoff_delays_are_jittered_across_the_envelope_not_zero() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+            max_attempts: 5,
+        };
+        // 200 uniform draws all in the lower half of [0, 400 ms]: a chance of 2^-200.
+        let longest = (0..200).map(|_| b.delay(3)).max().unwrap_or_default();
+        assert!(longest > Duration::from_millis(200), "{longest:?}");
+        let capped = (0..200).map(|_| b.delay(30)).max().unwrap_or_default();
+        assert!(
+            capped > Duration::from_millis(500) && capped <= b.cap,
+            "{capped:?}"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_is_waited_as_given_up_to_a_minute() {
+        let b = Backoff::default();
+        assert_eq!(
+            b.wait(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            b.wait(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(60)
+        );
+        let long_cap = Backoff {
+            cap: Duration::from_secs(90),
+            ..b
+        };
+        assert_eq!(
+            long_cap.wait(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(90)
+        );
+    }
+
+    #[test]
+    fn a_report_carries_the_retry_after_it_is_given() {
+        let r = Report::all(&[1, 2], &Verdict::Delivered).retry_after(Some(Duration::from_secs(7)));
+        assert_eq!(r.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(
+            r.verdicts,
+            vec![(1, Verdict::Delivered), (2, Verdict::Delivered)]
+        );
+    }
+
+    #[test]
     fn retry_after_is_read_as_seconds_or_an_http_date() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert_eq!(
@@ -423,6 +471,83 @@ mod tests {
     }
 
     #[test]
+    fn verdicts_for_items_not_pending_or_given_twice_are_ignored() {
+        let sent = std::sync::Mutex::new(Vec::new());
+        let driven = run(drive(
+            &quick(3),
+            Deadline::none(),
+            "test",
+            vec![0, 1, 1],
+            |items| {
+                sent.lock().unwrap().push(items.clone());
+                async move {
+                    // Item 0 is first said to need a retry, then said to be delivered: the
+                    // first verdict counts. Item 9 was never sent; item 1 was delivered.
+                    Report {
+                        verdicts: vec![
+                            (0, Verdict::Retry("busy".into())),
+                            (0, Verdict::Delivered),
+                            (9, Verdict::Failed("unknown".into())),
+                            (1, Verdict::Delivered),
+                            (1, Verdict::Failed("late".into())),
+                        ]
+                        .into_iter()
+                        .filter(|(i, _)| *i == 9 || items.contains(i))
+                        .collect(),
+                        retry_after: None,
+                    }
+                }
+            },
+        ));
+        assert_eq!(
+            *sent.lock().unwrap(),
+            vec![vec![0, 1], vec![0], vec![0]],
+            "each item once per attempt"
+        );
+        assert_eq!(
+            driven.failed,
+            vec![(
+                0,
+                GaveUp::Exhausted {
+                    attempts: 3,
+                    last: "busy".into()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn an_item_without_an_answer_is_retried_and_the_reason_says_so() {
+        let driven = run(drive(
+            &quick(2),
+            Deadline::none(),
+            "test",
+            vec![4, 5],
+            |items| async move {
+                Report {
+                    verdicts: items
+                        .iter()
+                        .filter(|&&i| i == 4)
+                        .map(|&i| (i, Verdict::Delivered))
+                        .collect(),
+                    retry_after: None,
+                }
+            },
+        ));
+        assert_eq!(
+            driven.failed,
+            vec![(
+                5,
+                GaveUp::Exhausted {
+                    attempts: 2,
+                    last: "the destination did not answer for every item".into()
+                }
+            )]
+        );
+        assert_eq!(driven.retries, 1);
+    }
+
+    #[test]
     fn a_retry_after_past_the_deadline_stops_instead_of_waiting() {
         let deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
         let b = Backoff {
@@ -459,8 +584,9 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-            /// Whatever the destination answers, each item ends exactly once, and nothing
-            /// delivered or failed for good is sent again.
+            /// Whatever the destination answers, each item ends exactly once (delivered, or
+            /// in `failed`, never both, none left out), nothing delivered or failed for good
+            /// is sent again, and no more than `max_attempts` attempts are made.
             #[test]
             fn every_item_ends_once_and_nothing_settled_is_sent_again(
                 n in 0usize..20,
@@ -468,6 +594,7 @@ mod tests {
                 max_attempts in 1u32..6,
             ) {
                 let settled = std::sync::Mutex::new(BTreeSet::new());
+                let delivered = std::sync::Mutex::new(BTreeSet::new());
                 let resent_settled = std::sync::Mutex::new(false);
                 let round = std::sync::Mutex::new(0usize);
                 let driven = run(drive(&quick(max_attempts), Deadline::none(), "prop", (0..n).collect(), |items| {
@@ -479,7 +606,11 @@ mod tests {
                             *resent_settled.lock().unwrap() = true;
                         }
                         let v = match row.get(i).copied().unwrap_or(0) {
-                            0 => { settled.lock().unwrap().insert(i); Verdict::Delivered }
+                            0 => {
+                                settled.lock().unwrap().insert(i);
+                                delivered.lock().unwrap().insert(i);
+                                Verdict::Delivered
+                            }
                             1 => { settled.lock().unwrap().insert(i); Verdict::Failed("no".into()) }
                             _ => Verdict::Retry("later".into()),
                         };
@@ -491,6 +622,10 @@ mod tests {
                 let failed: Vec<usize> = driven.failed.iter().map(|(i, _)| *i).collect();
                 let unique: BTreeSet<usize> = failed.iter().copied().collect();
                 prop_assert_eq!(unique.len(), failed.len(), "an item failed twice");
+                let delivered = delivered.into_inner().unwrap();
+                prop_assert!(unique.is_disjoint(&delivered), "an item both delivered and failed");
+                let ended: BTreeSet<usize> = unique.union(&delivered).copied().collect();
+                prop_assert_eq!(ended, (0..n).collect::<BTreeSet<_>>(), "an item did not end");
                 prop_assert!(*round.lock().unwrap() <= max_attempts as usize);
             }
 

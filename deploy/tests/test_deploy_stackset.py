@@ -302,11 +302,15 @@ class MotoRunTest(unittest.TestCase):
         # Runs even when the set-up below fails: no moto_server is left behind.
         cls.addClassCleanup(cls.server.wait)
         cls.addClassCleanup(cls.server.terminate)
-        for _ in range(100):
+        # Up to a minute: moto's import alone takes seconds on a loaded machine.
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 urllib.request.urlopen(f"{cls.endpoint}/moto-api/")
                 break
             except OSError:
+                if time.monotonic() > deadline or cls.server.poll() is not None:
+                    raise AssertionError(f"moto_server did not answer on {cls.endpoint} within 60 s")
                 time.sleep(0.1)
         cls.log = os.path.join(cls.tmp, "calls.log")
         shim = os.path.join(cls.tmp, "aws")

@@ -339,12 +339,7 @@ async fn redrive_batch(
         .await;
     let mut delivered: Vec<&Received> = Vec::new();
     for (received, unwrapped) in &sendable {
-        let not_sent = failure_of(unwrapped, &outcome).or_else(|| {
-            (!report.drop_skipped)
-                .then(|| skipped_in(unwrapped, &outcome))
-                .flatten()
-        });
-        match not_sent {
+        match not_sent(unwrapped, &outcome, report.drop_skipped) {
             Some(reason) => {
                 report.kept.push(Kept {
                     entry: Entry::new(received, unwrapped),
@@ -373,6 +368,16 @@ async fn redrive_batch(
     }
     report.outcome.add(outcome);
     Ok(keep)
+}
+
+/// Why a message must stay after its findings were forwarded: one failed somewhere, or (unless
+/// `drop_skipped`) one was skipped by `MIN_SEVERITY`. `None`: delete it.
+fn not_sent(unwrapped: &Unwrapped, outcome: &Outcome, drop_skipped: bool) -> Option<String> {
+    failure_of(unwrapped, outcome).or_else(|| {
+        (!drop_skipped)
+            .then(|| skipped_in(unwrapped, outcome))
+            .flatten()
+    })
 }
 
 /// Why a message stays though nothing failed: a finding in it was skipped by `MIN_SEVERITY`.
@@ -448,6 +453,64 @@ mod tests {
         assert_eq!(
             failure_of(&unwrapped(&["a", "b"]), &outcome).as_deref(),
             Some("failed again: b to https: HTTP 503")
+        );
+    }
+
+    fn failed(id: &str) -> Outcome {
+        Outcome {
+            failures: vec![Failure {
+                finding_id: id.into(),
+                sink: "sqs",
+                error: "AccessDenied".into(),
+                cause: None,
+            }],
+            ..Outcome::default()
+        }
+    }
+
+    fn skipped(id: &str) -> Outcome {
+        Outcome {
+            skipped_ids: [id.to_string()].into_iter().collect(),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_message_is_deleted_only_when_none_of_its_findings_failed_or_was_skipped() {
+        let message = unwrapped(&["a", "b"]);
+        assert_eq!(not_sent(&message, &Outcome::default(), false), None);
+        assert_eq!(not_sent(&message, &failed("c"), false), None);
+        assert_eq!(not_sent(&message, &skipped("c"), false), None);
+        assert_eq!(
+            not_sent(&message, &failed("b"), false).as_deref(),
+            Some("failed again: b to sqs: AccessDenied")
+        );
+        assert_eq!(
+            not_sent(&message, &failed("b"), true).as_deref(),
+            Some("failed again: b to sqs: AccessDenied"),
+            "--drop-skipped never deletes a failed finding's message"
+        );
+        let kept = not_sent(&message, &skipped("a"), false).expect("kept");
+        assert!(kept.starts_with("not sent: a below MIN_SEVERITY"), "{kept}");
+        assert_eq!(
+            not_sent(&message, &skipped("a"), true),
+            None,
+            "--drop-skipped deletes it"
+        );
+    }
+
+    #[test]
+    fn a_message_whose_findings_have_no_id_is_not_matched_to_another_failure() {
+        let mut message = unwrapped(&[]);
+        message.findings = Ok(vec![Incoming {
+            event_id: None,
+            finding: json!({"title": "no id"}).into(),
+        }]);
+        assert_eq!(not_sent(&message, &failed(""), false), None);
+        assert!(ids_in(&message).is_empty());
+        assert_eq!(
+            ids_in(&unwrapped(&["a", "b", "a"])),
+            ["a", "b"].into_iter().map(String::from).collect()
         );
     }
 

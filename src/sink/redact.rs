@@ -78,6 +78,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn display_and_debug_show_the_redacted_form_and_a_pending_url_names_its_variable() {
+        let url = RedactedUrl::new("https://c.example/t/SEKRET");
+        assert_eq!(url.to_string(), "https://c.example:443/…");
+        assert_eq!(format!("{url:?}"), "\"https://c.example:443/…\"");
+        let pending = RedactedUrl::unresolved("COLLECTOR_URL_SECRET_ARN");
+        assert_eq!(pending.as_str(), "(the URL in COLLECTOR_URL_SECRET_ARN)");
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         #[test]
