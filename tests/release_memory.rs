@@ -4,8 +4,8 @@
 //!
 //! The binary is `GDF_RELEASE_BIN` (`.ci/run` points it at the `bootstrap` of the x86_64 zip it
 //! builds: the release profile, the bytes users deploy). Peak RSS is the kernel's count for the
-//! child as GNU time reports it (`/usr/bin/time -f %M`, from `wait4`), so nothing between two
-//! polls is missed. When the variable is set, a measurement that cannot be made fails the
+//! child, as reported to its parent (`wait4`, what GNU time's `%M` shows), so nothing between
+//! two polls is missed. When the variable is set, a measurement that cannot be made fails the
 //! test; when it is unset (a plain `cargo test`, a debug build) there is nothing shipped to
 //! measure and the test says so and passes. `tests/forward_memory.rs` holds every build to
 //! the memory the forwarder allocates.
@@ -18,7 +18,12 @@ use serde_json::{Value, json};
 
 /// The bound users read in the README: 16 MB of peak RSS whatever the input size.
 const PEAK_RSS_BOUND_KB: u64 = 16 * 1024;
-const GNU_TIME: &str = "/usr/bin/time";
+/// The measuring parent: runs the command given, then writes the children's peak RSS (KB on
+/// Linux) to the report file and exits with the child's status.
+const MEASURE: &str = "import resource, subprocess, sys\n\
+r = subprocess.run(sys.argv[2:])\n\
+open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n\
+sys.exit(r.returncode)\n";
 
 fn corpus_findings() -> Vec<Value> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
@@ -81,20 +86,16 @@ fn write_file(path: &Path, form: &str, total: u64, findings: &[Value]) -> u64 {
     n
 }
 
-/// Runs `bin forward <args>` under GNU time (stdin from `stdin` when given, records to
-/// nowhere) and returns its peak RSS in KB and its last line on stderr. Panics naming what
-/// is missing when the peak cannot be measured.
+/// Runs `bin forward <args>` under a measuring parent (stdin from `stdin` when given,
+/// records to nowhere) and returns its peak RSS in KB and its last line on stderr. The parent
+/// is Python 3 (which `.ci/run` requires anyway): `getrusage(RUSAGE_CHILDREN)` after the
+/// child is reaped is the kernel's `wait4` figure, as GNU time's `%M` is, without needing GNU
+/// time installed. Panics naming what is missing when the peak cannot be measured.
 fn forward_peak_kb(bin: &str, args: &[&Path], stdin: Option<&Path>, tmp: &Path) -> (u64, String) {
-    assert!(
-        Path::new(GNU_TIME).is_file(),
-        "GDF_RELEASE_BIN is set but {GNU_TIME} is missing, so peak RSS cannot be measured \
-         (install GNU time: Debian/Ubuntu package `time`)"
-    );
-    let report = tmp.join("time.out");
-    let mut cmd = Command::new(GNU_TIME);
-    cmd.arg("-f")
-        .arg("%M")
-        .arg("-o")
+    let report = tmp.join("peak.out");
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(MEASURE)
         .arg(&report)
         .arg(bin)
         .arg("forward");
@@ -113,17 +114,21 @@ fn forward_peak_kb(bin: &str, args: &[&Path], stdin: Option<&Path>, tmp: &Path) 
     });
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("{GNU_TIME} {bin}: {e}"));
+        .unwrap_or_else(|e| panic!("python3 (the measuring parent) for {bin}: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{bin} forward failed: {stderr}");
-    let text = std::fs::read_to_string(&report)
-        .unwrap_or_else(|e| panic!("{GNU_TIME} wrote no report to {}: {e}", report.display()));
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
+        panic!(
+            "the measuring parent wrote no report to {}: {e}",
+            report.display()
+        )
+    });
     let kb = text
         .lines()
         .last()
         .and_then(|l| l.trim().parse::<u64>().ok())
         .filter(|&kb| kb > 0)
-        .unwrap_or_else(|| panic!("{GNU_TIME} reported no peak RSS: {text:?}"));
+        .unwrap_or_else(|| panic!("the measuring parent reported no peak RSS: {text:?}"));
     let last = stderr.lines().last().unwrap_or_default().to_string();
     (kb, last)
 }
