@@ -10,7 +10,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::cursor::Query;
 use super::guardduty;
 use super::quarantine;
-use super::run::{self, Loaded, Plan, Port, SetAside};
+use super::run::{self, DetectorRun, Loaded, Plan, Port, SetAside};
 use super::state::{Acquired, Lease, Store};
 use super::{Backfill, BackfillError, Request};
 use crate::clock::{duration_ms, now_ms, now_rfc3339};
@@ -25,30 +25,6 @@ const WRAP_UP: Duration = Duration::from_secs(4);
 const LEASE_MARGIN: Duration = Duration::from_secs(60);
 /// A lease taken outside Lambda (no deadline): the CLI's run.
 const CLI_LEASE: Duration = Duration::from_secs(15 * 60);
-
-/// Result of one region × detector.
-#[derive(Debug)]
-pub struct DetectorRun {
-    pub scope: String,
-    pub outcome: Outcome,
-    /// Where the next run starts (for the lag metric): the oldest position not delivered.
-    pub reached_ms: Option<i64>,
-    /// The run ended where it began while a finding held the checkpoint.
-    pub stalled: bool,
-    pub errors: Vec<BackfillError>,
-}
-
-impl DetectorRun {
-    pub fn new(region: &str, detector: &str) -> Self {
-        DetectorRun {
-            scope: format!("{region}/{detector}"),
-            outcome: Outcome::default(),
-            reached_ms: None,
-            stalled: false,
-            errors: Vec::new(),
-        }
-    }
-}
 
 /// One region × detector to run.
 pub struct Job<'a> {

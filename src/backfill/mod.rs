@@ -156,7 +156,7 @@ impl Backfill<'_> {
     /// failures in the outcome (so the invocation fails) while the other detectors proceed.
     pub async fn run(&self, req: &Request, deadline: Deadline) -> Result<Outcome, BackfillError> {
         let regions = self.regions(req).await?;
-        let runs: Vec<detector::DetectorRun> = futures_util::stream::iter(regions)
+        let runs: Vec<run::DetectorRun> = futures_util::stream::iter(regions)
             .map(|region| async move { self.region(req, region, deadline).await })
             .buffer_unordered(CONCURRENCY)
             .flat_map(futures_util::stream::iter)
@@ -203,12 +203,12 @@ impl Backfill<'_> {
         req: &Request,
         region: String,
         deadline: Deadline,
-    ) -> Vec<detector::DetectorRun> {
+    ) -> Vec<run::DetectorRun> {
         let client = self.reader.client(&region).await;
         let detectors = match self.detectors(req, &client, &region, deadline).await {
             Ok(d) => d,
             Err(e) => {
-                let mut run = detector::DetectorRun::new(&region, "*");
+                let mut run = run::DetectorRun::new(&region, "*");
                 run.errors.push(e);
                 return vec![run];
             }

@@ -27,11 +27,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use super::BackfillError;
 use super::checkpoint::Checkpoint;
 use super::cursor::{Admit, Cursor, State, Stop, Window};
 use super::guardduty::finding_id;
 use super::quarantine::{self, Strike, Verdict};
-use super::{BackfillError, detector::DetectorRun};
 use crate::clock::{epoch_ms, format_ms};
 use crate::pipeline::{Failure, Outcome};
 
@@ -138,6 +138,30 @@ fn updated_ms(finding: &Value) -> Option<i64> {
         .get("updatedAt")
         .and_then(Value::as_str)
         .and_then(epoch_ms)
+}
+
+/// Result of one region × detector.
+#[derive(Debug)]
+pub struct DetectorRun {
+    pub scope: String,
+    pub outcome: Outcome,
+    /// Where the next run starts (for the lag metric): the oldest position not delivered.
+    pub reached_ms: Option<i64>,
+    /// The run ended where it began while a finding held the checkpoint.
+    pub stalled: bool,
+    pub errors: Vec<BackfillError>,
+}
+
+impl DetectorRun {
+    pub fn new(region: &str, detector: &str) -> Self {
+        DetectorRun {
+            scope: format!("{region}/{detector}"),
+            outcome: Outcome::default(),
+            reached_ms: None,
+            stalled: false,
+            errors: Vec::new(),
+        }
+    }
 }
 
 /// Runs one detector through `port`.

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use super::BackfillError;
 use super::checkpoint::Checkpoint;
 use super::cursor::Query;
-use super::detector::DetectorRun;
+use super::run::DetectorRun;
 use super::run::{self, Loaded, Plan, Port, SetAside};
 use crate::clock::format_ms;
 use crate::pipeline::{Failure, Outcome};
