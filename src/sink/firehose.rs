@@ -274,15 +274,10 @@ impl Sink for FirehoseSink {
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };
             let mut delivery = Delivery::default();
-            let mut shrunk: Option<Vec<EncodedRecord>> = None;
-            for (i, record) in records.iter().enumerate() {
-                if let Ok(Some(small)) = super::oversize::fit(record, MAX_RECORD_BYTES, 1) {
-                    tracing::warn!(message = "Record over Firehose's record size: the raw finding was replaced by a note to fit.",
-                                   finding_id = %record.id, size = record.json.len() + 1, limit = MAX_RECORD_BYTES);
-                    shrunk.get_or_insert_with(|| records.to_vec())[i] = small;
-                    delivery.shrunk += 1;
-                }
-            }
+            // The data is the record and a newline.
+            let (shrunk, count) =
+                super::oversize::fit_each(records, MAX_RECORD_BYTES, |_| 1, "firehose");
+            delivery.shrunk = count;
             let records: &[EncodedRecord] = shrunk.as_deref().unwrap_or(records);
             let sizes: Vec<usize> = records.iter().map(|r| r.json.len() + 1).collect();
             let (fits, over): (Vec<usize>, Vec<usize>) =

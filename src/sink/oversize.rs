@@ -35,6 +35,31 @@ const KEPT: &[&str] = &[
     "title",
 ];
 
+/// Every record of `records` made to fit `limit` bytes, `envelope(record)` more bytes going
+/// around each in the destination's framing (a sink whose records are sent one per message:
+/// SQS, Firehose). `None` when none needed shrinking (nothing copied), else the records with
+/// the shrunk ones in place; and how many were shrunk. A record that cannot fit is left as it
+/// is, for the sink to refuse as oversize.
+pub fn fit_each(
+    records: &[EncodedRecord],
+    limit: usize,
+    envelope: impl Fn(&EncodedRecord) -> usize,
+    destination: &'static str,
+) -> (Option<Vec<EncodedRecord>>, u64) {
+    let mut shrunk: Option<Vec<EncodedRecord>> = None;
+    let mut count = 0;
+    for (i, record) in records.iter().enumerate() {
+        let around = envelope(record);
+        if let Ok(Some(small)) = fit(record, limit, around) {
+            tracing::warn!(message = "Record over the destination's per-event limit: the raw finding was replaced by a note to fit.",
+                           destination, finding_id = %record.id, size = record.json.len() + around, limit);
+            shrunk.get_or_insert_with(|| records.to_vec())[i] = small;
+            count += 1;
+        }
+    }
+    (shrunk, count)
+}
+
 /// `record` made to fit `limit` bytes of JSON (`envelope` more bytes go around it in the
 /// product's framing): unchanged when it fits, shrunk when it can be, else an error.
 pub fn fit(

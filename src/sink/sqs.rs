@@ -337,24 +337,18 @@ impl Sink for SqsSink {
                 Ok(r) => r,
                 Err(e) => return Delivery::all_failed(records.len(), e),
             };
-            let mut sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
             let mut delivery = Delivery::default();
             // Records over the queue's message size are shrunk to fit (see
             // `super::oversize`); those that cannot fit stay over and are refused below.
-            let mut shrunk: Option<Vec<EncodedRecord>> = None;
-            for (i, record) in records.iter().enumerate() {
-                let envelope = sizes[i].saturating_sub(record.json.len());
-                if let Ok(Some(small)) =
-                    super::oversize::fit(record, ready.max_message_bytes, envelope)
-                {
-                    tracing::warn!(message = "Record over the queue's message size: the raw finding was replaced by a note to fit.",
-                                   finding_id = %record.id, size = sizes[i], limit = ready.max_message_bytes);
-                    sizes[i] = Self::message_size(&small);
-                    shrunk.get_or_insert_with(|| records.to_vec())[i] = small;
-                    delivery.shrunk += 1;
-                }
-            }
+            let (shrunk, count) = super::oversize::fit_each(
+                records,
+                ready.max_message_bytes,
+                |r| Self::message_size(r) - r.json.len(),
+                "sqs",
+            );
+            delivery.shrunk = count;
             let records: &[EncodedRecord] = shrunk.as_deref().unwrap_or(records);
+            let sizes: Vec<usize> = records.iter().map(Self::message_size).collect();
             let (batches, oversize) =
                 plan_batches(&sizes, 0, ready.max_message_bytes, MAX_BATCH_ENTRIES);
             for i in oversize {
