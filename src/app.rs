@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use crate::aws::Aws;
-use crate::config::Config;
-use crate::pipeline::Forwarder;
+use crate::config::{Config, ConfigError, Destination, DestinationKind};
+use crate::pipeline::{Forwarder, Route};
+use crate::route::Filter;
 use crate::sink::Sink;
 use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::{CollectorSetupError, HttpsSink};
@@ -38,6 +39,9 @@ pub enum SetupError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Collector(#[from] CollectorSetupError),
+    /// `DESTINATIONS_PARAMETER` could not be read.
+    #[error("DESTINATIONS_PARAMETER: cannot read the SSM parameter {name:?}: {detail}")]
+    DestinationsParameter { name: String, detail: String },
 }
 
 impl App {
@@ -52,23 +56,25 @@ impl App {
         default_to_stdout: bool,
         aws: Arc<Aws>,
     ) -> Result<App, SetupError> {
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        if config.log_records || (default_to_stdout && !config.has_destination()) {
-            sinks.push(Box::new(LogSink));
+        let mut config = config;
+        if let Some(name) = config.destinations_parameter.clone() {
+            let text = read_parameter(&aws, &name).await?;
+            config.destinations = crate::config::parse_document(&text, "DESTINATIONS_PARAMETER")?;
         }
-        if let Some(url) = &config.sqs_queue_url {
-            sinks.push(Box::new(SqsSink::new(aws.clone(), url.clone())));
+        if !default_to_stdout {
+            config.require_dead_letter_queue()?;
         }
-        if let Some(collector) = &config.collector {
-            sinks.push(Box::new(HttpsSink::new(collector.clone(), aws.clone())?));
+        let mut routes = Vec::with_capacity(config.destinations.len() + 1);
+        for d in &config.destinations {
+            routes.push(Route::new(&d.name, d.filter.clone(), sink_for(d, &aws)?));
         }
-        if let Some(stream) = &config.firehose {
-            sinks.push(Box::new(FirehoseSink::new(aws.clone(), stream.clone())));
+        if routes.is_empty() && default_to_stdout {
+            routes.push(Route::new("log", Filter::default(), Box::new(LogSink)));
         }
-        if sinks.is_empty() {
-            return Err(crate::config::ConfigError::NoDestination.into());
+        if routes.is_empty() {
+            return Err(ConfigError::NoDestination.into());
         }
-        let forwarder = Forwarder::new(sinks, config.min_severity, config.output_schema);
+        let forwarder = Forwarder::new(routes, config.min_severity, config.output_schema);
         let reader = crate::backfill::Reader::new(aws.clone(), &config.backfill);
         Ok(App {
             config,
@@ -77,4 +83,46 @@ impl App {
             reader,
         })
     }
+}
+
+/// The sink that sends to one destination.
+fn sink_for(d: &Destination, aws: &Arc<Aws>) -> Result<Box<dyn Sink>, SetupError> {
+    Ok(match &d.kind {
+        DestinationKind::Log => Box::new(LogSink),
+        DestinationKind::Sqs { queue_url } => {
+            Box::new(SqsSink::new(aws.clone(), queue_url.clone()))
+        }
+        DestinationKind::Https(c) => Box::new(HttpsSink::new((**c).clone(), aws.clone())?),
+        DestinationKind::Firehose(stream) => {
+            Box::new(FirehoseSink::new(aws.clone(), stream.clone()))
+        }
+    })
+}
+
+/// The destinations document in the SSM parameter `name` (decrypted: it may be a
+/// SecureString, since it may hold a credential). The parameter's value is never shown.
+async fn read_parameter(aws: &Aws, name: &str) -> Result<String, SetupError> {
+    let failed = |detail: String| SetupError::DestinationsParameter {
+        name: name.to_string(),
+        detail,
+    };
+    let config = match crate::aws::region_of_arn(name) {
+        Some(region) => aws.config_for(region).await,
+        None => aws.config().await.clone(),
+    };
+    let budget = crate::budget::Budget::within(crate::retry::Deadline::none())
+        .ok_or_else(|| failed("no time left".into()))?;
+    let answer = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .customize()
+        .config_override(budget.ssm())
+        .send()
+        .await
+        .map_err(|e| failed(crate::backfill::describe(&e)))?;
+    answer
+        .parameter
+        .and_then(|p| p.value)
+        .ok_or_else(|| failed("the parameter has no value".into()))
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::aws_error::explain;
 use crate::budget::budget;
+use crate::config::{Destination, DestinationKind};
 use crate::retry::Deadline;
 use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::HttpsSink;
@@ -138,31 +139,8 @@ async fn run_from(app: &App, configuration: String) -> Vec<CheckResult> {
             results.extend(check_guardduty(app, &region).await);
         }
     }
-    if let Some(url) = &app.config.sqs_queue_url {
-        results.push(if aws_ok {
-            let sink = SqsSink::new(app.aws.clone(), url.clone());
-            match sink.probe().await {
-                Ok(max) => pass(
-                    "sqs",
-                    format!("{url}: reachable, messages up to {max} bytes"),
-                ),
-                Err(e) => fail("sqs", e.to_string()),
-            }
-        } else {
-            fail("sqs", NOT_TRIED)
-        });
-    }
-
-    if let Some(stream) = &app.config.firehose {
-        results.push(if aws_ok {
-            check_firehose(app, stream).await
-        } else {
-            fail("firehose", NOT_TRIED)
-        });
-    }
-
-    if let Some(collector) = &app.config.collector {
-        results.push(check_collector(app, collector).await);
+    for d in &app.config.destinations {
+        results.push(check_destination(app, d, aws_ok).await);
     }
 
     if let Some(table) = &app.config.backfill.state_table {
@@ -343,6 +321,35 @@ fn cannot_tell(why: &str) -> String {
 
 /// The collector's probes, as its product documents them, in one line: TLS and each step.
 /// Its URL is shown as scheme, host and port only.
+/// One destination's probe, named after the destination when the document named it, with
+/// the findings its filter lets through.
+async fn check_destination(app: &App, d: &Destination, aws_ok: bool) -> CheckResult {
+    let mut result = match &d.kind {
+        DestinationKind::Log => pass("log", "records are written to stdout (the log stream)"),
+        DestinationKind::Sqs { queue_url } if aws_ok => {
+            let sink = SqsSink::new(app.aws.clone(), queue_url.clone());
+            match sink.probe().await {
+                Ok(max) => pass(
+                    "sqs",
+                    format!("{queue_url}: reachable, messages up to {max} bytes"),
+                ),
+                Err(e) => fail("sqs", e.to_string()),
+            }
+        }
+        DestinationKind::Sqs { .. } => fail("sqs", NOT_TRIED),
+        DestinationKind::Firehose(stream) if aws_ok => check_firehose(app, stream).await,
+        DestinationKind::Firehose(_) => fail("firehose", NOT_TRIED),
+        DestinationKind::Https(collector) => check_collector(app, collector).await,
+    };
+    if d.name != d.kind.type_name() {
+        result.check = format!("{} {}", result.check, d.name);
+    }
+    if !d.filter.is_open() {
+        result.detail = format!("{} [receives: {}]", result.detail, d.filter.describe());
+    }
+    result
+}
+
 async fn check_collector(app: &App, collector: &crate::config::CollectorConfig) -> CheckResult {
     collector_probe(app, collector)
         .await
@@ -382,11 +389,21 @@ fn describe(app: &App, function: Option<&str>) -> String {
     let config = &app.config;
     let destinations: Vec<String> = app
         .forwarder
-        .sink_names()
-        .into_iter()
-        .map(|name| match (&config.collector, name) {
-            (Some(c), "https") => format!("https ({})", c.format.name()),
-            _ => name.to_string(),
+        .routes()
+        .iter()
+        .map(|r| {
+            let Some(d) = config.destinations.iter().find(|d| *d.name == *r.name) else {
+                return r.name.to_string();
+            };
+            let kind = match &d.kind {
+                DestinationKind::Https(c) => format!("https ({})", c.format.name()),
+                other => other.type_name().to_string(),
+            };
+            if d.name == d.kind.type_name() {
+                kind
+            } else {
+                format!("{} = {kind}", d.name)
+            }
         })
         .collect();
     let destinations = if destinations.is_empty() {

@@ -14,10 +14,12 @@ use std::time::Duration;
 use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
 mod collector_format;
+mod destinations;
 pub use collector_format::{
     CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
     SumoOptions,
 };
+pub use destinations::{Destination, DestinationKind, parse_document};
 
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,10 +33,18 @@ pub enum ConfigError {
     #[error("{var}: {reason}")]
     Rejected { var: &'static str, reason: String },
     #[error(
-        "no destination configured: set SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME or LOG_RECORDS=true \
-         (the Lambda function would otherwise drop every finding)"
+        "no destination configured: set DESTINATIONS, SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME or \
+         LOG_RECORDS=true (the Lambda function would otherwise drop every finding)"
     )]
     NoDestination,
+    /// A destination of a `DESTINATIONS` document. Never carries a credential's value.
+    #[error("{source_var}: destination {name:?}, {field}: {reason}")]
+    Destination {
+        source_var: &'static str,
+        name: String,
+        field: String,
+        reason: String,
+    },
 }
 
 /// A setting that may hold a credential. `Debug` shows `<redacted>`; there is no `Display`,
@@ -256,11 +266,12 @@ impl FirehoseStream {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub log_records: bool,
-    pub sqs_queue_url: Option<String>,
-    pub collector: Option<CollectorConfig>,
-    /// `FIREHOSE_STREAM_NAME`: an Amazon Data Firehose delivery stream.
-    pub firehose: Option<FirehoseStream>,
+    /// Where records go: from `DESTINATIONS`, or the one-destination variables. Empty while
+    /// [`Config::destinations_parameter`] is still to be read.
+    pub destinations: Vec<Destination>,
+    /// `DESTINATIONS_PARAMETER`: the SSM parameter holding the destinations document, read
+    /// when the app is built.
+    pub destinations_parameter: Option<String>,
     pub min_severity: Severity,
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
@@ -278,21 +289,7 @@ impl Config {
     /// Reads settings through `get` (the environment in production, a table in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&get);
-        let sqs_queue_url = env.string("SQS_QUEUE_URL");
-        if let Some(url) = &sqs_queue_url {
-            validate_queue_url(url)?;
-        }
-        let collector = collector_from_env(&env)?;
-        let firehose = match env.string("FIREHOSE_STREAM_NAME") {
-            None => None,
-            Some(v) => Some(
-                FirehoseStream::parse(&v).map_err(|reason| ConfigError::Invalid {
-                    var: "FIREHOSE_STREAM_NAME",
-                    value: v.clone(),
-                    reason: reason.into(),
-                })?,
-            ),
-        };
+        let (destinations, destinations_parameter) = destinations_of(&env)?;
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
             Some(v) => Severity::parse(&v).ok_or_else(|| ConfigError::Invalid {
@@ -367,14 +364,8 @@ impl Config {
         if let Some(url) = &dlq_url {
             validate_queue_url_of("DLQ_URL", url)?;
         }
-        if let Some(p) = &checkpoint_parameter
-            && (p.len() > 2048 || p.chars().any(char::is_whitespace))
-        {
-            return Err(ConfigError::Invalid {
-                var: "CHECKPOINT_PARAMETER",
-                value: p.clone(),
-                reason: "not an SSM parameter name".into(),
-            });
+        if let Some(p) = &checkpoint_parameter {
+            check_parameter_name("CHECKPOINT_PARAMETER", p)?;
         }
         let metrics_namespace = env
             .string("METRICS_NAMESPACE")
@@ -395,10 +386,8 @@ impl Config {
             })?,
         };
         Ok(Config {
-            log_records: env.boolean("LOG_RECORDS", false)?,
-            sqs_queue_url,
-            collector,
-            firehose,
+            destinations,
+            destinations_parameter,
             min_severity,
             output_schema,
             backfill: BackfillConfig {
@@ -427,14 +416,59 @@ impl Config {
 
     /// True when at least one destination besides the CLI's stdout default is set.
     pub fn has_destination(&self) -> bool {
-        self.log_records || self.has_remote_destination()
+        !self.destinations.is_empty() || self.destinations_parameter.is_some()
     }
 
     /// Whether a destination beyond stdout is configured (SQS, a collector, Firehose): what the CLI
     /// prints to a terminal is not a delivery that may move state (a checkpoint, a DLQ
     /// message).
     pub fn has_remote_destination(&self) -> bool {
-        self.sqs_queue_url.is_some() || self.collector.is_some() || self.firehose.is_some()
+        self.destinations_parameter.is_some()
+            || self
+                .destinations
+                .iter()
+                .any(|d| d.kind != DestinationKind::Log)
+    }
+
+    /// The first collector among the destinations (`COLLECTOR_URL` names the only one).
+    pub fn collector(&self) -> Option<&CollectorConfig> {
+        self.destinations.iter().find_map(|d| match &d.kind {
+            DestinationKind::Https(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    /// The first Firehose stream among the destinations.
+    pub fn firehose(&self) -> Option<&FirehoseStream> {
+        self.destinations.iter().find_map(|d| match &d.kind {
+            DestinationKind::Firehose(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    /// The first SQS queue among the destinations.
+    pub fn sqs_queue_url(&self) -> Option<&str> {
+        self.destinations.iter().find_map(|d| match &d.kind {
+            DestinationKind::Sqs { queue_url } => Some(queue_url.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Lambda mode, once the destinations are known: more than one needs `DLQ_URL`, where
+    /// what one destination could not take waits for it alone (the invocation then succeeds,
+    /// so Lambda's retry never sends the others a finding twice).
+    pub fn require_dead_letter_queue(&self) -> Result<(), ConfigError> {
+        if self.destinations.len() > 1 && self.backfill.dlq_url.is_none() {
+            return Err(ConfigError::Rejected {
+                var: "DLQ_URL",
+                reason: format!(
+                    "is required with more than one destination ({} are configured): what one \
+                     of them could not take is kept there for it alone",
+                    self.destinations.len()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Lambda mode refuses to start without a destination.
@@ -445,6 +479,42 @@ impl Config {
             Err(ConfigError::NoDestination)
         }
     }
+}
+
+/// The destinations: a `DESTINATIONS` document, the name of the SSM parameter holding one
+/// (read later), or the one-destination variables.
+fn destinations_of(env: &Env<'_>) -> Result<(Vec<Destination>, Option<String>), ConfigError> {
+    match (
+        env.string("DESTINATIONS"),
+        env.string("DESTINATIONS_PARAMETER"),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError::Rejected {
+            var: "DESTINATIONS_PARAMETER",
+            reason: "set only one of DESTINATIONS and DESTINATIONS_PARAMETER".into(),
+        }),
+        (Some(doc), None) => {
+            destinations::refuse_shorthand(env, "DESTINATIONS")?;
+            Ok((parse_document(&doc, "DESTINATIONS")?, None))
+        }
+        (None, Some(name)) => {
+            destinations::refuse_shorthand(env, "DESTINATIONS_PARAMETER")?;
+            check_parameter_name("DESTINATIONS_PARAMETER", &name)?;
+            Ok((Vec::new(), Some(name)))
+        }
+        (None, None) => Ok((destinations::from_variables(env)?, None)),
+    }
+}
+
+/// An SSM parameter name (or ARN): up to 2048 characters without spaces.
+fn check_parameter_name(var: &'static str, p: &str) -> Result<(), ConfigError> {
+    if p.len() > 2048 || p.chars().any(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            var,
+            value: p.to_string(),
+            reason: "not an SSM parameter name".into(),
+        });
+    }
+    Ok(())
 }
 
 /// `DETECTOR_IDS`: comma-separated bare ids and `region:detector` pairs. A pair's region must
@@ -898,7 +968,7 @@ mod tests {
     fn a_firehose_stream_is_a_name_or_an_arn_whose_region_is_kept() {
         let c = parse(&[("FIREHOSE_STREAM_NAME", "gd-findings_1.x")]).unwrap();
         assert_eq!(
-            c.firehose,
+            c.firehose().cloned(),
             Some(FirehoseStream {
                 name: "gd-findings_1.x".into(),
                 region: None
@@ -908,7 +978,7 @@ mod tests {
         let arn = "arn:aws-us-gov:firehose:us-gov-west-1:123456789012:deliverystream/gd";
         let c = parse(&[("FIREHOSE_STREAM_NAME", arn)]).unwrap();
         assert_eq!(
-            c.firehose,
+            c.firehose().cloned(),
             Some(FirehoseStream {
                 name: "gd".into(),
                 region: Some("us-gov-west-1".into())
@@ -957,7 +1027,7 @@ mod tests {
     #[test]
     fn an_empty_environment_gives_the_documented_defaults() {
         let c = parse(&[]).unwrap();
-        assert!(!c.log_records && c.sqs_queue_url.is_none() && c.collector.is_none());
+        assert!(c.destinations.is_empty() && c.destinations_parameter.is_none());
         assert_eq!(c.min_severity, Severity::Info);
         assert_eq!(c.output_schema, OutputSchema::Native);
         let c = parse(&[("OUTPUT_SCHEMA", "ocsf")]).unwrap();
@@ -1152,7 +1222,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.collector.unwrap().url,
+            c.collector().unwrap().url.clone(),
             UrlSource::Plain(Sensitive::new("http://127.0.0.1:9000/ingest"))
         );
     }
@@ -1174,7 +1244,7 @@ mod tests {
             ("COLLECTOR_AUTH_VALUE", "Bearer hunter2\n"),
         ])
         .expect("a trailing newline is accepted");
-        let auth = config.collector.expect("collector").auth;
+        let auth = config.collector().expect("collector").auth.clone();
         assert!(
             matches!(&auth, AuthSource::Value(v) if v.expose() == "Bearer hunter2"),
             "the trailing newline is trimmed from the value sent"
@@ -1374,7 +1444,7 @@ mod tests {
                     ("ASSUME_ROLE_EXTERNAL_ID", "PLANTEDsecret7f3a"),
                 ])
                 .expect("valid");
-                let collector = c.collector.clone().expect("collector");
+                let collector = c.collector().cloned().expect("collector");
                 for shown in [
                     format!("{c:?}"),
                     format!("{c:#?}"),
@@ -1394,7 +1464,7 @@ mod tests {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:collector-url";
         let c = parse(&[("COLLECTOR_URL_SECRET_ARN", arn)]).expect("valid");
         assert_eq!(
-            c.collector.expect("collector").url,
+            c.collector().expect("collector").url.clone(),
             UrlSource::Secret(Sensitive::new(arn))
         );
         assert_eq!(
@@ -1470,7 +1540,7 @@ mod tests {
             ("COLLECTOR_SUMO_NAME", ""),
         ])
         .expect("the template's defaults are valid");
-        assert!(c.collector.is_none());
+        assert!(c.collector().is_none());
         for (var, default) in [
             ("COLLECTOR_HEC_ACK", "false"),
             ("COLLECTOR_MAX_BATCH_BYTES", "1048576"),

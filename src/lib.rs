@@ -41,5 +41,6 @@ pub mod ocsf;
 pub mod pipeline;
 pub mod record;
 pub mod retry;
+pub mod route;
 pub mod sink;
 pub mod view;

@@ -267,8 +267,8 @@ mod tests {
             backfill_lag_seconds: Some(90),
             ..Default::default()
         };
-        o.per_sink.insert("sqs", (1, 1));
-        o.per_sink.insert("https", (1, 0));
+        o.per_sink.insert("sqs".into(), (1, 1));
+        o.per_sink.insert("https".into(), (1, 0));
         o
     }
 
@@ -423,7 +423,7 @@ mod tests {
                     unfetchable: v[9],
                     quarantine_failed: v[9] % 2,
                     backfill_lag_seconds: lag,
-                    per_sink,
+                    per_sink: per_sink.into_iter().map(|(k, v)| (k.into(), v)).collect(),
                     ..Default::default()
                 };
                 (o, ok)

@@ -7,17 +7,35 @@ use crate::normalize::{Ingest, NormalizeError, OutputSchema, RawEvent, Severity,
 use crate::ocsf;
 
 /// One record, serialized, with what destinations and logs need to know about it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EncodedRecord {
     pub id: String,
     pub dedup_key: String,
     pub severity: Option<Severity>,
     pub finding_type: Option<String>,
     pub account_id: Option<String>,
+    /// What routing reads beside the fields above (see [`EncodedRecord::keys`]).
+    pub region: Option<String>,
+    pub resource_type: Option<String>,
+    pub sample: bool,
+    pub count: Option<u64>,
     pub json: String,
 }
 
 impl EncodedRecord {
+    /// What a destination's filter looks at.
+    pub fn keys(&self) -> crate::route::Keys<'_> {
+        crate::route::Keys {
+            severity: self.severity,
+            finding_type: self.finding_type.as_deref(),
+            account_id: self.account_id.as_deref(),
+            region: self.region.as_deref(),
+            resource_type: self.resource_type.as_deref(),
+            sample: self.sample,
+            count: self.count,
+        }
+    }
+
     pub fn severity_str(&self) -> &'static str {
         self.severity.map_or("unknown", Severity::as_str)
     }
@@ -59,6 +77,10 @@ pub fn encode(
         severity: record.severity,
         finding_type: record.finding_type.map(|c| c.into_owned()),
         account_id: record.account_id.map(|c| c.into_owned()),
+        region: record.region.map(|c| c.into_owned()),
+        resource_type: record.resource_type.map(|c| c.into_owned()),
+        sample: record.sample,
+        count: record.count.as_ref().and_then(serde_json::Number::as_u64),
         json,
     })
 }

@@ -124,7 +124,7 @@ async fn case(ms: Vec<u8>, storms: Vec<Storm>, cap: usize) -> Result<(), TestCas
     })
     .expect("config");
     let recorder = Recorder::default();
-    let forwarder = Forwarder::new(
+    let forwarder = Forwarder::unfiltered(
         vec![Box::new(recorder.clone())],
         Severity::Info,
         OutputSchema::Native,

@@ -61,9 +61,12 @@ fn sink(s: &Stand, url: String, vars: &[(&str, &str)]) -> HttpsSink {
             .map(|(_, v)| v.clone())
     })
     .expect("config");
-    HttpsSink::new(config.collector.expect("collector"), Arc::new(Aws::new()))
-        .expect("sink")
-        .with_backoff(fast())
+    HttpsSink::new(
+        config.collector().cloned().expect("collector"),
+        Arc::new(Aws::new()),
+    )
+    .expect("sink")
+    .with_backoff(fast())
 }
 
 /// Findings of the shared corpus as the CLI reads them, one record per distinct

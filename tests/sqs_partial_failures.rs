@@ -23,6 +23,7 @@ fn records(n: usize) -> Vec<EncodedRecord> {
             finding_type: Some("Recon:EC2/Portscan".into()),
             account_id: Some("123456789012".into()),
             json: format!("{{\"id\":\"finding-{i}\"}}"),
+            ..EncodedRecord::default()
         })
         .collect()
 }

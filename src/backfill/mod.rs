@@ -170,9 +170,11 @@ impl Backfill<'_> {
                 total.failed += 1;
                 total.failures.push(Failure {
                     finding_id: run.scope.clone(),
-                    sink: "guardduty",
+                    sink: "guardduty".into(),
                     error: e.to_string(),
                     cause: None,
+                    index: 0,
+                    delivered_elsewhere: false,
                 });
             }
             total.stalled += u64::from(run.stalled);

@@ -33,7 +33,7 @@ use super::cursor::{Admit, Cursor, State, Stop, Window};
 use super::guardduty::finding_id;
 use super::quarantine::{self, Strike, Verdict};
 use crate::clock::{epoch_ms, format_ms};
-use crate::pipeline::{Failure, Outcome};
+use crate::pipeline::{DestinationName, Failure, Outcome};
 
 /// Whatever the cap, one detector's run never takes more than this many times it.
 pub const HARD_LIMIT_FACTOR: usize = 20;
@@ -128,7 +128,7 @@ struct Progress {
     unfetchable: Vec<String>,
     recent: BTreeMap<String, i64>,
     /// Destinations that delivered something this run (so they work).
-    working: HashSet<&'static str>,
+    working: HashSet<DestinationName>,
     /// Where the next rescan resumes (`None`: the last one finished).
     rescan_at: Option<i64>,
 }
@@ -449,7 +449,7 @@ async fn deliver_page<P: Port>(
 fn note_working(p: &mut Progress, outcome: &Outcome) {
     for (sink, (ok, _)) in &outcome.per_sink {
         if *ok > 0 {
-            p.working.insert(sink);
+            p.working.insert(sink.clone());
         }
     }
 }
@@ -469,7 +469,7 @@ async fn isolate<P: Port>(port: &P, findings: Vec<Value>, p: &mut Progress) -> O
             .iter()
             .map(|f| f.finding_id.as_str())
             .collect();
-        let works = outcome.failures.iter().any(|f| p.working.contains(f.sink));
+        let works = outcome.failures.iter().any(|f| p.working.contains(&f.sink));
         if failed.len() < 2 || !(works || may_probe) {
             total.add(outcome);
             continue;
@@ -500,7 +500,7 @@ async fn isolate<P: Port>(port: &P, findings: Vec<Value>, p: &mut Progress) -> O
 struct Suspect {
     id: String,
     /// The destination that failed it, and what it said.
-    sink: &'static str,
+    sink: DestinationName,
     error: String,
     /// The finding cannot be normalized, or is too large: its own fault, whatever the
     /// destination does.
@@ -531,7 +531,7 @@ fn suspect(
     let runs = p.strikes.get(id).map_or(0, |s| s.runs);
     p.suspects.push(Suspect {
         id: id.to_string(),
-        sink: f.sink,
+        sink: f.sink.clone(),
         error: f.error.clone(),
         own_fault: own.is_some(),
         finding: (runs.saturating_add(1) >= plan.quarantine_after).then(|| finding.clone()),
@@ -546,7 +546,7 @@ async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
     let unknown = p
         .suspects
         .iter()
-        .any(|s| !s.own_fault && !p.working.contains(s.sink));
+        .any(|s| !s.own_fault && !p.working.contains(&s.sink));
     if unknown && let Some(probe) = p.probe.take() {
         let outcome = port.deliver(std::slice::from_ref(&probe)).await;
         note_working(p, &outcome);
@@ -554,13 +554,13 @@ async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
     }
     let now = format_ms(port.now_ms());
     for s in std::mem::take(&mut p.suspects) {
-        if !(s.own_fault || p.working.contains(s.sink)) || !p.struck.insert(s.id.clone()) {
+        if !(s.own_fault || p.working.contains(&s.sink)) || !p.struck.insert(s.id.clone()) {
             continue;
         }
         let strike = match quarantine::strike(&mut p.strikes, &s.id, &now, plan.quarantine_after) {
             Verdict::Hold(st) => {
                 warn!(message = "Finding failed while its destination took others; it is held and tried again next run.",
-                      scope = %p.run.scope, finding_id = %s.id, destination = s.sink,
+                      scope = %p.run.scope, finding_id = %s.id, destination = %s.sink,
                       failed_runs = st.runs, quarantine_after = plan.quarantine_after);
                 continue;
             }
@@ -568,7 +568,7 @@ async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
         };
         let Some(finding) = &s.finding else { continue };
         let why = SetAside {
-            destination: s.sink,
+            destination: &s.sink,
             error: &s.error,
             strike: &strike,
             now: &now,
@@ -587,7 +587,7 @@ async fn judge<P: Port>(port: &P, plan: &Plan, cursor: &mut Cursor, p: &mut Prog
             }
         }
         warn!(message = "Poison finding set aside in the dead-letter queue.", scope = %p.run.scope,
-              finding_id = %s.id, destination = s.sink, failed_runs = strike.runs, error = %s.error);
+              finding_id = %s.id, destination = %s.sink, failed_runs = strike.runs, error = %s.error);
         p.strikes.remove(&s.id);
         if let Some(t) = s.updated_ms {
             p.recent.insert(s.id.clone(), t);

@@ -497,12 +497,14 @@ impl Port for SimPort<'_> {
             o.failed += 1;
             o.failures.push(Failure {
                 finding_id: id,
-                sink: "sim",
+                sink: "sim".into(),
                 error: cause.to_string(),
                 cause: Some(cause),
+                index: 0,
+                delivered_elsewhere: false,
             });
         }
-        o.per_sink.insert("sim", (o.forwarded, o.failed));
+        o.per_sink.insert("sim".into(), (o.forwarded, o.failed));
         o
     }
 

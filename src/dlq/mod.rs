@@ -443,9 +443,11 @@ mod tests {
         let outcome = Outcome {
             failures: vec![Failure {
                 finding_id: "b".into(),
-                sink: "https",
+                sink: "https".into(),
                 error: "HTTP 503".into(),
                 cause: None,
+                index: 0,
+                delivered_elsewhere: false,
             }],
             ..Outcome::default()
         };
@@ -460,9 +462,11 @@ mod tests {
         Outcome {
             failures: vec![Failure {
                 finding_id: id.into(),
-                sink: "sqs",
+                sink: "sqs".into(),
                 error: "AccessDenied".into(),
                 cause: None,
+                index: 0,
+                delivered_elsewhere: false,
             }],
             ..Outcome::default()
         }

@@ -133,6 +133,7 @@ mod tests {
             finding_type: None,
             account_id: None,
             json: json.to_string(),
+            ..EncodedRecord::default()
         }
     }
 

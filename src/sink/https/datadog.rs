@@ -112,6 +112,7 @@ mod tests {
             finding_type: None,
             account_id: None,
             json: r#"{"id":"f1"}"#.into(),
+            ..EncodedRecord::default()
         };
         assert_eq!(
             d.encode(&r),

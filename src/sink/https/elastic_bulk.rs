@@ -210,6 +210,7 @@ mod tests {
             finding_type: None,
             account_id: None,
             json: r#"{"id":"f1"}"#.into(),
+            ..EncodedRecord::default()
         };
         let text = String::from_utf8(bulk().encode(&r)).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -311,6 +311,7 @@ mod tests {
             finding_type: None,
             account_id: Some("123456789012".into()),
             json: r#"{"id":"f1"}"#.into(),
+            ..EncodedRecord::default()
         }
     }
 
