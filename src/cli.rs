@@ -295,6 +295,8 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                 dry_run,
                 progress: true,
                 drop_skipped,
+                retryable_only: false,
+                deadline: None,
             };
             redrive(&app, queue, options, to_stdout).await
         }

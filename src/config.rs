@@ -135,6 +135,9 @@ pub struct BackfillConfig {
     /// plus three schedule intervals of `BACKFILL_INTERVAL_SECONDS`, 300 unless set). `None`
     /// (`0`): never.
     pub max_lag: Option<Duration>,
+    /// `REDRIVE_MAX_PER_RUN`: dead-letter messages the scheduled run sends again at most
+    /// (0: no automatic redrive).
+    pub redrive_max: usize,
 }
 
 /// `DETECTOR_IDS`: bare ids apply to every region, `region:detector` pairs to their region.
@@ -199,6 +202,7 @@ impl std::fmt::Debug for BackfillConfig {
             rescan,
             rule_min_severity,
             max_lag,
+            redrive_max,
         } = self;
         f.debug_struct("BackfillConfig")
             .field("regions", regions)
@@ -219,6 +223,7 @@ impl std::fmt::Debug for BackfillConfig {
             .field("rescan", rescan)
             .field("rule_min_severity", rule_min_severity)
             .field("max_lag", max_lag)
+            .field("redrive_max", redrive_max)
             .finish()
     }
 }
@@ -272,6 +277,9 @@ pub struct Config {
     /// `DESTINATIONS_PARAMETER`: the SSM parameter holding the destinations document, read
     /// when the app is built.
     pub destinations_parameter: Option<String>,
+    /// The variable the destinations came from as a document (`DESTINATIONS` or
+    /// `DESTINATIONS_PARAMETER`); `None`: the one-destination variables.
+    pub destinations_source: Option<&'static str>,
     pub min_severity: Severity,
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
@@ -290,6 +298,11 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&get);
         let (destinations, destinations_parameter) = destinations_of(&env)?;
+        let destinations_source = if destinations_parameter.is_some() {
+            Some("DESTINATIONS_PARAMETER")
+        } else {
+            env.string("DESTINATIONS").map(|_| "DESTINATIONS")
+        };
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
             Some(v) => Severity::parse(&v).ok_or_else(|| ConfigError::Invalid {
@@ -388,6 +401,7 @@ impl Config {
         Ok(Config {
             destinations,
             destinations_parameter,
+            destinations_source,
             min_severity,
             output_schema,
             backfill: BackfillConfig {
@@ -408,6 +422,7 @@ impl Config {
                 ),
                 rule_min_severity: env.number("RULE_MIN_SEVERITY", 0, 0, 10)? as u8,
                 max_lag: (max_lag > 0).then(|| Duration::from_secs(max_lag)),
+                redrive_max: env.number("REDRIVE_MAX_PER_RUN", 50, 0, 1000)? as usize,
             },
             metrics_namespace,
             metrics_detail,
@@ -454,11 +469,16 @@ impl Config {
         })
     }
 
-    /// Lambda mode, once the destinations are known: more than one needs `DLQ_URL`, where
-    /// what one destination could not take waits for it alone (the invocation then succeeds,
-    /// so Lambda's retry never sends the others a finding twice).
+    /// Lambda mode, once the destinations are known: a document of more than one needs
+    /// `DLQ_URL`, where what one destination could not take waits for it alone (the
+    /// invocation then succeeds, so Lambda's retry never sends the others a finding twice).
+    /// The one-destination variables keep working without it, as before: a finding one of
+    /// them could not take fails the invocation.
     pub fn require_dead_letter_queue(&self) -> Result<(), ConfigError> {
-        if self.destinations.len() > 1 && self.backfill.dlq_url.is_none() {
+        if self.destinations_source.is_some()
+            && self.destinations.len() > 1
+            && self.backfill.dlq_url.is_none()
+        {
             return Err(ConfigError::Rejected {
                 var: "DLQ_URL",
                 reason: format!(

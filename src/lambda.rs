@@ -8,7 +8,7 @@ use serde::Serialize;
 use tracing::{Instrument, info, warn};
 
 use crate::app::App;
-use crate::intake::{IntakeError, LambdaPayload, Routed, route_eventbridge};
+use crate::intake::{Incoming, IntakeError, LambdaPayload, Routed, route_eventbridge};
 use crate::normalize::Via;
 use crate::pipeline::Outcome;
 use crate::retry::Deadline;
@@ -135,15 +135,18 @@ async fn handle_in(
     match routed {
         Routed::Finding(incoming) => {
             let received_at = crate::clock::now_rfc3339();
-            let outcome = app
+            let findings = [incoming];
+            let mut outcome = app
                 .forwarder
-                .forward(&[incoming], Via::Eventbridge, &received_at, deadline)
+                .forward(&findings, Via::Eventbridge, &received_at, deadline)
                 .await;
+            park_partial(app, &mut outcome, &findings, deadline).await;
             crate::metrics::emit(namespace, detail, Via::Eventbridge, &outcome, None);
             finish(Via::Eventbridge, outcome, started)
         }
         Routed::Scheduled => match app.backfill().run_scheduled(deadline, tick).await {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                outcome.redriven = auto_redrive(app, deadline).await;
                 let verdict = backfill_verdict(&outcome, app.config.backfill.max_lag);
                 crate::metrics::emit(
                     namespace,
@@ -179,6 +182,70 @@ async fn handle_in(
     }
 }
 
+/// Keeps in the dead-letter queue, for it alone, what one destination could not take while
+/// another took it: the invocation then succeeds, and Lambda's retry never sends the
+/// finding again to the destinations that have it.
+async fn park_partial(app: &App, outcome: &mut Outcome, findings: &[Incoming], deadline: Deadline) {
+    let Some(queue_url) = app.config.backfill.dlq_url.as_deref() else {
+        return;
+    };
+    if !outcome.failures.iter().any(|f| f.delivered_elsewhere) {
+        return;
+    }
+    let sqs = app.reader.sqs_for(queue_url).await;
+    let to = crate::park::DeadLetters {
+        sqs: &sqs,
+        queue_url,
+        deadline,
+    };
+    crate::park::settle(outcome, findings, Via::Eventbridge, &to).await;
+}
+
+/// The scheduled run's automatic redrive: up to `REDRIVE_MAX_PER_RUN` dead-letter messages
+/// that failed for want of a working destination go again, each to its own destination; a
+/// destination that fails again is left for the next run. Quarantined and refused findings
+/// stay for a person (`dlq list`, `redrive`). Returns the findings delivered. Never fails
+/// the run: what stays keeps the dead-letter queue's alarm on.
+async fn auto_redrive(app: &App, deadline: Deadline) -> u64 {
+    let max = app.config.backfill.redrive_max;
+    let Some(url) = app.config.backfill.dlq_url.clone() else {
+        return 0;
+    };
+    if max == 0 {
+        return 0;
+    }
+    let queue = crate::dlq::queue::Queue::new(&app.aws, url)
+        .await
+        .with_deadline(deadline);
+    let options = crate::dlq::Options {
+        max: Some(max),
+        retryable_only: true,
+        deadline: Some(deadline),
+        ..crate::dlq::Options::default()
+    };
+    match crate::dlq::redrive(&queue, &app.forwarder, options).await {
+        Ok(report) => {
+            if report.deleted > 0 || !report.kept.is_empty() {
+                info!(
+                    message = "Dead-letter messages redriven.",
+                    read = report.messages,
+                    deleted = report.deleted,
+                    kept = report.kept.len(),
+                    findings_delivered = report.outcome.forwarded
+                );
+            }
+            for k in &report.kept {
+                warn!(message = "Dead-letter message kept.", dlq_message_id = %k.entry.message_id, reason = %k.reason);
+            }
+            report.outcome.forwarded
+        }
+        Err(e) => {
+            warn!(message = "Automatic redrive stopped; the messages stay in the dead-letter queue.", error = %e);
+            0
+        }
+    }
+}
+
 /// Whether a completed scheduled run should still fail its invocation, so that the function's
 /// `Errors` alarm (the one alarm on what needs a person) pages: it ended more than `max_lag`
 /// behind now, or it met findings it could neither fetch nor set aside. The run's work and
@@ -210,6 +277,7 @@ fn finish(via: Via, outcome: Outcome, started: Instant) -> Result<Response, Hand
         forwarded = outcome.forwarded,
         skipped = outcome.skipped,
         failed = outcome.failed,
+        parked = outcome.parked,
         duration_ms = started.elapsed().as_millis() as u64
     );
     if outcome.failed > 0 {

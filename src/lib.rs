@@ -38,6 +38,7 @@ pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod ocsf;
+pub mod park;
 pub mod pipeline;
 pub mod record;
 pub mod retry;

@@ -4,7 +4,7 @@
 //! CloudWatch bills every metric (name × dimension values) that receives data, by the hour,
 //! so what is published is sized for an organization (docs/cost.md):
 //! - [`Detail::Default`]: one document per invocation, dimension `FunctionName` only, holding
-//!   at most the five counters of [`DEFAULT_METRICS`], each only when it is not zero. An idle
+//!   at most the counters of [`DEFAULT_METRICS`], each only when it is not zero. An idle
 //!   stack publishes nothing, so it pays for no custom metric: the alarms that page watch
 //!   AWS's own metrics (the function's `Errors` — a backfill run that is behind or left
 //!   findings unfetched fails its invocation —, the backfill alias's `Invocations`, the
@@ -22,7 +22,7 @@
 //! - Every metric declared under `_aws.CloudWatchMetrics` is present with a value, and every
 //!   declared dimension is present as a string; no document declares no metric.
 //! - In the default mode, whatever the outcome, the documents' metric × dimension
-//!   combinations are among the five of [`DEFAULT_METRICS`] by `FunctionName`, and an outcome
+//!   combinations are among those of [`DEFAULT_METRICS`] by `FunctionName`, and an outcome
 //!   whose counters are all zero publishes no document.
 //! - The lines carry no `level`: they are written to stdout whatever `LOG_LEVEL` says (see
 //!   `crate::logging`), so a quieter log level never costs a metric.
@@ -36,12 +36,14 @@ use crate::pipeline::Outcome;
 pub const CLI_FUNCTION_NAME: &str = "cli";
 
 /// The metrics the default mode may publish, all by `FunctionName` alone.
-pub const DEFAULT_METRICS: [&str; 5] = [
+pub const DEFAULT_METRICS: [&str; 7] = [
     "FindingsForwarded",
     "FindingsFailed",
     "FindingsUnfetchable",
     "QuarantineFailed",
     "BackfillLateFindings",
+    "FindingsParked",
+    "FindingsRedriven",
 ];
 
 /// How much is published (`METRICS_DETAIL`).
@@ -146,6 +148,8 @@ fn default_metrics(o: &Outcome) -> Vec<(&'static str, &'static str, u64)> {
         ("FindingsUnfetchable", o.unfetchable),
         ("QuarantineFailed", o.quarantine_failed),
         ("BackfillLateFindings", o.late),
+        ("FindingsParked", o.parked),
+        ("FindingsRedriven", o.redriven),
     ];
     counters
         .into_iter()
@@ -169,6 +173,8 @@ fn detailed_lines(
         ("FindingsFailed", "Count", outcome.failed),
         ("DeliveryRetries", "Count", outcome.retries),
         ("OversizeRecords", "Count", outcome.oversize),
+        ("FindingsParked", "Count", outcome.parked),
+        ("FindingsRedriven", "Count", outcome.redriven),
     ];
     if let Some(lag) = outcome.backfill_lag_seconds {
         metrics.push(("BackfillLagSeconds", "Seconds", lag));

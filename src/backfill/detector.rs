@@ -237,11 +237,26 @@ impl Port for AwsPort<'_> {
             })
             .collect();
         let via = self.job.req.via.unwrap_or(Via::Backfill);
-        self.job
+        let mut outcome = self
+            .job
             .backfill
             .forwarder
             .forward(&incoming, via, &now_rfc3339(), self.deadline)
-            .await
+            .await;
+        // What one destination could not take while another did waits in the DLQ for that
+        // one: the run moves on, and the others never get it twice.
+        if let Some(queue_url) = self.job.backfill.config.dlq_url.as_deref()
+            && outcome.failures.iter().any(|f| f.delivered_elsewhere)
+        {
+            let sqs = self.job.backfill.reader.sqs_for(queue_url).await;
+            let to = crate::park::DeadLetters {
+                sqs: &sqs,
+                queue_url,
+                deadline: self.deadline,
+            };
+            crate::park::settle(&mut outcome, &incoming, via, &to).await;
+        }
+        outcome
     }
 
     async fn quarantine(&self, finding: &Value, why: &SetAside<'_>) -> Result<bool, BackfillError> {

@@ -83,46 +83,10 @@ pub struct Message<'a> {
     pub quarantined_at: &'a str,
 }
 
-/// What fits in one dead-letter message: SQS's largest (1 MiB, the template's DLQ) less room
-/// for the message attributes.
-pub const MAX_BODY_BYTES: usize = 1_048_576 - 4_096;
-/// The truncated copy's length in a message for a finding too large for the queue.
-const EXCERPT_BYTES: usize = 64 * 1024;
-
-/// The body for `message`: the whole finding when it fits in [`MAX_BODY_BYTES`]; else, the
-/// finding's identifiers (`finding_ref`: fetch it again by id with GetFindings) and the first
-/// [`EXCERPT_BYTES`] of its JSON as text (`finding_excerpt`), with `truncated: true` and its
-/// size, so the dead-letter queue never refuses a finding for its size.
+/// The body for `message`: see [`crate::park::fit_body`] (a finding too large for the queue
+/// goes as its identifiers and an excerpt).
 pub fn body(message: &Message<'_>) -> Result<String, serde_json::Error> {
-    let whole = serde_json::to_string(message)?;
-    if whole.len() <= MAX_BODY_BYTES {
-        return Ok(whole);
-    }
-    let text = serde_json::to_string(message.finding)?;
-    let mut end = EXCERPT_BYTES.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let pick = |k: &str| message.finding.get(k).cloned().unwrap_or(Value::Null);
-    let mut v = serde_json::to_value(message)?;
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("finding");
-        obj.insert("truncated".into(), Value::Bool(true));
-        obj.insert("finding_bytes".into(), Value::from(text.len()));
-        obj.insert(
-            "finding_ref".into(),
-            serde_json::json!({
-                "id": pick("id"), "arn": pick("arn"), "accountId": pick("accountId"),
-                "region": pick("region"), "type": pick("type"), "severity": pick("severity"),
-                "updatedAt": pick("updatedAt"),
-            }),
-        );
-        obj.insert(
-            "finding_excerpt".into(),
-            Value::String(text[..end].to_string()),
-        );
-    }
-    serde_json::to_string(&v)
+    crate::park::fit_body(message, message.finding)
 }
 
 /// Sends one quarantined finding to the dead-letter queue.
@@ -207,14 +171,14 @@ mod tests {
             quarantined_at: "t",
         };
         let text = body(&m).unwrap();
-        assert!(text.len() <= MAX_BODY_BYTES, "{}", text.len());
+        assert!(text.len() <= crate::park::MAX_BODY_BYTES, "{}", text.len());
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["truncated"], true);
         assert_eq!(v["finding_ref"]["id"], "f-big");
         assert!(v.get("finding").is_none());
         assert!(v["finding_bytes"].as_u64().unwrap() > 1_000_000);
         let excerpt = v["finding_excerpt"].as_str().unwrap();
-        assert!(excerpt.starts_with("{\"id\":\"f-big\"") && excerpt.len() <= EXCERPT_BYTES);
+        assert!(excerpt.starts_with("{\"id\":\"f-big\"") && excerpt.len() <= 64 * 1024);
         // A finding that fits goes whole.
         let small = serde_json::json!({"id": "f-1"});
         let m = Message {

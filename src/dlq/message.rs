@@ -41,6 +41,8 @@ pub enum Kind {
     EventbridgeDeliveryFailure,
     LambdaOnFailure,
     QuarantinedFinding,
+    /// A finding one destination could not take while others did (see `crate::park`).
+    Undelivered,
     Unknown,
 }
 
@@ -51,6 +53,7 @@ impl Kind {
             Kind::EventbridgeDeliveryFailure => "EventBridge delivery failure",
             Kind::LambdaOnFailure => "Lambda on-failure record",
             Kind::QuarantinedFinding => "quarantined finding",
+            Kind::Undelivered => "undelivered to one destination",
             Kind::Unknown => "unknown message",
         }
     }
@@ -82,11 +85,9 @@ pub enum UnwrapError {
     },
     #[error("{0}")]
     Event(#[from] IntakeError),
-    #[error(
-        "quarantine format version {found} is not supported (this build reads {QUARANTINE_VERSION})"
-    )]
+    #[error("format version {found} is not supported (this build reads {QUARANTINE_VERSION})")]
     QuarantineVersion { found: String },
-    #[error("the quarantined message has no finding with an id")]
+    #[error("the message has no finding with an id")]
     QuarantineWithoutFinding,
     #[error(
         "finding {id} was too large for the queue ({bytes} bytes) and was kept as its identifiers \
@@ -108,6 +109,13 @@ pub struct Unwrapped {
     pub error: Option<String>,
     /// When it first failed (RFC 3339), as the message says.
     pub first_failed_at: Option<String>,
+    /// The one destination its findings are for (an undelivered message); `None`: every
+    /// destination whose filter admits them.
+    pub destination: Option<String>,
+    /// Whether the scheduled run's automatic redrive may send it: a delivery that failed for
+    /// want of a working destination, not a finding refused as such (quarantined, rejected,
+    /// too large) nor an event that was not a finding.
+    pub retryable: bool,
 }
 
 /// A message as received: its body, its String message attributes and when it was sent.
@@ -134,6 +142,8 @@ pub fn unwrap(message: &Message<'_>) -> Unwrapped {
         findings: Err(e),
         error: None,
         first_failed_at: message.sent_at.clone(),
+        destination: None,
+        retryable: false,
     };
     let body: Value = match serde_json::from_str(message.body) {
         Ok(v) => v,
@@ -149,10 +159,14 @@ pub fn unwrap(message: &Message<'_>) -> Unwrapped {
             found: kind_of(&body),
         });
     };
-    let quarantined = obj.get("kind").and_then(Value::as_str) == Some(QUARANTINE_KIND)
-        || message.attributes.get("kind").map(String::as_str) == Some(QUARANTINE_KIND);
-    if quarantined {
-        quarantine(body)
+    let kind_is = |kind: &str| {
+        obj.get("kind").and_then(Value::as_str) == Some(kind)
+            || message.attributes.get("kind").map(String::as_str) == Some(kind)
+    };
+    if kind_is(QUARANTINE_KIND) {
+        kept(body, Kind::QuarantinedFinding)
+    } else if kind_is(crate::park::KIND) {
+        kept(body, Kind::Undelivered)
     } else if obj.contains_key("requestContext") && obj.contains_key("requestPayload") {
         lambda_record(body)
     } else if obj.contains_key("detail-type") || obj.contains_key("source") {
@@ -190,16 +204,22 @@ fn eventbridge(body: Value, message: &Message<'_>) -> Unwrapped {
         (Some(one), None) | (None, Some(one)) => Some(one.clone()),
         (None, None) => None,
     };
+    let findings = findings_of_event(body);
     Unwrapped {
         kind: Kind::EventbridgeDeliveryFailure,
-        findings: findings_of_event(body),
+        retryable: findings.is_ok(),
+        findings,
         error,
         first_failed_at: message.sent_at.clone(),
+        destination: None,
     }
 }
 
 fn lambda_record(mut body: Value) -> Unwrapped {
     let response = body.get("responsePayload");
+    // Only a delivery failure may succeed later unchanged; a malformed event never will.
+    let delivery_failed =
+        response.and_then(|r| text(r.get("errorType"))).as_deref() == Some("DeliveryFailed");
     let error = match (
         response.and_then(|r| text(r.get("errorType"))),
         response.and_then(|r| text(r.get("errorMessage"))),
@@ -230,16 +250,27 @@ fn lambda_record(mut body: Value) -> Unwrapped {
     };
     Unwrapped {
         kind: Kind::LambdaOnFailure,
+        retryable: delivery_failed && findings.is_ok(),
         findings,
         error,
         first_failed_at,
+        destination: None,
     }
 }
 
-fn quarantine(mut body: Value) -> Unwrapped {
+/// A message the forwarder wrote: a quarantined finding, or one undelivered to one
+/// destination. Both are version 1 with the finding whole, or its identifiers when it was
+/// too large for the queue.
+fn kept(mut body: Value, kind: Kind) -> Unwrapped {
     let error = text(body.get("error"));
-    let first_failed_at =
-        text(body.get("first_failed_at")).or_else(|| text(body.get("quarantined_at")));
+    let destination = match kind {
+        Kind::Undelivered => text(body.get("destination")),
+        _ => None,
+    };
+    let retryable = kind == Kind::Undelivered && body.get("permanent") == Some(&false.into());
+    let first_failed_at = text(body.get("first_failed_at"))
+        .or_else(|| text(body.get("quarantined_at")))
+        .or_else(|| text(body.get("parked_at")));
     let findings = match body.get("version") {
         Some(v)
             if v.as_u64() == Some(QUARANTINE_VERSION)
@@ -269,10 +300,12 @@ fn quarantine(mut body: Value) -> Unwrapped {
         }),
     };
     Unwrapped {
-        kind: Kind::QuarantinedFinding,
+        kind,
+        retryable: retryable && findings.is_ok(),
         findings,
         error,
         first_failed_at,
+        destination,
     }
 }
 
