@@ -32,6 +32,10 @@ pub enum Command {
         /// Files or directories to read, plain or gzip; `-` or none reads stdin;
         /// `s3://bucket/prefix/` reads the objects under the prefix in key order.
         files: Vec<PathBuf>,
+        /// Send nothing: print, per finding, which destinations it would go to and why not
+        /// to the others (their filters, MIN_SEVERITY).
+        #[arg(long)]
+        explain: bool,
     },
     /// Run one backfill now from the GuardDuty API with this machine's AWS credentials
     /// (initial import, catch-up), delivering to the configured destinations (stdout by
@@ -228,7 +232,10 @@ struct Tally {
 
 pub async fn run(cli: Cli, app: App) -> ExitCode {
     match cli.command {
-        Command::Forward { files } => forward(&app, files, None).await,
+        Command::Forward { files, explain } => {
+            let mode = if explain { Mode::Explain } else { Mode::Send };
+            forward(&app, files, None, mode).await
+        }
         Command::Backfill {
             since,
             regions,
@@ -253,7 +260,8 @@ pub async fn run(cli: Cli, app: App) -> ExitCode {
                     );
                     return ExitCode::from(2);
                 }
-                return forward(&app, vec![PathBuf::from(from)], Some((since, until))).await;
+                let files = vec![PathBuf::from(from)];
+                return forward(&app, files, Some((since, until)), Mode::Send).await;
             }
             let request = crate::backfill::Request {
                 regions,
@@ -503,8 +511,20 @@ async fn sources(
     Ok((sources, Some(context)))
 }
 
+/// Whether `forward` delivers, or only says where each finding would go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Send,
+    Explain,
+}
+
 /// `forward`, and `replay --from` (a `window` selecting the export's partitions).
-async fn forward(app: &App, files: Vec<PathBuf>, window: Option<(i64, Option<i64>)>) -> ExitCode {
+async fn forward(
+    app: &App,
+    files: Vec<PathBuf>,
+    window: Option<(i64, Option<i64>)>,
+    mode: Mode,
+) -> ExitCode {
     let name = if window.is_some() {
         "replay"
     } else {
@@ -537,17 +557,36 @@ async fn forward(app: &App, files: Vec<PathBuf>, window: Option<(i64, Option<i64
         }
     };
     // The input thread parses the next chunk while this one is normalized and delivered.
+    let mut explained = 0u64;
     while let Some(chunk) = reader.chunks.recv().await {
-        tally.outcome.add(
-            app.forwarder
-                .forward(&chunk, via, &received_at, Deadline::none())
-                .await,
-        );
+        if mode == Mode::Explain {
+            explained += explain(app, &chunk, via, &received_at);
+        } else {
+            tally.outcome.add(
+                app.forwarder
+                    .forward(&chunk, via, &received_at, Deadline::none())
+                    .await,
+            );
+        }
         reader.spent(chunk);
     }
     let counts = reader.finish();
     tally.ignored = counts.ignored;
     tally.invalid = counts.invalid;
+    if mode == Mode::Explain {
+        let ok = tally.invalid == 0;
+        eprintln!(
+            "explain {}: {explained} finding(s) explained, {} ignored, {} invalid; nothing sent",
+            if ok { "ok" } else { "FAILED" },
+            tally.ignored,
+            tally.invalid
+        );
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let o = &tally.outcome;
     let ok = o.failed == 0 && tally.invalid == 0;
     eprintln!(
@@ -565,6 +604,53 @@ async fn forward(app: &App, files: Vec<PathBuf>, window: Option<(i64, Option<i64
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Prints one line per finding of `chunk`: where it would go, and why not elsewhere.
+fn explain(app: &App, chunk: &[crate::intake::Incoming], via: Via, received_at: &str) -> u64 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let explanations = app.forwarder.explain(chunk, via, received_at);
+    for e in &explanations {
+        let _ = writeln!(out, "{}", explanation_line(e));
+    }
+    explanations.len() as u64
+}
+
+/// `ID [severity type account/region]: to A, B; not to C (why)`.
+fn explanation_line(e: &crate::pipeline::Explanation) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let head = format!(
+        "{} [{} {} {}/{}]",
+        e.finding_id,
+        e.severity,
+        dash(&e.finding_type),
+        dash(&e.account_id),
+        dash(&e.region)
+    );
+    if let Some(why) = &e.dropped {
+        return format!("{head}: to no destination: {why}");
+    }
+    let to: Vec<&str> = e
+        .routes
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(n, _)| &**n)
+        .collect();
+    let not: Vec<String> = e
+        .routes
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|miss| format!("{n} ({miss})")))
+        .collect();
+    let mut line = if to.is_empty() {
+        format!("{head}: to no destination")
+    } else {
+        format!("{head}: to {}", to.join(", "))
+    };
+    if !not.is_empty() {
+        line.push_str(&format!("; not to {}", not.join(", ")));
+    }
+    line
 }
 
 #[cfg(test)]

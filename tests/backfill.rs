@@ -1073,6 +1073,9 @@ async fn a_poison_finding_goes_to_the_dead_letter_queue_after_n_runs_and_the_cur
     let (api, proc_) = start(
         &gd,
         &[
+            // The queue alone: a finding no destination takes is the poison this is about
+            // (one that another destination took is parked for the queue at once, below).
+            ("LOG_RECORDS", "false".into()),
             ("SQS_QUEUE_URL", queue.clone()),
             ("DLQ_URL", dlq.clone()),
             ("BACKFILL_QUARANTINE_AFTER", "2".into()),
@@ -1148,6 +1151,53 @@ async fn a_poison_finding_goes_to_the_dead_letter_queue_after_n_runs_and_the_cur
         })
         .collect();
     assert_eq!(ids.len(), 9, "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_finding_one_destination_refuses_while_another_takes_it_is_parked_for_that_one_and_the_run_moves_on()
+ {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let gd = GuardDuty::start().await;
+    let base = now_ms() - 10 * 60_000;
+    gd.add("us-east-1", "det1", with_a_poison_finding(base));
+    let queue = moto::create_queue(
+        "gdf-parked",
+        &[(QueueAttributeName::MaximumMessageSize, "4096")],
+    )
+    .await;
+    let dlq = moto::create_queue("gdf-parked-dlq", &[]).await;
+    let prefix = format!("/{}", moto::unique("gdf-parked"));
+    let (api, proc_) = start(
+        &gd,
+        &[
+            ("SQS_QUEUE_URL", queue.clone()),
+            ("DLQ_URL", dlq.clone()),
+            ("CHECKPOINT_PARAMETER", prefix.clone()),
+            ("DETECTOR_IDS", "det1".into()),
+        ],
+    )
+    .await;
+    let first = run(&api).await;
+    assert_eq!(first["failed"], 0, "parked, not failed: {first}");
+    assert_eq!(delivered(&proc_).len(), 10, "the log stream took all ten");
+    let cp = checkpoint_of(&prefix, "det1").await.unwrap();
+    assert!(
+        cp["updated_at"].as_str().unwrap() > iso(base + 3).as_str()
+            && cp["recent"].get("f-0003").is_some(),
+        "the run moved on past the parked finding: {cp}"
+    );
+    let parked = drain(&dlq).await;
+    assert_eq!(parked.len(), 1);
+    let body: Value = serde_json::from_str(parked[0].body().unwrap()).unwrap();
+    assert_eq!(body["kind"], "guardduty-forwarder.undelivered");
+    assert_eq!(body["destination"], "sqs");
+    assert_eq!(
+        body["permanent"], true,
+        "too large for the queue: a person's call"
+    );
+    assert_eq!(body["finding"]["id"], "f-0003");
+    let attrs = parked[0].message_attributes().unwrap();
+    assert_eq!(attrs["destination"].string_value(), Some("sqs"));
 }
 
 #[tokio::test]
@@ -1266,6 +1316,7 @@ async fn a_collector_refusing_a_whole_request_for_one_bad_finding_gets_the_other
     let (api, _proc) = start(
         &gd,
         &[
+            ("LOG_RECORDS", "false".into()),
             ("COLLECTOR_URL", collector.url()),
             ("COLLECTOR_CA_FILE", ca_file),
             ("DLQ_URL", dlq.clone()),
