@@ -75,13 +75,12 @@ async fn forward_corpus(doc: &Value, extra_args: &[&str]) -> (i32, Running) {
         .args(extra_args)
         .arg(support::fixtures().join("corpus"));
     let mut run = Running::spawn(cmd);
-    let code = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let code = run.exit_code(Duration::from_secs(120));
         (code, run)
     })
     .await
-    .expect("join");
-    code
+    .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread")]
