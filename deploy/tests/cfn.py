@@ -3,7 +3,8 @@ see what a stack really gets rather than the template's intrinsics.
 
 Invariants (each is CloudFormation's documented behaviour, and what the tests rely on):
 - a `Ref` to a parameter is the parameter's value as a *string*, whatever its `Type`
-  (`Number` included), and a `Fn::Sub` of it is text;
+  (`Number` included), and a `Fn::Sub` of it is text; a `CommaDelimitedList`'s is the list
+  of its comma-separated parts (`[""]` for an empty value);
 - parameter values are checked as CloudFormation checks them (AllowedValues, AllowedPattern,
   MinLength/MaxLength, MinValue/MaxValue, a Number must parse): a bad value raises
   `InvalidParameter` naming it;
@@ -173,6 +174,9 @@ class Renderer:
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.params:
+            spec = self.template.get("Parameters", {}).get(name, {})
+            if spec.get("Type") == "CommaDelimitedList":
+                return self.params[name].split(",")
             return self.params[name]
         if name in self.template.get("Resources", {}):
             return f"<{name}>"

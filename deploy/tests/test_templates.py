@@ -27,6 +27,8 @@ REGIONS = ["us-east-1", "eu-west-1"]
 ALLOWED_ACTIONS = {
     "guardduty:ListDetectors", "guardduty:ListFindings", "guardduty:GetFindings",  # backfill
     "sqs:SendMessage", "sqs:GetQueueAttributes",  # findings queue; SendMessage also to the DLQ
+    # the automatic redrive of findings parked in the DLQ (that queue only)
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
     "firehose:PutRecordBatch",  # the Firehose stream FirehoseStreamArn names, only it
     "secretsmanager:GetSecretValue",  # collector credential
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",  # backfill state
