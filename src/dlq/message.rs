@@ -1,5 +1,5 @@
 //! What one dead-letter queue message holds: the finding(s) to send again and why the message
-//! was parked. Pure: no I/O. Three shapes are understood, as AWS and the backfill write them:
+//! was parked. Pure: no I/O. Four shapes are understood, as AWS and the forwarder write them:
 //!
 //! - **EventBridge delivery failure**: the body is the event itself; EventBridge adds the
 //!   message attributes `RULE_ARN`, `TARGET_ARN`, `ERROR_CODE`, `ERROR_MESSAGE`,
@@ -11,6 +11,9 @@
 //! - **Quarantined finding** (the backfill's poison findings): `kind` =
 //!   `guardduty-forwarder.quarantined-finding`, `version` 1, `finding`, `error`,
 //!   `failed_runs`, `first_failed_at`, `quarantined_at`, …
+//! - **Undelivered to one destination** (`crate::park`): `kind` =
+//!   `guardduty-forwarder.undelivered`, `version` 1, `destination`, `finding`, `error`,
+//!   `permanent`, `via`, `parked_at`; redriven to that destination only.
 //!
 //! Invariants (checked by the property tests below):
 //! - [`unwrap`] never panics, whatever the body and attributes.

@@ -1,9 +1,11 @@
 //! The dead-letter queue for operators: `dlq list` shows what it holds, `redrive` sends the
-//! findings in it on through the configured destinations. [`message`] reads the three
-//! shapes (pure); [`queue`] talks to SQS.
+//! findings in it on through the configured destinations. [`message`] reads the four
+//! shapes (pure); [`queue`] talks to SQS; `redrive` decides what is sent where and deleted.
 //!
 //! Invariants:
-//! - A message is deleted only after every finding in it was delivered to every destination;
+//! - A message is deleted only after every finding in it was delivered to every destination
+//!   it is for: the one it names (a finding kept for one destination), else every destination
+//!   whose filter admits it;
 //!   a message that holds no finding, or whose findings fail again, stays and is reported
 //!   with the reason. A finding `MIN_SEVERITY` skips keeps its message too, unless
 //!   [`Options::drop_skipped`] says to delete it (the operator's filter may differ from the
