@@ -542,3 +542,39 @@ async fn check_function_says_which_permission_is_missing_and_signs_for_lambda() 
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn check_lists_each_named_destination_with_its_filter_and_its_probe() {
+    let w = world(vec![]).await;
+    let ca_file = w.ca.write_pem(w.dir.path()).display().to_string();
+    let doc = serde_json::json!({"destinations": [
+        {"name": "archive", "type": "sqs", "queue_url": w.queue_url},
+        {"name": "siem", "type": "https", "url": w.collector.url(), "ca_file": ca_file,
+         "filter": {"min_severity": "high", "types": ["*:EC2/*"]}},
+        {"name": "gone", "type": "sqs",
+         "queue_url": format!("{}/123456789012/no-such-queue", moto::endpoint())},
+    ]});
+    let mut env = moto::aws_env();
+    env.push(("AWS_ENDPOINT_URL_GUARDDUTY", w.gd.endpoint()));
+    env.push(("DESTINATIONS", doc.to_string()));
+    let (code, stdout, stderr) = check(env, false).await;
+    assert_eq!(code, Some(1), "the missing queue fails: {stdout}\n{stderr}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line("✔ sqs archive:").contains("reachable"));
+    let siem = line("✔ collector siem:");
+    assert!(
+        siem.contains("[receives: min_severity high, types *:EC2/*]"),
+        "{siem}"
+    );
+    line("✘ sqs gone:");
+    assert!(
+        line("✔ configuration:").contains("archive = sqs, siem = https (ndjson), gone = sqs"),
+        "{stdout}"
+    );
+}
