@@ -37,6 +37,22 @@ pub enum ConfigError {
     NoDestination,
 }
 
+impl From<crate::context::SettingsError> for ConfigError {
+    fn from(e: crate::context::SettingsError) -> Self {
+        match e.value {
+            Some(value) => ConfigError::Invalid {
+                var: e.var,
+                value,
+                reason: e.reason,
+            },
+            None => ConfigError::Rejected {
+                var: e.var,
+                reason: e.reason,
+            },
+        }
+    }
+}
+
 /// A setting that may hold a credential. `Debug` shows `<redacted>`; there is no `Display`,
 /// so the value reaches a log line or an error only through an explicit [`Sensitive::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -267,6 +283,8 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `METRICS_DETAIL`: the small default metric set, or also per trigger and destination.
     pub metrics_detail: crate::metrics::Detail,
+    /// `ACCOUNT_CONTEXT` and its companions (docs/account-context.md).
+    pub account_context: crate::context::Settings,
 }
 
 impl Config {
@@ -394,6 +412,7 @@ impl Config {
                 reason: "expected default or detailed".into(),
             })?,
         };
+        let account_context = crate::context::Settings::from_lookup(&get)?;
         Ok(Config {
             log_records: env.boolean("LOG_RECORDS", false)?,
             sqs_queue_url,
@@ -422,6 +441,7 @@ impl Config {
             },
             metrics_namespace,
             metrics_detail,
+            account_context,
         })
     }
 

@@ -4,7 +4,7 @@
 //! CloudWatch bills every metric (name × dimension values) that receives data, by the hour,
 //! so what is published is sized for an organization (docs/cost.md):
 //! - [`Detail::Default`]: one document per invocation, dimension `FunctionName` only, holding
-//!   at most the five counters of [`DEFAULT_METRICS`], each only when it is not zero. An idle
+//!   at most the six counters of [`DEFAULT_METRICS`], each only when it is not zero. An idle
 //!   stack publishes nothing, so it pays for no custom metric: the alarms that page watch
 //!   AWS's own metrics (the function's `Errors` — a backfill run that is behind or left
 //!   findings unfetched fails its invocation —, the backfill alias's `Invocations`, the
@@ -22,7 +22,7 @@
 //! - Every metric declared under `_aws.CloudWatchMetrics` is present with a value, and every
 //!   declared dimension is present as a string; no document declares no metric.
 //! - In the default mode, whatever the outcome, the documents' metric × dimension
-//!   combinations are among the five of [`DEFAULT_METRICS`] by `FunctionName`, and an outcome
+//!   combinations are among the six of [`DEFAULT_METRICS`] by `FunctionName`, and an outcome
 //!   whose counters are all zero publishes no document.
 //! - The lines carry no `level`: they are written to stdout whatever `LOG_LEVEL` says (see
 //!   `crate::logging`), so a quieter log level never costs a metric.
@@ -36,12 +36,13 @@ use crate::pipeline::Outcome;
 pub const CLI_FUNCTION_NAME: &str = "cli";
 
 /// The metrics the default mode may publish, all by `FunctionName` alone.
-pub const DEFAULT_METRICS: [&str; 5] = [
+pub const DEFAULT_METRICS: [&str; 6] = [
     "FindingsForwarded",
     "FindingsFailed",
     "FindingsUnfetchable",
     "QuarantineFailed",
     "BackfillLateFindings",
+    "EnrichmentFailed",
 ];
 
 /// How much is published (`METRICS_DETAIL`).
@@ -146,6 +147,8 @@ fn default_metrics(o: &Outcome) -> Vec<(&'static str, &'static str, u64)> {
         ("FindingsUnfetchable", o.unfetchable),
         ("QuarantineFailed", o.quarantine_failed),
         ("BackfillLateFindings", o.late),
+        // Records delivered without their account's context (the lookup failed).
+        ("EnrichmentFailed", o.enrichment_failed),
     ];
     counters
         .into_iter()
@@ -169,6 +172,7 @@ fn detailed_lines(
         ("FindingsFailed", "Count", outcome.failed),
         ("DeliveryRetries", "Count", outcome.retries),
         ("OversizeRecords", "Count", outcome.oversize),
+        ("EnrichmentFailed", "Count", outcome.enrichment_failed),
     ];
     if let Some(lag) = outcome.backfill_lag_seconds {
         metrics.push(("BackfillLagSeconds", "Seconds", lag));
@@ -265,6 +269,7 @@ mod tests {
             unfetchable: 1,
             quarantine_failed: 1,
             backfill_lag_seconds: Some(90),
+            enrichment_failed: 1,
             ..Default::default()
         };
         o.per_sink.insert("sqs", (1, 1));
@@ -324,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_five_default_metrics() {
+    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_six_default_metrics() {
         let docs = parse(&lines(
             "NS",
             Detail::Default,
@@ -333,7 +338,7 @@ mod tests {
             Some(false),
         ));
         let names: Vec<String> = combinations(&docs).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 6, "{names:?}");
         for n in &names {
             assert!(DEFAULT_METRICS.contains(&n.as_str()), "{n}");
         }
@@ -422,6 +427,7 @@ mod tests {
                     late: v[8],
                     unfetchable: v[9],
                     quarantine_failed: v[9] % 2,
+                    enrichment_failed: v[0] % 2,
                     backfill_lag_seconds: lag,
                     per_sink,
                     ..Default::default()

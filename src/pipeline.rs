@@ -77,6 +77,9 @@ pub struct Outcome {
     /// Backfill: age in seconds of the oldest position not yet delivered.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
+    /// Records that went without their account's context because the lookup failed.
+    #[serde(skip)]
+    pub enrichment_failed: u64,
 }
 
 impl Outcome {
@@ -103,6 +106,7 @@ impl Outcome {
         self.stalled += other.stalled;
         self.unfetchable += other.unfetchable;
         self.quarantine_failed += other.quarantine_failed;
+        self.enrichment_failed += other.enrichment_failed;
         // The oldest undelivered position of all: the worst detector is what the lag limit
         // must see.
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {
@@ -131,6 +135,7 @@ pub struct Forwarder {
     sinks: Vec<Box<dyn Sink>>,
     min_severity: Severity,
     schema: OutputSchema,
+    context: Option<crate::context::Enricher>,
 }
 
 impl Forwarder {
@@ -139,7 +144,14 @@ impl Forwarder {
             sinks,
             min_severity,
             schema,
+            context: None,
         }
+    }
+
+    /// With account context looked up for every batch.
+    pub fn with_context(mut self, context: crate::context::Enricher) -> Self {
+        self.context = Some(context).filter(crate::context::Enricher::is_on);
+        self
     }
 
     pub fn sink_names(&self) -> Vec<&'static str> {
@@ -165,10 +177,26 @@ impl Forwarder {
             ..Outcome::default()
         };
         let mut records: Vec<EncodedRecord> = Vec::with_capacity(findings.len());
+        let account_of = |i: &Incoming| {
+            self.context.as_ref()?;
+            crate::context::account_of(i.finding.view())
+        };
+        let accounts = match &self.context {
+            Some(c) => {
+                c.lookup(findings.iter().filter_map(account_of), deadline)
+                    .await
+            }
+            None => crate::context::Accounts::default(),
+        };
         for incoming in findings {
-            let ingest = Ingest::new(via, incoming.event_id.as_deref(), received_at);
+            let account = account_of(incoming);
+            let ingest = Ingest::new(via, incoming.event_id.as_deref(), received_at)
+                .with_account(accounts.get(account.as_deref()));
             match encode(&incoming.finding, &ingest, self.schema) {
-                Ok(r) if self.wanted(r.severity) => records.push(r),
+                Ok(r) if self.wanted(r.severity) => {
+                    outcome.enrichment_failed += u64::from(accounts.failed(account.as_deref()));
+                    records.push(r);
+                }
                 Ok(r) => {
                     debug!(message = "Finding below MIN_SEVERITY skipped.", finding_id = %r.id,
                            finding_type = r.finding_type.as_deref().unwrap_or_default(),
