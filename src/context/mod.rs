@@ -8,7 +8,7 @@
 //!   does not answer for is looked up in the mapping document, when one is given.
 //! - `mapping`: only the mapping document ([`mapping`]): `ACCOUNT_NAMES` (inline JSON) or
 //!   `ACCOUNT_NAMES_PARAMETER` (an SSM parameter holding it, read when first needed).
-//! - `off`: none. Unset: `mapping` when a mapping is given, else `off`.
+//! - `off`: none. Unset (or `auto`): `mapping` when a mapping is given, else `off`.
 //!
 //! Invariants (unit-tested below and in tests/account_context.rs through the binary):
 //! - A lookup never fails delivery: whatever AWS answers (or does not), every finding is
@@ -128,7 +128,11 @@ impl Settings {
             }
             (None, None) => None,
         };
-        let source = match get("ACCOUNT_CONTEXT").map(|v| v.trim().to_ascii_lowercase()) {
+        // `auto` (the template's default) is unset.
+        let source = match get("ACCOUNT_CONTEXT")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| v != "auto")
+        {
             None if mapping.is_some() => Source::Mapping,
             None => Source::Off,
             Some(v) => match v.as_str() {
@@ -146,7 +150,7 @@ impl Settings {
                     return Err(SettingsError {
                         var: "ACCOUNT_CONTEXT",
                         value: Some(v),
-                        reason: "expected organizations, mapping or off".into(),
+                        reason: "expected organizations, mapping, off or auto".into(),
                     });
                 }
             },
@@ -483,6 +487,10 @@ mod tests {
                 Source::Mapping,
                 Some(MappingSource::Parameter("/gdf/accounts".into()))
             )
+        );
+        assert_eq!(
+            settings(&[("ACCOUNT_CONTEXT", "auto")]).unwrap(),
+            Settings::default()
         );
         let o = settings(&[("ACCOUNT_CONTEXT", "Organizations")]).unwrap();
         assert_eq!((o.source, o.mapping), (Source::Organizations, None));
