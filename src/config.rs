@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
+pub mod account_context;
+pub mod account_mapping;
 mod collector_format;
 pub use collector_format::{
     CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
@@ -35,22 +37,6 @@ pub enum ConfigError {
          (the Lambda function would otherwise drop every finding)"
     )]
     NoDestination,
-}
-
-impl From<crate::context::SettingsError> for ConfigError {
-    fn from(e: crate::context::SettingsError) -> Self {
-        match e.value {
-            Some(value) => ConfigError::Invalid {
-                var: e.var,
-                value,
-                reason: e.reason,
-            },
-            None => ConfigError::Rejected {
-                var: e.var,
-                reason: e.reason,
-            },
-        }
-    }
 }
 
 /// A setting that may hold a credential. `Debug` shows `<redacted>`; there is no `Display`,
@@ -284,7 +270,7 @@ pub struct Config {
     /// `METRICS_DETAIL`: the small default metric set, or also per trigger and destination.
     pub metrics_detail: crate::metrics::Detail,
     /// `ACCOUNT_CONTEXT` and its companions (docs/account-context.md).
-    pub account_context: crate::context::Settings,
+    pub account_context: account_context::Settings,
 }
 
 impl Config {
@@ -412,7 +398,7 @@ impl Config {
                 reason: "expected default or detailed".into(),
             })?,
         };
-        let account_context = crate::context::Settings::from_lookup(&get)?;
+        let account_context = account_context::Settings::from_lookup(&get)?;
         Ok(Config {
             log_records: env.boolean("LOG_RECORDS", false)?,
             sqs_queue_url,

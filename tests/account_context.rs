@@ -64,11 +64,7 @@ async fn account_in_an_ou() -> (String, String, String) {
 
 /// The value of `metric` in the EMF documents printed so far, summed.
 fn metric(proc_: &support::process::Running, metric: &str) -> u64 {
-    proc_
-        .emf()
-        .iter()
-        .filter_map(|d| d[metric].as_u64())
-        .sum()
+    proc_.emf().iter().filter_map(|d| d[metric].as_u64()).sum()
 }
 
 #[tokio::test]
@@ -97,9 +93,19 @@ async fn organizations_gives_each_record_its_accounts_name_ou_path_and_tags() {
     let ocsf = records(&forward(&env, &findings[..1]));
     let cloud = &ocsf[0]["cloud"];
     assert_eq!(cloud["account"]["name"], name.as_str());
-    assert!(cloud["org"]["uid"].as_str().is_some_and(|o| o.starts_with("o-")), "{cloud}");
+    assert!(
+        cloud["org"]["uid"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("o-")),
+        "{cloud}"
+    );
     assert_eq!(cloud["org"]["ou_name"], ou_path.as_str());
-    assert!(cloud["org"]["ou_uid"].as_str().is_some_and(|o| o.starts_with("ou-")), "{cloud}");
+    assert!(
+        cloud["org"]["ou_uid"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("ou-")),
+        "{cloud}"
+    );
     assert_eq!(ocsf[0]["unmapped"]["account_tags"]["owner"], "payments");
     assert_eq!(ocsf[0]["finding_info"]["src_url"], native[0]["console_url"]);
 }
@@ -114,16 +120,30 @@ async fn a_second_invocation_in_the_same_container_asks_organizations_nothing_ag
     env.push(("LOG_RECORDS", "true".into()));
     let (api, proc_) = lambda::start(&env).await;
 
-    let first = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-1", &account), 1)).await;
+    let first = lambda::invoke_ok(
+        &api,
+        &proc_,
+        support::event_of(&finding("f-1", &account), 1),
+    )
+    .await;
     assert_eq!(first["forwarded"], 1, "{first}");
     let asked = recorder.calls();
     assert!(
         asked.len() >= 5 && asked.iter().all(|c| !c.contains("unsigned")),
         "{asked:?}"
     );
-    let second = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-2", &account), 2)).await;
+    let second = lambda::invoke_ok(
+        &api,
+        &proc_,
+        support::event_of(&finding("f-2", &account), 2),
+    )
+    .await;
     assert_eq!(second["forwarded"], 1, "{second}");
-    assert_eq!(recorder.calls(), asked, "asked again within the time-to-live");
+    assert_eq!(
+        recorder.calls(),
+        asked,
+        "asked again within the time-to-live"
+    );
 
     let records = proc_.records();
     assert_eq!(records.len(), 2, "{}", proc_.all_output());
@@ -145,15 +165,39 @@ async fn an_access_denial_delivers_every_record_without_a_name_counts_it_and_sto
     env.push(("LOG_RECORDS", "true".into()));
     let (api, proc_) = lambda::start(&env).await;
 
-    let first = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-1", "111122223333"), 1)).await;
+    let first = lambda::invoke_ok(
+        &api,
+        &proc_,
+        support::event_of(&finding("f-1", "111122223333"), 1),
+    )
+    .await;
     assert_eq!(first["forwarded"], 1, "{first}");
-    assert_eq!(metric(&proc_, "EnrichmentFailed"), 1, "{}", proc_.all_output());
-    let second = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-2", "444455556666"), 2)).await;
+    assert_eq!(
+        metric(&proc_, "EnrichmentFailed"),
+        1,
+        "{}",
+        proc_.all_output()
+    );
+    let second = lambda::invoke_ok(
+        &api,
+        &proc_,
+        support::event_of(&finding("f-2", "444455556666"), 2),
+    )
+    .await;
     assert_eq!(second["forwarded"], 1, "{second}");
-    let third = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-3", "777788889999"), 3)).await;
+    let third = lambda::invoke_ok(
+        &api,
+        &proc_,
+        support::event_of(&finding("f-3", "777788889999"), 3),
+    )
+    .await;
     assert_eq!(third["forwarded"], 1, "{third}");
 
-    assert_eq!(recorder.calls(), ["DescribeAccount"], "asked again after a denial");
+    assert_eq!(
+        recorder.calls(),
+        ["DescribeAccount"],
+        "asked again after a denial"
+    );
     let records = proc_.records();
     assert_eq!(records.len(), 3, "{}", proc_.all_output());
     assert!(records[0].get("account_name").is_none(), "{}", records[0]);
@@ -178,12 +222,20 @@ async fn an_organizations_endpoint_that_is_down_or_hangs_never_fails_or_stalls_d
     let hung = support::hung_endpoint().await;
     for endpoint in [closed, hung] {
         let mut env = moto::aws_env();
-        env.push(("AWS_ENDPOINT_URL_ORGANIZATIONS", format!("http://{endpoint}")));
+        env.push((
+            "AWS_ENDPOINT_URL_ORGANIZATIONS",
+            format!("http://{endpoint}"),
+        ));
         env.push(("ACCOUNT_CONTEXT", "organizations".into()));
         env.push(("LOG_RECORDS", "true".into()));
         let (api, proc_) = lambda::start(&env).await;
         let started = Instant::now();
-        let r = lambda::invoke_ok(&api, &proc_, support::event_of(&finding("f-1", "111122223333"), 1)).await;
+        let r = lambda::invoke_ok(
+            &api,
+            &proc_,
+            support::event_of(&finding("f-1", "111122223333"), 1),
+        )
+        .await;
         assert_eq!(r["forwarded"], 1, "{r}");
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -194,7 +246,12 @@ async fn an_organizations_endpoint_that_is_down_or_hangs_never_fails_or_stalls_d
         assert_eq!(records.len(), 1, "{}", proc_.all_output());
         assert!(records[0].get("account_name").is_none());
         assert!(records[0]["console_url"].is_string());
-        assert_eq!(metric(&proc_, "EnrichmentFailed"), 1, "{}", proc_.all_output());
+        assert_eq!(
+            metric(&proc_, "EnrichmentFailed"),
+            1,
+            "{}",
+            proc_.all_output()
+        );
     }
 }
 

@@ -6,8 +6,9 @@
 //! - `organizations`: AWS Organizations ([`organizations`]), which the function's role may
 //!   read in the management account or a delegated administrator; an account Organizations
 //!   does not answer for is looked up in the mapping document, when one is given.
-//! - `mapping`: only the mapping document ([`mapping`]): `ACCOUNT_NAMES` (inline JSON) or
-//!   `ACCOUNT_NAMES_PARAMETER` (an SSM parameter holding it, read when first needed).
+//! - `mapping`: only the mapping document ([`crate::config::account_mapping`]):
+//!   `ACCOUNT_NAMES` (inline JSON) or `ACCOUNT_NAMES_PARAMETER` (an SSM parameter holding
+//!   it, read when first needed).
 //! - `off`: none. Unset (or `auto`): `mapping` when a mapping is given, else `off`.
 //!
 //! Invariants (unit-tested below and in tests/account_context.rs through the binary):
@@ -19,10 +20,12 @@
 //!   (`ACCOUNT_CONTEXT_TTL_SECONDS`); a failure is asked again after at most
 //!   [`RETRY_AFTER_FAILURE`]; an access denial stops every Organizations call for the
 //!   time-to-live, with one warning.
+//!
+//! The settings are read with the rest of the configuration
+//! ([`crate::config::account_context`]).
 //! - A lookup takes at most [`LOOKUP_BUDGET`], and never more than a quarter of what is
 //!   left of the invocation.
 
-pub mod mapping;
 pub mod organizations;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -32,154 +35,21 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tracing::warn;
 
-pub use mapping::{Mapping, MappingError};
 pub use organizations::{OrgError, Organizations};
+
+use crate::config::account_context::{MappingSource, Settings, Source};
+use crate::config::account_mapping::{Mapping, MappingError, is_account_id};
 
 use crate::aws::Aws;
 use crate::normalize::AccountContext;
 use crate::retry::Deadline;
 
-/// The default time-to-live of what is looked up.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 /// How soon an account whose lookup failed is asked for again (at most the time-to-live).
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 /// The longest one batch's lookup may take.
 pub const LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 /// Accounts asked for at once.
 const CONCURRENCY: usize = 4;
-
-/// Where account context comes from (`ACCOUNT_CONTEXT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Off,
-    Mapping,
-    Organizations,
-}
-
-/// Where the mapping document is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MappingSource {
-    /// `ACCOUNT_NAMES`, read at start-up.
-    Inline(Arc<Mapping>),
-    /// `ACCOUNT_NAMES_PARAMETER`: an SSM parameter's name or ARN, read when first needed and
-    /// again after each time-to-live.
-    Parameter(String),
-}
-
-/// The account-context settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub source: Source,
-    pub mapping: Option<MappingSource>,
-    pub ttl: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            source: Source::Off,
-            mapping: None,
-            ttl: DEFAULT_TTL,
-        }
-    }
-}
-
-/// A setting that could not be accepted: the variable, its value when it may be shown
-/// (never the mapping document), and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {reason}")]
-pub struct SettingsError {
-    pub var: &'static str,
-    pub value: Option<String>,
-    pub reason: String,
-}
-
-impl Settings {
-    /// Reads `ACCOUNT_CONTEXT`, `ACCOUNT_NAMES`, `ACCOUNT_NAMES_PARAMETER` and
-    /// `ACCOUNT_CONTEXT_TTL_SECONDS` through `get`; an empty value counts as unset.
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let mapping = match (get("ACCOUNT_NAMES"), get("ACCOUNT_NAMES_PARAMETER")) {
-            (Some(_), Some(_)) => {
-                return Err(SettingsError {
-                    var: "ACCOUNT_NAMES_PARAMETER",
-                    value: None,
-                    reason: "is set and so is ACCOUNT_NAMES: give the mapping one way".into(),
-                });
-            }
-            (Some(text), None) => {
-                let m = Mapping::parse(&text).map_err(|e| SettingsError {
-                    var: "ACCOUNT_NAMES",
-                    value: None,
-                    reason: e.to_string(),
-                })?;
-                Some(MappingSource::Inline(Arc::new(m)))
-            }
-            (None, Some(name)) => {
-                let name = name.trim().to_string();
-                if name.len() > 2048 || name.chars().any(char::is_whitespace) {
-                    return Err(SettingsError {
-                        var: "ACCOUNT_NAMES_PARAMETER",
-                        value: Some(name),
-                        reason: "not an SSM parameter name or ARN".into(),
-                    });
-                }
-                Some(MappingSource::Parameter(name))
-            }
-            (None, None) => None,
-        };
-        // `auto` (the template's default) is unset.
-        let source = match get("ACCOUNT_CONTEXT")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .filter(|v| v != "auto")
-        {
-            None if mapping.is_some() => Source::Mapping,
-            None => Source::Off,
-            Some(v) => match v.as_str() {
-                "off" => Source::Off,
-                "organizations" => Source::Organizations,
-                "mapping" if mapping.is_some() => Source::Mapping,
-                "mapping" => {
-                    return Err(SettingsError {
-                        var: "ACCOUNT_CONTEXT",
-                        value: Some(v),
-                        reason: "needs ACCOUNT_NAMES or ACCOUNT_NAMES_PARAMETER".into(),
-                    });
-                }
-                _ => {
-                    return Err(SettingsError {
-                        var: "ACCOUNT_CONTEXT",
-                        value: Some(v),
-                        reason: "expected organizations, mapping, off or auto".into(),
-                    });
-                }
-            },
-        };
-        let ttl = match get("ACCOUNT_CONTEXT_TTL_SECONDS") {
-            None => DEFAULT_TTL,
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if (1..=86_400).contains(&n) => Duration::from_secs(n),
-                _ => {
-                    return Err(SettingsError {
-                        var: "ACCOUNT_CONTEXT_TTL_SECONDS",
-                        value: Some(v),
-                        reason: "expected a whole number of seconds from 1 to 86400".into(),
-                    });
-                }
-            },
-        };
-        Ok(Settings {
-            source,
-            mapping,
-            ttl,
-        })
-    }
-}
-
-/// Whether `s` is an AWS account id (12 digits).
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
 
 /// A finding's account id (`accountId`, or the CLI's `AccountId`), when it is one.
 pub fn account_of(finding: &serde_json::Value) -> Option<String> {
@@ -301,7 +171,7 @@ impl Enricher {
         }
         let (mapping, mapping_failed) = self.mapping(&mut state, stop).await;
         let from_org = match self.settings.source {
-            Source::Organizations => self.from_organizations(&mut state, &wanted, stop).await,
+            Source::Organizations => self.ask_organizations(&mut state, &wanted, stop).await,
             _ => HashMap::new(),
         };
         let short = self.settings.ttl.min(RETRY_AFTER_FAILURE);
@@ -389,7 +259,7 @@ impl Enricher {
 
     /// Asks Organizations for each account: `Ok(Some)` what it knows, `Ok(None)` an account it
     /// does not know, `Err` a failure (or a pause after one).
-    async fn from_organizations(
+    async fn ask_organizations(
         &self,
         state: &mut State,
         wanted: &[String],
@@ -467,80 +337,6 @@ enum ParameterError {
 mod tests {
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(&move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-    }
-
-    #[test]
-    fn the_source_is_the_mapping_when_one_is_given_else_off_unless_chosen() {
-        assert_eq!(settings(&[]).unwrap(), Settings::default());
-        let m = settings(&[("ACCOUNT_NAMES", r#"{"111122223333": "prod"}"#)]).unwrap();
-        assert_eq!(m.source, Source::Mapping);
-        let p = settings(&[("ACCOUNT_NAMES_PARAMETER", "/gdf/accounts")]).unwrap();
-        assert_eq!(
-            (p.source, p.mapping),
-            (
-                Source::Mapping,
-                Some(MappingSource::Parameter("/gdf/accounts".into()))
-            )
-        );
-        assert_eq!(
-            settings(&[("ACCOUNT_CONTEXT", "auto")]).unwrap(),
-            Settings::default()
-        );
-        let o = settings(&[("ACCOUNT_CONTEXT", "Organizations")]).unwrap();
-        assert_eq!((o.source, o.mapping), (Source::Organizations, None));
-        let off = settings(&[
-            ("ACCOUNT_CONTEXT", "off"),
-            ("ACCOUNT_NAMES", r#"{"111122223333": "prod"}"#),
-        ])
-        .unwrap();
-        assert_eq!(off.source, Source::Off);
-        let ttl = settings(&[("ACCOUNT_CONTEXT_TTL_SECONDS", "60")]).unwrap();
-        assert_eq!(ttl.ttl, Duration::from_secs(60));
-        assert_eq!(
-            settings(&[("ACCOUNT_NAMES", " ")]).unwrap(),
-            Settings::default()
-        );
-    }
-
-    #[test]
-    fn a_bad_setting_is_refused_naming_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
-            (&[("ACCOUNT_CONTEXT", "ldap")], "ACCOUNT_CONTEXT"),
-            (&[("ACCOUNT_CONTEXT", "mapping")], "ACCOUNT_CONTEXT"),
-            (
-                &[("ACCOUNT_CONTEXT_TTL_SECONDS", "0")],
-                "ACCOUNT_CONTEXT_TTL_SECONDS",
-            ),
-            (&[("ACCOUNT_NAMES", "{\"x\": 1}")], "ACCOUNT_NAMES"),
-            (
-                &[("ACCOUNT_NAMES_PARAMETER", "a b")],
-                "ACCOUNT_NAMES_PARAMETER",
-            ),
-            (
-                &[
-                    ("ACCOUNT_NAMES", "{}"),
-                    ("ACCOUNT_NAMES_PARAMETER", "/gdf/accounts"),
-                ],
-                "ACCOUNT_NAMES_PARAMETER",
-            ),
-        ];
-        for (vars, var) in cases {
-            let e = settings(vars).unwrap_err();
-            assert_eq!(e.var, var, "{e}");
-            assert!(e.to_string().starts_with(var), "{e}");
-        }
-        let e =
-            settings(&[("ACCOUNT_NAMES", r#"{"111122223333": {"tags": "SEKRET"}}"#)]).unwrap_err();
-        assert_eq!(e.value, None);
-        assert!(!e.to_string().contains("SEKRET"), "{e}");
-    }
-
     #[test]
     fn the_account_of_a_finding_is_read_from_either_casing_and_only_if_it_is_an_id() {
         use serde_json::json;
@@ -568,11 +364,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_mapping_names_its_accounts_and_an_unknown_account_is_no_failure() {
-        let settings = settings(&[(
-            "ACCOUNT_NAMES",
-            r#"{"111122223333": {"name": "prod", "ou_path": "Root/Prod"}}"#,
-        )])
-        .unwrap();
+        let mapping =
+            Mapping::parse(r#"{"111122223333": {"name": "prod", "ou_path": "Root/Prod"}}"#)
+                .unwrap();
+        let settings = Settings {
+            source: Source::Mapping,
+            mapping: Some(MappingSource::Inline(Arc::new(mapping))),
+            ..Settings::default()
+        };
         let enricher = Enricher::new(settings, Arc::new(Aws::new()));
         let found = enricher
             .lookup(

@@ -19,10 +19,8 @@ pub async fn call(operation: &str, body: Value) -> Value {
 
 /// POSTs a JSON 1.1 call to `endpoint`; status and body.
 async fn send(endpoint: &str, operation: &str, body: String) -> (u16, Bytes) {
-    let client = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build_http::<Full<Bytes>>();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
     let request = hyper::Request::post(format!("{}/", endpoint.trim_end_matches('/')))
         .header("content-type", "application/x-amz-json-1.1")
         .header(
@@ -39,7 +37,12 @@ async fn send(endpoint: &str, operation: &str, body: String) -> (u16, Bytes) {
         .expect("request");
     let response = client.request(request).await.expect("the emulator answers");
     let status = response.status().as_u16();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, body)
 }
 
@@ -119,24 +122,26 @@ impl Recorder {
         let addr = listener.local_addr().expect("addr");
         let calls = Arc::new(Mutex::new(Vec::new()));
         let seen = calls.clone();
-        super::serve_http(listener, move |req: hyper::Request<hyper::body::Incoming>| {
-            let (seen, answer) = (seen.clone(), answer.clone());
-            async move {
-                let target = req
-                    .headers()
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let signed = req.headers().contains_key("authorization");
-                let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                let operation = target.rsplit('.').next().unwrap_or_default().to_string();
-                seen.lock().unwrap().push(if signed {
-                    operation.clone()
-                } else {
-                    format!("{operation} (unsigned)")
-                });
-                let (status, answer) = match answer {
+        super::serve_http(
+            listener,
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let (seen, answer) = (seen.clone(), answer.clone());
+                async move {
+                    let target = req
+                        .headers()
+                        .get("x-amz-target")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let signed = req.headers().contains_key("authorization");
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                    let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+                    seen.lock().unwrap().push(if signed {
+                        operation.clone()
+                    } else {
+                        format!("{operation} (unsigned)")
+                    });
+                    let (status, answer) = match answer {
                     Answer::Emulator => {
                         let body = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
                         send(&super::moto::endpoint(), &operation, body).await
@@ -149,13 +154,14 @@ impl Recorder {
                         ),
                     ),
                 };
-                hyper::Response::builder()
-                    .status(status)
-                    .header("content-type", "application/x-amz-json-1.1")
-                    .body(Full::new(answer))
-                    .expect("response")
-            }
-        });
+                    hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/x-amz-json-1.1")
+                        .body(Full::new(answer))
+                        .expect("response")
+                }
+            },
+        );
         Recorder { addr, calls }
     }
 

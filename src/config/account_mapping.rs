@@ -23,6 +23,11 @@ use crate::normalize::AccountContext;
 /// The longest name, OU path, tag key or tag value kept.
 const MAX_TEXT: usize = 1024;
 
+/// Whether `s` is an AWS account id (12 digits).
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Account id → what the document says of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mapping(BTreeMap<String, Arc<AccountContext>>);
@@ -56,7 +61,7 @@ impl Mapping {
         };
         let mut out = BTreeMap::new();
         for (key, value) in doc {
-            if !super::is_account_id(&key) {
+            if !is_account_id(&key) {
                 return Err(MappingError::NotAnAccount {
                     key: key.chars().take(20).collect(),
                 });
