@@ -782,4 +782,32 @@ mod tests {
             assert_eq!(r["resource_id"], id, "{resource}");
         }
     }
+
+    #[test]
+    fn account_context_is_written_when_known_and_left_out_not_null_when_not() {
+        let finding = json!({"id": "abc", "accountId": "111122223333", "region": "eu-west-1"});
+        let bare = serde_json::to_value(normalize(&finding, &ingest()).unwrap()).unwrap();
+        for key in ["account_name", "account_ou_path", "account_tags"] {
+            assert!(bare.get(key).is_none(), "{key}: {bare}");
+        }
+        assert!(bare["console_url"].as_str().unwrap().contains("fId=abc"));
+        let context = AccountContext {
+            name: Some("prod".into()),
+            ou_path: Some("Root/Prod".into()),
+            tags: [("owner".to_string(), "payments".to_string())].into(),
+            ..AccountContext::default()
+        };
+        let ingest = ingest().with_account(Some(&context));
+        let full = serde_json::to_value(normalize(&finding, &ingest).unwrap()).unwrap();
+        assert_eq!(full["account_name"], "prod");
+        assert_eq!(full["account_ou_path"], "Root/Prod");
+        assert_eq!(full["account_tags"], json!({"owner": "payments"}));
+        assert!(
+            full["ingest"].get("account").is_none(),
+            "{}",
+            full["ingest"]
+        );
+        let no_region = serde_json::to_value(normalize(&json!({"id": "abc"}), &ingest).unwrap());
+        assert!(no_region.unwrap().get("console_url").is_none());
+    }
 }
