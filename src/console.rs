@@ -107,4 +107,27 @@ mod tests {
             assert_eq!(finding_url(Some("aws"), region, id), None, "{region} {id}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_input_gives_no_link_or_one_on_a_console_host_naming_only_that_finding(
+            partition in proptest::option::of("aws|aws-cn|aws-us-gov|aws-iso|.{0,8}"),
+            region in ".{0,20}|[a-z]{2}-[a-z]{4,9}-[0-9]",
+            id in ".{0,40}|[0-9a-f]{32}",
+        ) {
+            if let Some(url) = finding_url(partition.as_deref(), &region, &id) {
+                let host = url.strip_prefix("https://").and_then(|u| u.split('/').next());
+                let host = host.unwrap_or_default();
+                proptest::prop_assert!(
+                    host == format!("{region}.console.aws.amazon.com")
+                        || host == "console.amazonaws-us-gov.com"
+                        || host == "console.amazonaws.cn",
+                    "{}", url
+                );
+                proptest::prop_assert!(url.ends_with(&format!("&fId={id}")), "{}", url);
+                proptest::prop_assert_eq!(url.matches('#').count(), 1);
+                proptest::prop_assert_eq!(url.matches('?').count(), 2);
+            }
+        }
+    }
 }
