@@ -297,6 +297,8 @@ impl Enricher {
             let result = match answer {
                 Ok(c) => Ok(Some(Arc::new(c))),
                 Err(OrgError::NotFound { .. }) => Ok(None),
+                // The batch's time ran out: no fault of Organizations, so no pause.
+                Err(OrgError::OutOfTime) => Err(()),
                 Err(e) => {
                     first_failure.get_or_insert(e);
                     Err(())
