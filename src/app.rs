@@ -74,7 +74,9 @@ impl App {
         if routes.is_empty() {
             return Err(ConfigError::NoDestination.into());
         }
-        let forwarder = Forwarder::new(routes, config.min_severity, config.output_schema);
+        let context = crate::context::Enricher::new(config.account_context.clone(), aws.clone());
+        let forwarder =
+            Forwarder::new(routes, config.min_severity, config.output_schema).with_context(context);
         let reader = crate::backfill::Reader::new(aws.clone(), &config.backfill);
         Ok(App {
             config,

@@ -157,31 +157,74 @@ pub fn signed_get(
     settings: aws_sigv4::http_request::SigningSettings,
     headers: &[(&'static str, &str)],
 ) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
+    let signing = Signing {
+        service,
+        region,
+        identity,
+        settings,
+    };
+    signed_request("GET", url, &signing, headers, bytes::Bytes::new())
+}
+
+/// Who signs, for which service and region, by which rules.
+pub struct Signing<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+    pub identity: &'a aws_smithy_runtime_api::client::identity::Identity,
+    pub settings: aws_sigv4::http_request::SigningSettings,
+}
+
+/// A request to `url` with `body` and its SigV4 headers (the body is signed; `headers` are
+/// not): [`signed_get`], and the JSON POSTs of AWS Organizations' lookups.
+pub fn signed_request(
+    method: &str,
+    url: &str,
+    signing: &Signing<'_>,
+    headers: &[(&'static str, &str)],
+    body: bytes::Bytes,
+) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
     let failed = |e: &dyn std::fmt::Display| SignError(e.to_string());
     let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(identity)
-        .region(region)
-        .name(service)
+        .identity(signing.identity)
+        .region(signing.region)
+        .name(signing.service)
         .time(std::time::SystemTime::now())
-        .settings(settings)
+        .settings(signing.settings.clone())
         .build()
         .map_err(|e| failed(&e))?
         .into();
-    let mut request = http::Request::get(url);
+    let mut request = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let mut request = request
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .body(http_body_util::Full::new(body.clone()))
         .map_err(|e| failed(&e))?;
-    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .map_err(|e| failed(&e))?;
+    let signable =
+        SignableRequest::new(method, url, std::iter::empty(), SignableBody::Bytes(&body))
+            .map_err(|e| failed(&e))?;
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| failed(&e))?
         .into_parts();
     instructions.apply_to_request_http1x(&mut request);
     Ok(request)
+}
+
+/// The endpoint configured for a service (`service_id` as the SDK names it: `Lambda`,
+/// `Organizations`): `AWS_ENDPOINT_URL_<SERVICE>`, then the profile's service
+/// `endpoint_url`, then `AWS_ENDPOINT_URL`; `None` when nothing is configured.
+pub fn configured_endpoint(config: &SdkConfig, service_id: &str) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build();
+    let configured = match key {
+        Ok(key) => config.service_config().and_then(|c| c.load_config(key)),
+        Err(_) => None,
+    };
+    configured.or_else(|| config.endpoint_url().map(str::to_string))
 }
 
 /// Why a request could not be signed (a URL or setting the signer refuses).

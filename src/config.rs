@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
+pub mod account_context;
+pub mod account_mapping;
 mod collector_format;
 mod destinations;
 pub use collector_format::{
@@ -286,6 +288,8 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `METRICS_DETAIL`: the small default metric set, or also per trigger and destination.
     pub metrics_detail: crate::metrics::Detail,
+    /// `ACCOUNT_CONTEXT` and its companions (docs/account-context.md).
+    pub account_context: account_context::Settings,
 }
 
 impl Config {
@@ -398,6 +402,7 @@ impl Config {
                 reason: "expected default or detailed".into(),
             })?,
         };
+        let account_context = account_context::Settings::from_lookup(&get)?;
         Ok(Config {
             destinations,
             destinations_parameter,
@@ -426,6 +431,7 @@ impl Config {
             },
             metrics_namespace,
             metrics_detail,
+            account_context,
         })
     }
 

@@ -230,16 +230,7 @@ async fn credentials(config: &SdkConfig) -> Result<aws_credential_types::Credent
 
 /// Lambda's endpoint as the SDK would pick it (see the module doc).
 pub fn endpoint(config: &SdkConfig, region: &str) -> String {
-    let key = aws_types::service_config::ServiceConfigKey::builder()
-        .service_id("Lambda")
-        .env("AWS_ENDPOINT_URL")
-        .profile("endpoint_url")
-        .build();
-    let configured = match key {
-        Ok(key) => config.service_config().and_then(|c| c.load_config(key)),
-        Err(_) => None,
-    };
-    if let Some(url) = configured.or_else(|| config.endpoint_url().map(str::to_string)) {
+    if let Some(url) = crate::aws::configured_endpoint(config, "Lambda") {
         return url;
     }
     let host = if config.use_fips() == Some(true) {

@@ -5,6 +5,8 @@
 //! - [`config`]: every setting, read and validated once at start-up.
 //! - [`intake`]: what arrived (a Lambda event, CLI input) and what it asks for;
 //!   [`input`]: the CLI's files and stdin, streamed.
+//! - [`context`]: what is known of each finding's account (name, OU path, tags), from AWS
+//!   Organizations or a mapping document, cached; [`console`]: the finding's console link.
 //! - [`normalize`]: a finding into a record (pure); [`ocsf`]: the OCSF variant.
 //! - [`record`]: a record encoded once, as every destination sends it.
 //! - [`pipeline`]: normalize, filter, deliver, count.
@@ -28,6 +30,8 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
+pub mod context;
 pub mod dlq;
 pub mod function;
 pub mod help;

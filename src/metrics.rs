@@ -36,7 +36,7 @@ use crate::pipeline::Outcome;
 pub const CLI_FUNCTION_NAME: &str = "cli";
 
 /// The metrics the default mode may publish, all by `FunctionName` alone.
-pub const DEFAULT_METRICS: [&str; 7] = [
+pub const DEFAULT_METRICS: [&str; 8] = [
     "FindingsForwarded",
     "FindingsFailed",
     "FindingsUnfetchable",
@@ -44,6 +44,7 @@ pub const DEFAULT_METRICS: [&str; 7] = [
     "BackfillLateFindings",
     "FindingsParked",
     "FindingsRedriven",
+    "EnrichmentFailed",
 ];
 
 /// How much is published (`METRICS_DETAIL`).
@@ -150,6 +151,8 @@ fn default_metrics(o: &Outcome) -> Vec<(&'static str, &'static str, u64)> {
         ("BackfillLateFindings", o.late),
         ("FindingsParked", o.parked),
         ("FindingsRedriven", o.redriven),
+        // Records delivered without their account's context (the lookup failed).
+        ("EnrichmentFailed", o.enrichment_failed),
     ];
     counters
         .into_iter()
@@ -175,6 +178,7 @@ fn detailed_lines(
         ("OversizeRecords", "Count", outcome.oversize),
         ("FindingsParked", "Count", outcome.parked),
         ("FindingsRedriven", "Count", outcome.redriven),
+        ("EnrichmentFailed", "Count", outcome.enrichment_failed),
     ];
     if let Some(lag) = outcome.backfill_lag_seconds {
         metrics.push(("BackfillLagSeconds", "Seconds", lag));
@@ -271,6 +275,7 @@ mod tests {
             unfetchable: 1,
             quarantine_failed: 1,
             backfill_lag_seconds: Some(90),
+            enrichment_failed: 1,
             ..Default::default()
         };
         o.per_sink.insert("sqs".into(), (1, 1));
@@ -330,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_five_default_metrics() {
+    fn a_busy_backfill_run_in_the_default_mode_stays_within_the_six_default_metrics() {
         let docs = parse(&lines(
             "NS",
             Detail::Default,
@@ -339,7 +344,7 @@ mod tests {
             Some(false),
         ));
         let names: Vec<String> = combinations(&docs).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 6, "{names:?}");
         for n in &names {
             assert!(DEFAULT_METRICS.contains(&n.as_str()), "{n}");
         }
@@ -428,6 +433,7 @@ mod tests {
                     late: v[8],
                     unfetchable: v[9],
                     quarantine_failed: v[9] % 2,
+                    enrichment_failed: v[0] % 2,
                     backfill_lag_seconds: lag,
                     per_sink: per_sink.into_iter().map(|(k, v)| (k.into(), v)).collect(),
                     ..Default::default()

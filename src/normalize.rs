@@ -106,6 +106,11 @@ pub struct Ingest<'a> {
     pub event_id: Option<&'a str>,
     pub forwarder: &'static str,
     pub received_at: &'a str,
+    /// What is known of the finding's account (`crate::context` looks it up); not part of
+    /// the `ingest` block: the record writes it as `account_name`, `account_ou_path`,
+    /// `account_tags`.
+    #[serde(skip)]
+    pub account: Option<&'a AccountContext>,
 }
 
 impl<'a> Ingest<'a> {
@@ -115,7 +120,34 @@ impl<'a> Ingest<'a> {
             event_id,
             forwarder: FORWARDER,
             received_at,
+            account: None,
         }
+    }
+
+    /// With what is known of the finding's account.
+    pub fn with_account(mut self, account: Option<&'a AccountContext>) -> Self {
+        self.account = account;
+        self
+    }
+}
+
+/// An AWS account as an analyst knows it: its name, where it sits in the organization, its
+/// tags. Every part is optional: a mapping document may give the name alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountContext {
+    pub name: Option<String>,
+    /// `Root/Security/Prod`: the OU names from the root down (the root is `Root`).
+    pub ou_path: Option<String>,
+    /// The id of the OU the account sits in (`ou-…`), when AWS Organizations said so.
+    pub ou_id: Option<String>,
+    /// The organization's id (`o-…`), when AWS Organizations said so.
+    pub org_id: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl AccountContext {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.ou_path.is_none() && self.tags.is_empty()
     }
 }
 
@@ -138,12 +170,24 @@ pub struct Record<'a> {
     pub id: Cow<'a, str>,
     pub arn: Option<Cow<'a, str>>,
     pub account_id: Option<Cow<'a, str>>,
+    /// The account's name, OU path and tags: left out (not `null`) when unknown, so a record
+    /// without account context is the record it always was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_ou_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_tags: Option<&'a std::collections::BTreeMap<String, String>>,
     pub region: Option<Cow<'a, str>>,
     pub partition: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
     pub finding_type: Option<Cow<'a, str>>,
     pub title: Option<Cow<'a, str>>,
     pub description: Option<Cow<'a, str>>,
+    /// The finding in the GuardDuty console ([`crate::console::finding_url`]); left out when
+    /// the finding names no usable region or partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
     /// `None` only when the finding carries no readable severity; such a finding is never
     /// dropped by `MIN_SEVERITY`.
     pub severity: Option<Severity>,
@@ -398,16 +442,26 @@ pub fn normalize<'a>(
     };
     let remote = action.and_then(remote_ip_details);
     let resource_type = resource.and_then(|r| text(get(r, "resourceType")));
+    let account = ingest.account;
+    let region = text(get(finding, "region"));
+    let partition = text(get(finding, "partition"));
+    let console_url = region
+        .as_deref()
+        .and_then(|r| crate::console::finding_url(partition.as_deref(), r, &id));
     Ok(Record {
         schema_version: "1",
         source: "aws_guardduty",
         arn: text(get(finding, "arn")),
         account_id: text(get(finding, "accountId")),
-        region: text(get(finding, "region")),
-        partition: text(get(finding, "partition")),
+        account_name: account.and_then(|a| a.name.as_deref()),
+        account_ou_path: account.and_then(|a| a.ou_path.as_deref()),
+        account_tags: account.map(|a| &a.tags).filter(|t| !t.is_empty()),
+        region,
+        partition,
         finding_type: text(get(finding, "type")),
         title: text(get(finding, "title")),
         description: text(get(finding, "description")),
+        console_url,
         severity,
         severity_score,
         created_at: get(finding, "createdAt"),
@@ -727,5 +781,33 @@ mod tests {
             let r = record(&json!({"id": "a", "resource": resource}));
             assert_eq!(r["resource_id"], id, "{resource}");
         }
+    }
+
+    #[test]
+    fn account_context_is_written_when_known_and_left_out_not_null_when_not() {
+        let finding = json!({"id": "abc", "accountId": "111122223333", "region": "eu-west-1"});
+        let bare = serde_json::to_value(normalize(&finding, &ingest()).unwrap()).unwrap();
+        for key in ["account_name", "account_ou_path", "account_tags"] {
+            assert!(bare.get(key).is_none(), "{key}: {bare}");
+        }
+        assert!(bare["console_url"].as_str().unwrap().contains("fId=abc"));
+        let context = AccountContext {
+            name: Some("prod".into()),
+            ou_path: Some("Root/Prod".into()),
+            tags: [("owner".to_string(), "payments".to_string())].into(),
+            ..AccountContext::default()
+        };
+        let ingest = ingest().with_account(Some(&context));
+        let full = serde_json::to_value(normalize(&finding, &ingest).unwrap()).unwrap();
+        assert_eq!(full["account_name"], "prod");
+        assert_eq!(full["account_ou_path"], "Root/Prod");
+        assert_eq!(full["account_tags"], json!({"owner": "payments"}));
+        assert!(
+            full["ingest"].get("account").is_none(),
+            "{}",
+            full["ingest"]
+        );
+        let no_region = serde_json::to_value(normalize(&json!({"id": "abc"}), &ingest).unwrap());
+        assert!(no_region.unwrap().get("console_url").is_none());
     }
 }

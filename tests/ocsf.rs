@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, Via};
+use guardduty_forwarder::normalize::{AccountContext, Ingest, OcsfVersion, OutputSchema, Via};
 use guardduty_forwarder::record::encode;
 use jsonschema::error::ValidationErrorKind;
 use proptest::prelude::*;
@@ -159,6 +159,70 @@ fn every_fixture_finding_gives_a_record_the_official_schema_accepts() {
             }
         }
         assert!(invalid.is_empty(), "OCSF {version:?}: {invalid:#?}");
+    }
+}
+
+/// What AWS Organizations tells of an account, and what a mapping document may.
+fn account_contexts() -> [AccountContext; 2] {
+    let tags = BTreeMap::from([
+        ("owner".to_string(), "payments".to_string()),
+        ("cost-center".to_string(), "42".to_string()),
+    ]);
+    [
+        AccountContext {
+            name: Some("prod-payments".into()),
+            ou_path: Some("Root/Security/Prod".into()),
+            ou_id: Some("ou-ab12-cd34ef56".into()),
+            org_id: Some("o-exampleorgid".into()),
+            tags: tags.clone(),
+        },
+        AccountContext {
+            name: Some("prod-payments".into()),
+            ou_path: Some("Root/Prod".into()),
+            tags,
+            ..AccountContext::default()
+        },
+    ]
+}
+
+#[test]
+fn account_context_maps_to_the_cloud_account_and_org_and_keeps_every_record_valid() {
+    let findings = fixture_findings();
+    for version in VERSIONS {
+        for context in &account_contexts() {
+            let mut invalid = BTreeMap::new();
+            for (name, f) in &findings {
+                let ingest = Ingest::new(Via::Cli, None, RECEIVED_AT).with_account(Some(context));
+                let encoded = encode(&f.clone().into(), &ingest, OutputSchema::Ocsf(version))
+                    .expect("encodes");
+                let record: Value = serde_json::from_str(&encoded.json).expect("JSON");
+                let errors = schema_errors(version, &record);
+                if !errors.is_empty() {
+                    invalid.insert(name.clone(), errors);
+                }
+                if record["cloud"].get("account").is_none() {
+                    continue;
+                }
+                let cloud = &record["cloud"];
+                assert_eq!(cloud["account"]["name"], "prod-payments", "{name}");
+                let tags = match version {
+                    OcsfVersion::V1_1_0 => &record["unmapped"]["account_tags"],
+                    OcsfVersion::V1_8_0 => &cloud["account"]["tags"],
+                };
+                assert!(!tags.is_null(), "{name}: no tags in {version:?}");
+                match &context.org_id {
+                    Some(org) => {
+                        assert_eq!(cloud["org"]["uid"], org.as_str());
+                        assert_eq!(cloud["org"]["ou_name"], "Root/Security/Prod");
+                    }
+                    None => {
+                        assert!(cloud.get("org").is_none(), "{name}");
+                        assert_eq!(record["unmapped"]["account_ou_path"], "Root/Prod");
+                    }
+                }
+            }
+            assert!(invalid.is_empty(), "OCSF {version:?}: {invalid:#?}");
+        }
     }
 }
 

@@ -36,7 +36,11 @@ ALLOWED_ACTIONS = {
     "sts:AssumeRole",  # reading GuardDuty through another role
     "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue encrypted with a given key
     "logs:CreateLogStream", "logs:PutLogEvents",  # the function's own log group
+    # Account context (AccountContext=organizations): read-only, no resource-level scope exists.
+    "organizations:DescribeAccount", "organizations:ListParents",
+    "organizations:DescribeOrganizationalUnit", "organizations:ListTagsForResource",
 }
+ORGANIZATIONS_ACTIONS = {a for a in ALLOWED_ACTIONS if a.startswith("organizations:")}
 # Lambda's network interfaces in a VPC (VpcSubnetIds): no resource-level permissions exist.
 VPC_ACTIONS = {
     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
@@ -83,6 +87,8 @@ class RolePolicyTest(unittest.TestCase):
             if st["Resource"] == "*":
                 if logical == "VpcAccessPolicy":
                     self.assertEqual(set(as_list(st["Action"])), VPC_ACTIONS)
+                elif logical == "OrganizationsReadPolicy":
+                    self.assertEqual(set(as_list(st["Action"])), ORGANIZATIONS_ACTIONS)
                 else:
                     self.assertEqual(as_list(st["Action"]), ["guardduty:ListDetectors"], f"{logical}/{name}")
 

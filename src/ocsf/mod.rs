@@ -35,8 +35,8 @@ use serde::Serialize;
 
 use crate::normalize::{OcsfVersion, Record, Severity, get};
 use model::{
-    Analytic, Cloud, Enrichment, Evidence, Feature, FindingInfo, Metadata, Observable, Product,
-    Remediation, Resource, Unmapped,
+    Analytic, Cloud, Enrichment, Evidence, Feature, FindingInfo, KeyValue, Metadata, Observable,
+    Organization, Product, Remediation, Resource, Unmapped,
 };
 use values::{clamp, epoch_ms, field, parse_time, string, whole};
 
@@ -195,12 +195,7 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
         is_alert: (version == OcsfVersion::V1_8_0).then_some(true),
         metadata: metadata(r, version, received),
         finding_info,
-        cloud: Cloud {
-            provider: "AWS",
-            account: account.map(resources::aws_account),
-            region: field(&r.region),
-            ..Default::default()
-        },
+        cloud: cloud(r, account, version),
         resources,
         evidences,
         observables,
@@ -212,6 +207,10 @@ pub fn detection_finding<'a>(r: &'a Record<'a>, version: OcsfVersion) -> Detecti
             sample: r.sample,
             time_source: when.source,
             unparsed_updated_at: when.unparsed,
+            account_tags: r.account_tags.filter(|_| version == OcsfVersion::V1_1_0),
+            account_ou_path: r
+                .account_ou_path
+                .filter(|_| r.ingest.account.and_then(|a| a.org_id.as_ref()).is_none()),
             ingest: r.ingest,
             raw_event: r.raw_event,
         },
@@ -285,7 +284,7 @@ fn finding_info<'a>(
             .collect(),
         analytic,
         attacks: attack::attacks(r.finding, r.finding_type.as_deref()),
-        src_url: console_url(r),
+        src_url: r.console_url.clone(),
         created_time: epoch_ms(r.created_at).map(|(ms, _)| ms),
         modified_time: modified,
         first_seen_time: epoch_ms(service.and_then(|s| get(s, "eventFirstSeen"))).map(|t| t.0),
@@ -299,21 +298,43 @@ fn finding_info<'a>(
 }
 
 /// The finding in the GuardDuty console, for the commercial partition.
-fn console_url(r: &Record<'_>) -> Option<String> {
-    let region = r.region.as_deref()?;
-    let id = r.id.as_ref();
-    let plain = |s: &str, extra: u8| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == extra)
-    };
-    let partition_ok = r.partition.as_deref().is_none_or(|p| p == "aws");
-    (partition_ok && plain(region, b'-') && plain(id, b'-')).then(|| {
-        format!(
-            "https://{region}.console.aws.amazon.com/guardduty/home?region={region}#/findings?macros=current&fId={id}"
-        )
-    })
+/// `cloud`: the account with its name (and, in 1.8.0, its tags), and the organization and
+/// OU when AWS Organizations named them.
+fn cloud<'a>(r: &'a Record<'a>, account: Option<Cow<'a, str>>, version: OcsfVersion) -> Cloud<'a> {
+    let known = r.ingest.account;
+    let account = account.map(|uid| {
+        let mut a = resources::aws_account(uid);
+        a.name = r.account_name.map(Cow::Borrowed);
+        if version == OcsfVersion::V1_8_0 {
+            a.tags = r
+                .account_tags
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| KeyValue {
+                    name: Cow::Borrowed(k),
+                    value: Some(Cow::Borrowed(v)),
+                    ..Default::default()
+                })
+                .collect();
+        }
+        a
+    });
+    let org = known.and_then(|k| {
+        let uid = k.org_id.as_deref()?;
+        Some(Organization {
+            uid: Some(Cow::Borrowed(uid)),
+            ou_uid: k.ou_id.as_deref().map(Cow::Borrowed),
+            ou_name: k.ou_path.as_deref().map(Cow::Borrowed),
+            ..Default::default()
+        })
+    });
+    Cloud {
+        provider: "AWS",
+        account,
+        org,
+        region: field(&r.region),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -67,12 +67,21 @@ impl Skip for Value {
 
 ocsf_object!(Account {
     uid: Str<'a>,
+    name: Str<'a>,
     type_id: Option<u8>,
+    tags: Vec<KeyValue<'a>>,
+});
+
+ocsf_object!(Organization {
+    uid: Str<'a>,
+    ou_uid: Str<'a>,
+    ou_name: Str<'a>,
 });
 
 ocsf_object!(Cloud {
     provider: &'static str,
     account: Option<Account<'a>>,
+    org: Option<Organization<'a>>,
     region: Str<'a>,
 });
 
@@ -389,6 +398,12 @@ pub struct Unmapped<'a> {
     /// `updatedAt` verbatim when it could not be read as a time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unparsed_updated_at: Option<&'a Value>,
+    /// The account's tags where the OCSF version has no `account.tags` (1.1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_tags: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The account's OU path when no organization id is known to write `cloud.org` with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_ou_path: Option<&'a str>,
     pub ingest: &'a crate::normalize::Ingest<'a>,
     pub raw_event: crate::normalize::RawEvent<'a>,
 }

@@ -46,6 +46,8 @@ pub struct Forwarder {
     routes: Vec<Route>,
     min_severity: Severity,
     schema: OutputSchema,
+    /// Account context looked up for every batch (`ACCOUNT_CONTEXT`), when on.
+    context: Option<crate::context::Enricher>,
 }
 
 /// Where one finding would go, and why (`forward --explain`).
@@ -75,7 +77,14 @@ impl Forwarder {
             routes,
             min_severity,
             schema,
+            context: None,
         }
+    }
+
+    /// With account context looked up for every batch.
+    pub fn with_context(mut self, context: crate::context::Enricher) -> Self {
+        self.context = Some(context).filter(crate::context::Enricher::is_on);
+        self
     }
 
     /// A forwarder of `sinks`, each named after its type and unfiltered.
@@ -143,7 +152,8 @@ impl Forwarder {
             received: findings.len() as u64,
             ..Outcome::default()
         };
-        let encoded = self.encode_all(findings, via, received_at, &mut outcome);
+        let accounts = self.accounts_of(findings, deadline).await;
+        let encoded = self.encode_all(findings, via, received_at, &accounts, &mut outcome);
         let routes: Vec<&Route> = self.routes.iter().filter(|r| pick(r)).collect();
         let subsets: Vec<Vec<usize>> = routes
             .iter()
@@ -208,6 +218,27 @@ impl Forwarder {
         outcome
     }
 
+    /// The account id a finding's context is looked up by, when context is on.
+    fn account_of(&self, incoming: &Incoming) -> Option<String> {
+        self.context.as_ref()?;
+        crate::context::account_of(incoming.finding.view())
+    }
+
+    /// The context of the batch's accounts (one lookup per batch; never fails).
+    async fn accounts_of(
+        &self,
+        findings: &[Incoming],
+        deadline: Deadline,
+    ) -> crate::context::Accounts {
+        match &self.context {
+            Some(c) => {
+                c.lookup(findings.iter().filter_map(|i| self.account_of(i)), deadline)
+                    .await
+            }
+            None => crate::context::Accounts::default(),
+        }
+    }
+
     /// Encodes each finding; one below `MIN_SEVERITY` is skipped, one that cannot be encoded
     /// is a failure (never dropped quietly).
     fn encode_all(
@@ -215,6 +246,7 @@ impl Forwarder {
         findings: &[Incoming],
         via: Via,
         received_at: &str,
+        accounts: &crate::context::Accounts,
         outcome: &mut Outcome,
     ) -> Encoded {
         let mut encoded = Encoded {
@@ -222,9 +254,12 @@ impl Forwarder {
             origin: Vec::with_capacity(findings.len()),
         };
         for (index, incoming) in findings.iter().enumerate() {
-            let ingest = Ingest::new(via, incoming.event_id.as_deref(), received_at);
+            let account = self.account_of(incoming);
+            let ingest = Ingest::new(via, incoming.event_id.as_deref(), received_at)
+                .with_account(accounts.get(account.as_deref()));
             match encode(&incoming.finding, &ingest, self.schema) {
                 Ok(r) if self.wanted(r.severity) => {
+                    outcome.enrichment_failed += u64::from(accounts.failed(account.as_deref()));
                     encoded.records.push(r);
                     encoded.origin.push(index);
                 }

@@ -90,6 +90,9 @@ pub struct Outcome {
     /// Backfill: age in seconds of the oldest position not yet delivered.
     #[serde(skip)]
     pub backfill_lag_seconds: Option<u64>,
+    /// Records that went without their account's context because the lookup failed.
+    #[serde(skip)]
+    pub enrichment_failed: u64,
 }
 
 impl Outcome {
@@ -118,6 +121,7 @@ impl Outcome {
         self.stalled += other.stalled;
         self.unfetchable += other.unfetchable;
         self.quarantine_failed += other.quarantine_failed;
+        self.enrichment_failed += other.enrichment_failed;
         // The oldest undelivered position of all: the worst detector is what the lag limit
         // must see.
         self.backfill_lag_seconds = match (self.backfill_lag_seconds, other.backfill_lag_seconds) {

@@ -20,6 +20,7 @@ pub mod firehose;
 pub mod guardduty;
 pub mod lambda;
 pub mod moto;
+pub mod organizations;
 pub mod process;
 pub mod products;
 pub mod runtime_api;
