@@ -9,6 +9,7 @@ use crate::sink::Sink;
 use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::{CollectorSetupError, HttpsSink};
 use crate::sink::log::LogSink;
+use crate::sink::s3::S3Sink;
 use crate::sink::sqs::SqsSink;
 
 /// Everything that outlives an invocation: configuration and clients, nothing else.
@@ -64,6 +65,9 @@ impl App {
         }
         if let Some(stream) = &config.firehose {
             sinks.push(Box::new(FirehoseSink::new(aws.clone(), stream.clone())));
+        }
+        if let Some(s3) = &config.s3 {
+            sinks.push(Box::new(S3Sink::new(aws.clone(), s3.clone())));
         }
         if sinks.is_empty() {
             return Err(crate::config::ConfigError::NoDestination.into());

@@ -161,6 +161,18 @@ async fn run_from(app: &App, configuration: String) -> Vec<CheckResult> {
         });
     }
 
+    if let Some(s3) = &app.config.s3 {
+        results.push(if aws_ok {
+            let sink = crate::sink::s3::S3Sink::new(app.aws.clone(), s3.clone());
+            match sink.probe().await {
+                Ok(detail) => pass("s3", detail),
+                Err(e) => fail("s3", e.to_string()),
+            }
+        } else {
+            fail("s3", NOT_TRIED)
+        });
+    }
+
     if let Some(collector) = &app.config.collector {
         results.push(check_collector(app, collector).await);
     }

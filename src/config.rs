@@ -14,10 +14,12 @@ use std::time::Duration;
 use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
 mod collector_format;
+mod s3;
 pub use collector_format::{
     CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
     SumoOptions,
 };
+pub use s3::{S3_ENTRY_KEYS, S3_VARIABLES, S3Destination, S3Keys};
 
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,7 +33,7 @@ pub enum ConfigError {
     #[error("{var}: {reason}")]
     Rejected { var: &'static str, reason: String },
     #[error(
-        "no destination configured: set SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME or LOG_RECORDS=true \
+        "no destination configured: set SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME, S3_BUCKET or LOG_RECORDS=true \
          (the Lambda function would otherwise drop every finding)"
     )]
     NoDestination,
@@ -261,6 +263,8 @@ pub struct Config {
     pub collector: Option<CollectorConfig>,
     /// `FIREHOSE_STREAM_NAME`: an Amazon Data Firehose delivery stream.
     pub firehose: Option<FirehoseStream>,
+    /// `S3_BUCKET`, `S3_PREFIX`, `S3_KMS_KEY_ID`: gzip NDJSON objects in Amazon S3.
+    pub s3: Option<S3Destination>,
     pub min_severity: Severity,
     pub output_schema: OutputSchema,
     pub backfill: BackfillConfig,
@@ -293,6 +297,7 @@ impl Config {
                 })?,
             ),
         };
+        let s3 = s3::parse(&env, &S3_VARIABLES)?;
         let min_severity = match env.string("MIN_SEVERITY") {
             None => Severity::Info,
             Some(v) => Severity::parse(&v).ok_or_else(|| ConfigError::Invalid {
@@ -399,6 +404,7 @@ impl Config {
             sqs_queue_url,
             collector,
             firehose,
+            s3,
             min_severity,
             output_schema,
             backfill: BackfillConfig {
@@ -434,7 +440,10 @@ impl Config {
     /// prints to a terminal is not a delivery that may move state (a checkpoint, a DLQ
     /// message).
     pub fn has_remote_destination(&self) -> bool {
-        self.sqs_queue_url.is_some() || self.collector.is_some() || self.firehose.is_some()
+        self.sqs_queue_url.is_some()
+            || self.collector.is_some()
+            || self.firehose.is_some()
+            || self.s3.is_some()
     }
 
     /// Lambda mode refuses to start without a destination.
@@ -1492,7 +1501,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 30] = [
+    const ALL_VARS: [&str; 33] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1523,6 +1532,9 @@ mod tests {
         "BACKFILL_INTERVAL_SECONDS",
         "BACKFILL_MAX_LAG_SECONDS",
         "FIREHOSE_STREAM_NAME",
+        "S3_BUCKET",
+        "S3_PREFIX",
+        "S3_KMS_KEY_ID",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

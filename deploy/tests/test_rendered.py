@@ -344,6 +344,44 @@ class FirehoseTest(unittest.TestCase):
                 rendered(FirehoseStreamArn=bad)
 
 
+class S3DestinationTest(unittest.TestCase):
+    KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    def test_a_bucket_reaches_the_function_and_only_put_object_under_its_prefix_is_granted(self):
+        resources = rendered(S3BucketName="gd-archive", S3Prefix="findings/gd")
+        variables = env(resources)
+        self.assertEqual((variables["S3_BUCKET"], variables["S3_PREFIX"]), ("gd-archive", "findings/gd"))
+        self.assertNotIn("S3_KMS_KEY_ID", variables)
+        statement = resources["S3PutPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(statement, [{"Effect": "Allow", "Action": "s3:PutObject",
+                                      "Resource": "arn:aws:s3:::gd-archive/findings/gd/*"}])
+
+    def test_an_sse_kms_key_is_passed_and_only_generate_data_key_through_s3_is_granted(self):
+        resources = rendered(S3BucketName="gd-archive", S3Prefix="", S3KmsKeyArn=self.KEY)
+        self.assertEqual(env(resources)["S3_KMS_KEY_ID"], self.KEY)
+        self.assertNotIn("S3_PREFIX", env(resources))
+        [put] = resources["S3PutPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        [key] = resources["S3KeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(put["Resource"], "arn:aws:s3:::gd-archive/*")
+        self.assertEqual(key["Action"], "kms:GenerateDataKey")
+        self.assertEqual(key["Resource"], self.KEY)
+        self.assertTrue(key["Condition"]["StringEquals"]["kms:ViaService"].startswith("s3."))
+
+    def test_without_a_bucket_there_is_neither_the_variable_nor_the_permission(self):
+        resources = rendered(S3KmsKeyArn=self.KEY)
+        self.assertNotIn("S3_BUCKET", env(resources))
+        self.assertNotIn("S3_KMS_KEY_ID", env(resources))
+        self.assertNotIn("S3PutPolicy", resources)
+        self.assertNotIn("S3KeyPolicy", resources)
+
+    def test_a_bucket_alone_is_a_destination_and_bad_names_and_prefixes_are_refused(self):
+        cfn.render(STACKSET, dict(WHERE, S3BucketName="gd-archive"))
+        for param, bad in (("S3BucketName", "s3://gd-archive"), ("S3BucketName", "GD"),
+                           ("S3Prefix", "/findings"), ("S3Prefix", "findings/"), ("S3Prefix", "a/*")):
+            with self.subTest(param=param, bad=bad), self.assertRaises(cfn.InvalidParameter):
+                rendered(**dict({"S3BucketName": "gd-archive"}, **{param: bad}))
+
+
 def metric_rows(widget):
     """A dashboard widget's metric rows with CloudWatch's "." (same as the row above) expanded."""
     rows, previous = [], []

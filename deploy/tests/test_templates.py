@@ -28,11 +28,12 @@ ALLOWED_ACTIONS = {
     "guardduty:ListDetectors", "guardduty:ListFindings", "guardduty:GetFindings",  # backfill
     "sqs:SendMessage", "sqs:GetQueueAttributes",  # findings queue; SendMessage also to the DLQ
     "firehose:PutRecordBatch",  # the Firehose stream FirehoseStreamArn names, only it
+    "s3:PutObject",  # new objects under S3BucketName/S3Prefix, only there
     "secretsmanager:GetSecretValue",  # collector credential
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",  # backfill state
     "ssm:GetParameter",  # an earlier version's SSM checkpoint, read once to migrate it
     "sts:AssumeRole",  # reading GuardDuty through another role
-    "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue encrypted with a given key
+    "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue (or S3 objects) encrypted with a given key
     "logs:CreateLogStream", "logs:PutLogEvents",  # the function's own log group
 }
 # Lambda's network interfaces in a VPC (VpcSubnetIds): no resource-level permissions exist.
