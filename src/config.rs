@@ -633,6 +633,7 @@ fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, Co
         .unwrap_or_else(|| "Authorization".into());
     check_auth_header(&auth_header)?;
     let auth = auth_source(env)?;
+    collector_format::check_credential(&format, &auth)?;
     if let (CollectorFormat::SumoHttp(_), AuthSource::Secret(_) | AuthSource::Value(_)) =
         (&format, &auth)
     {

@@ -778,3 +778,161 @@ async fn elastic_bulk_reports_a_replay_of_500_already_indexed_documents_delivere
         "each document once"
     );
 }
+
+const SECOPS_KEY: &str = "AIzaSy-secops-key-4711";
+const SECOPS_SECRET: &str = "feed-secret-0815";
+
+fn secops_credential(key: &str, secret: &str) -> String {
+    serde_json::json!({"api_key": key, "secret": secret}).to_string()
+}
+
+#[tokio::test]
+async fn secops_webhook_ingests_each_raw_finding_once_through_throttling_and_a_413() {
+    let feed = products::Secops::new(SECOPS_KEY, SECOPS_SECRET, 20_000);
+    feed.state.lock().unwrap().throttle = 1;
+    let s = stand(feed.responder()).await;
+    let credential = secops_credential(SECOPS_KEY, SECOPS_SECRET);
+    let sink = sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            ("COLLECTOR_AUTH_VALUE", &credential),
+            ("COLLECTOR_MAX_BATCH_BYTES", "200000"),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    let state = feed.state.lock().unwrap();
+    assert!(state.too_large >= 1, "the stand-in never said 413");
+    assert_eq!(state.throttled, 1, "the stand-in never said 429");
+    // Each line is the finding as AWS published it, not the record around it.
+    let mut want: Vec<Value> = recs
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.json).unwrap()["raw_event"].clone())
+        .collect();
+    let mut got = state.logs.clone();
+    want.sort_by_key(Value::to_string);
+    got.sort_by_key(Value::to_string);
+    assert_eq!(got, want, "every raw finding exactly once");
+    for r in s.collector.received() {
+        assert_eq!(r.path, products::SECOPS_PATH);
+        assert_eq!(r.header("x-goog-api-key"), Some(SECOPS_KEY));
+        assert_eq!(r.header("x-webhook-access-key"), Some(SECOPS_SECRET));
+        assert_eq!(r.header("authorization"), None);
+        assert!(r.body.len() <= 200_000);
+    }
+}
+
+#[tokio::test]
+async fn secops_webhook_with_a_refused_key_fails_every_record_and_never_shows_the_credential() {
+    let feed = products::Secops::new("another-key", SECOPS_SECRET, 4_000_000);
+    let s = stand(feed.responder()).await;
+    let credential = secops_credential(SECOPS_KEY, SECOPS_SECRET);
+    let sink = sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            ("COLLECTOR_AUTH_VALUE", &credential),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(failed_ids(&recs, &delivery.failed), ids(&recs));
+    let (_, error) = &delivery.failed[0];
+    assert!(error.is_permanent(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("HTTP 401") && text.contains("API key not valid"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(SECOPS_KEY) && !text.contains(SECOPS_SECRET),
+        "{text}"
+    );
+    assert!(feed.ids().is_empty());
+
+    let probes = sink.probe().await;
+    let result = &probes[0].result;
+    assert!(
+        result.as_ref().is_err_and(|e| e.contains("refused")),
+        "{probes:?}"
+    );
+    let good = self::sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            (
+                "COLLECTOR_AUTH_VALUE",
+                &secops_credential("another-key", SECOPS_SECRET),
+            ),
+        ],
+    );
+    let probes = good.probe().await;
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+}
+
+#[tokio::test]
+async fn a_secops_credential_that_is_not_its_json_is_refused_naming_the_variable_not_the_value() {
+    use aws_sdk_secretsmanager::Client;
+    let sm = Client::new(&support::moto::sdk_config("us-east-1"));
+    let plain = "plain-token-not-json-31337";
+    let arn = sm
+        .create_secret()
+        .name(support::moto::unique("secops"))
+        .secret_string(plain)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let feed = products::Secops::new(SECOPS_KEY, SECOPS_SECRET, 4_000_000);
+    let s = stand(feed.responder()).await;
+    let url = format!("{}{}", s.collector.base_url(), products::SECOPS_PATH);
+    let mut env = support::moto::aws_env();
+    env.extend([
+        ("COLLECTOR_URL", url.clone()),
+        ("COLLECTOR_CA_FILE", s.ca_file.clone()),
+        ("COLLECTOR_FORMAT", "secops-webhook".to_string()),
+        ("COLLECTOR_AUTH_SECRET_ARN", arn),
+        ("COLLECTOR_TIMEOUT_SECONDS", "2".to_string()),
+    ]);
+    let (output, ok) = tokio::task::spawn_blocking(move || forward_corpus(&env))
+        .await
+        .unwrap();
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("COLLECTOR_AUTH_SECRET_ARN: the secret's value is not the JSON object"),
+        "{output}"
+    );
+    assert!(!output.contains(plain), "{output}");
+    assert!(s.collector.received().is_empty(), "nothing was sent");
+
+    // The same in plain (development) is refused at start-up, and so is no credential at all.
+    for (extra, var) in [
+        (
+            vec![("COLLECTOR_AUTH_VALUE", plain.to_string())],
+            "COLLECTOR_AUTH_VALUE",
+        ),
+        (vec![], "COLLECTOR_AUTH_SECRET_ARN"),
+    ] {
+        let mut env = vec![
+            ("COLLECTOR_URL", url.clone()),
+            ("COLLECTOR_FORMAT", "secops-webhook".to_string()),
+        ];
+        env.extend(extra);
+        let out = support::process::command(&env)
+            .arg("forward")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+        assert!(!stderr.contains(plain), "{stderr}");
+    }
+}

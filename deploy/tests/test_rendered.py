@@ -298,7 +298,7 @@ class CollectorTest(unittest.TestCase):
 
     def test_every_preset_is_offered_and_its_options_reach_the_function_by_their_names(self):
         formats = STACKSET["Parameters"]["CollectorFormat"]["AllowedValues"]
-        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http"])
+        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http", "secops-webhook"])
         options = {
             "CollectorHecIndex": ("COLLECTOR_HEC_INDEX", "security"),
             "CollectorHecAck": ("COLLECTOR_HEC_ACK", "true"),

@@ -19,6 +19,8 @@ pub enum CollectorFormat {
     DatadogLogs(DatadogOptions),
     /// A Sumo Logic HTTP source (the URL is the credential).
     SumoHttp(SumoOptions),
+    /// A Google SecOps webhook feed: raw findings, an API key and a feed secret.
+    SecopsWebhook,
 }
 
 impl CollectorFormat {
@@ -31,6 +33,7 @@ impl CollectorFormat {
             CollectorFormat::ElasticBulk(_) => "elastic-bulk",
             CollectorFormat::DatadogLogs(_) => "datadog-logs",
             CollectorFormat::SumoHttp(_) => "sumo-http",
+            CollectorFormat::SecopsWebhook => "secops-webhook",
         }
     }
 
@@ -126,13 +129,14 @@ pub(super) fn parse(env: &Env<'_>) -> Result<CollectorFormat, ConfigError> {
             category: checked(env, "COLLECTOR_SUMO_CATEGORY", is_header_safe, TEXT_RULE)?,
             name: checked(env, "COLLECTOR_SUMO_NAME", is_header_safe, TEXT_RULE)?,
         }),
+        Some("secops-webhook") => CollectorFormat::SecopsWebhook,
         Some(other) => {
             return Err(ConfigError::Invalid {
                 var: "COLLECTOR_FORMAT",
                 value: other.into(),
-                reason:
-                    "expected ndjson, json, splunk-hec, elastic-bulk, datadog-logs or sumo-http"
-                        .into(),
+                reason: "expected ndjson, json, splunk-hec, elastic-bulk, datadog-logs, \
+                         sumo-http or secops-webhook"
+                    .into(),
             });
         }
     };
@@ -148,6 +152,23 @@ pub(super) fn parse(env: &Env<'_>) -> Result<CollectorFormat, ConfigError> {
         }
     }
     Ok(format)
+}
+
+/// A preset whose product cannot be reached without a credential refuses to start without
+/// one, naming where it goes.
+pub(super) fn check_credential(
+    format: &CollectorFormat,
+    auth: &super::AuthSource,
+) -> Result<(), ConfigError> {
+    if matches!(format, CollectorFormat::SecopsWebhook) && matches!(auth, super::AuthSource::None) {
+        return Err(ConfigError::Rejected {
+            var: "COLLECTOR_AUTH_SECRET_ARN",
+            reason: "secops-webhook needs the feed's credential: a secret holding \
+                     {\"api_key\": \"…\", \"secret\": \"…\"}"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 const HEC_INDEX_RULE: &str =

@@ -487,3 +487,113 @@ impl Sumo {
             .collect()
     }
 }
+
+// ---------------------------------------------------------------- Google SecOps webhook
+
+#[derive(Default)]
+pub struct SecopsState {
+    /// Each line of every accepted body, parsed: the raw findings the feed ingested.
+    pub logs: Vec<Value>,
+    /// Answer the next N posts with 429 (quota), `Retry-After: 1`.
+    pub throttle: usize,
+    pub too_large: usize,
+    pub throttled: usize,
+}
+
+/// A webhook feed: `X-goog-api-key` (401 `UNAUTHENTICATED` when wrong, as Google APIs answer
+/// an invalid key), `X-Webhook-Access-Key` (403 `PERMISSION_DENIED`), 413 over `max_body`
+/// (the real feed: 4 MB), 429 `RESOURCE_EXHAUSTED`, 400 for an empty body; newline-separated
+/// JSON logs, each kept whole.
+#[derive(Clone)]
+pub struct Secops {
+    pub api_key: String,
+    pub secret: String,
+    pub max_body: usize,
+    pub state: Arc<Mutex<SecopsState>>,
+}
+
+/// The path of a feed's endpoint, as the feed's page shows it.
+pub const SECOPS_PATH: &str =
+    "/v1alpha/projects/p1/locations/us/instances/i1/feeds/f1:importPushLogs";
+
+fn google_error(code: u16, status: &str, message: &str) -> Reply {
+    Reply::new(
+        code,
+        json!({"error": {"code": code, "message": message, "status": status}}).to_string(),
+    )
+}
+
+impl Secops {
+    pub fn new(api_key: &str, secret: &str, max_body: usize) -> Secops {
+        Secops {
+            api_key: api_key.into(),
+            secret: secret.into(),
+            max_body,
+            state: Default::default(),
+        }
+    }
+
+    pub fn responder(&self) -> Responder {
+        let feed = self.clone();
+        Arc::new(move |r| feed.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        if header(r, "x-goog-api-key") != Some(self.api_key.as_str()) {
+            return google_error(
+                401,
+                "UNAUTHENTICATED",
+                "API key not valid. Please pass a valid API key.",
+            );
+        }
+        if header(r, "x-webhook-access-key") != Some(self.secret.as_str()) {
+            return google_error(
+                403,
+                "PERMISSION_DENIED",
+                "The caller does not have permission",
+            );
+        }
+        if r.path != SECOPS_PATH {
+            return google_error(404, "NOT_FOUND", "Feed not found");
+        }
+        let mut s = self.state.lock().unwrap();
+        if r.body.len() > self.max_body {
+            s.too_large += 1;
+            return google_error(
+                413,
+                "INVALID_ARGUMENT",
+                "Request payload size exceeds the limit",
+            );
+        }
+        if s.throttle > 0 {
+            s.throttle -= 1;
+            s.throttled += 1;
+            let mut reply = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded");
+            reply.headers.push(("retry-after", "1".into()));
+            return reply;
+        }
+        let lines: Vec<&[u8]> = r
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            return google_error(400, "INVALID_ARGUMENT", "Empty request body");
+        }
+        for l in lines {
+            let v = serde_json::from_slice(l).unwrap_or_else(|_| json!({"unparsed": true}));
+            s.logs.push(v);
+        }
+        Reply::new(200, "{}")
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .logs
+            .iter()
+            .map(finding_id)
+            .collect()
+    }
+}

@@ -36,6 +36,9 @@ pub enum AuthScheme {
         name: &'static str,
         prefix: &'static str,
     },
+    /// The credential is a JSON object: each `(member, header)` pair sends that member's
+    /// string value in that header (Google SecOps: an API key and a feed secret).
+    JsonMembers(&'static [(&'static str, &'static str)]),
 }
 
 /// Body framing: `open`, the items joined by `separator`, `close`.
