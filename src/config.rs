@@ -15,11 +15,13 @@ use crate::normalize::{OcsfVersion, OutputSchema, Severity};
 
 mod collector_format;
 mod s3;
+mod sentinel;
 pub use collector_format::{
     CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
     SumoOptions,
 };
 pub use s3::{S3_ENTRY_KEYS, S3_VARIABLES, S3Destination, S3Keys};
+pub use sentinel::{DEFAULT_AUTHORITY_HOST, SentinelOptions};
 
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -1502,7 +1504,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 33] = [
+    const ALL_VARS: [&str; 38] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1536,6 +1538,11 @@ mod tests {
         "S3_BUCKET",
         "S3_PREFIX",
         "S3_KMS_KEY_ID",
+        "SENTINEL_DCR_ID",
+        "SENTINEL_STREAM",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_AUTHORITY_HOST",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

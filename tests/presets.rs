@@ -936,3 +936,213 @@ async fn a_secops_credential_that_is_not_its_json_is_refused_naming_the_variable
         assert!(!stderr.contains(plain), "{stderr}");
     }
 }
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "00000000-1111-2222-3333-444444444444";
+const CLIENT_SECRET: &str = "Qx8Q~client-secret-value-0042";
+const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
+const STREAM: &str = "Custom-GuardDutyFindings";
+
+/// Entra ID and a data collection endpoint, two TLS stand-ins under one CA.
+struct Azure {
+    entra: products::Entra,
+    dce: products::LogsIngestion,
+    login: Collector,
+    endpoint: Stand,
+}
+
+/// `max_body`: what the endpoint answers 413 past (the service: 1 MB).
+async fn azure(token_lifetime: u64, max_body: usize) -> Azure {
+    let entra = products::Entra::new(TENANT, CLIENT, CLIENT_SECRET, token_lifetime);
+    let mut dce = products::LogsIngestion::new(DCR, STREAM, &entra);
+    dce.max_body = max_body;
+    let ca = Ca::new("azure ca");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let login = Collector::start_with(&ca, vec![], Some(entra.responder())).await;
+    let collector = Collector::start_with(&ca, vec![], Some(dce.responder())).await;
+    Azure {
+        entra,
+        dce,
+        login,
+        endpoint: Stand {
+            collector,
+            _dir: dir,
+            ca_file,
+        },
+    }
+}
+
+impl Azure {
+    fn sink(&self, client_secret: &str) -> HttpsSink {
+        sink(
+            &self.endpoint,
+            self.endpoint.collector.base_url(),
+            &[
+                ("COLLECTOR_FORMAT", "sentinel"),
+                ("COLLECTOR_AUTH_VALUE", client_secret),
+                ("SENTINEL_DCR_ID", DCR),
+                ("SENTINEL_STREAM", STREAM),
+                ("AZURE_TENANT_ID", TENANT),
+                ("AZURE_CLIENT_ID", CLIENT),
+                ("AZURE_AUTHORITY_HOST", &self.login.base_url()),
+            ],
+        )
+    }
+}
+
+#[tokio::test]
+async fn sentinel_ingests_every_record_once_through_throttling_and_a_413_on_one_cached_token() {
+    let az = azure(3599, 30_000).await;
+    az.dce.state.lock().unwrap().throttle = 1;
+    let sink = az.sink(CLIENT_SECRET);
+    let recs = corpus_records();
+    let (first, second) = recs.split_at(recs.len() / 2);
+    for part in [first, second] {
+        let delivery = sink.deliver(part, Deadline::none()).await;
+        assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    }
+    assert_eq!(az.entra.tokens_issued(), 1, "one token for both deliveries");
+    let state = az.dce.state.lock().unwrap();
+    assert_eq!(state.throttled, 1, "the stand-in never said 429");
+    assert!(state.too_large >= 1, "the stand-in never said 413");
+    assert_eq!(state.truncated, 0);
+    assert!(state.rows.iter().all(|r| r["TimeGenerated"].is_string()));
+    drop(state);
+    let got = az.dce.ids();
+    assert_eq!(got.len(), recs.len(), "a row was stored twice or lost");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+    for r in az.endpoint.collector.received() {
+        assert_eq!(r.path, az.dce.path());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(r.body.len() <= 1_000_000);
+    }
+}
+
+#[tokio::test]
+async fn sentinel_asks_for_a_new_token_once_the_cached_one_is_about_to_expire() {
+    let az = azure(1, 1_000_000).await;
+    let sink = az.sink(CLIENT_SECRET);
+    let recs = corpus_records();
+    for _ in 0..2 {
+        let delivery = sink.deliver(&recs[..2], Deadline::none()).await;
+        assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(az.entra.tokens_issued(), 2);
+    let tokens = az.dce.state.lock().unwrap().tokens.clone();
+    assert_ne!(
+        tokens.first(),
+        tokens.last(),
+        "the second call used the new token"
+    );
+}
+
+#[tokio::test]
+async fn sentinel_with_a_wrong_client_secret_fails_every_record_naming_entra_ids_answer() {
+    let az = azure(3599, 1_000_000).await;
+    let wrong = "Qx8Q~wrong-secret-value-0099";
+    let sink = az.sink(wrong);
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(failed_ids(&recs, &delivery.failed), ids(&recs));
+    let (_, error) = &delivery.failed[0];
+    assert!(error.is_permanent(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("invalid_client") && text.contains("AADSTS7000215"),
+        "{text}"
+    );
+    assert!(!text.contains(wrong), "{text}");
+    assert!(
+        az.endpoint.collector.received().is_empty(),
+        "nothing reached the endpoint"
+    );
+    let probes = sink.probe().await;
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert_eq!(probes[0].label, "token");
+    assert!(probes[0].result.is_err());
+
+    let probes = az.sink(CLIENT_SECRET).probe().await;
+    assert_eq!(
+        probes.iter().map(|p| p.label).collect::<Vec<_>>(),
+        ["token", "ingestion"]
+    );
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+}
+
+#[tokio::test]
+async fn sentinel_gets_a_record_over_64_kb_shrunk_rather_than_a_field_truncated() {
+    let az = azure(3599, 1_000_000).await;
+    let sink = az.sink(CLIENT_SECRET);
+    let mut recs = corpus_records();
+    let big = big_record("b1g0000000000000000000000000000c", 100_000);
+    recs.push(big.clone());
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.shrunk, 1);
+    let state = az.dce.state.lock().unwrap();
+    assert_eq!(state.truncated, 0, "no field was cut by the service");
+    let kept = state
+        .rows
+        .iter()
+        .find(|r| r["id"] == big.id.as_str())
+        .unwrap();
+    assert_marked(kept, &big.id);
+}
+
+#[test]
+fn the_shipped_sentinel_rule_declares_every_field_of_the_native_record_and_its_table_each_column() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/sentinel/guardduty-findings.json"
+    );
+    let arm: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let resource = |kind: &str| {
+        arm["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .clone()
+    };
+    let names = |columns: &Value| -> Vec<String> {
+        columns
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dcr = resource("Microsoft.Insights/dataCollectionRules");
+    let stream = names(&dcr["properties"]["streamDeclarations"][STREAM]["columns"]);
+    let mut fields: BTreeSet<String> = BTreeSet::from(["TimeGenerated".to_string()]);
+    for r in corpus_records() {
+        let v: Value = serde_json::from_str(&r.json).unwrap();
+        fields.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(
+        stream.iter().cloned().collect::<BTreeSet<_>>(),
+        fields,
+        "the stream declares exactly the native record's fields"
+    );
+    // The table has the stream's columns, with the two the transformation renames.
+    let table = resource("Microsoft.OperationalInsights/workspaces/tables");
+    let renamed: Vec<String> = stream
+        .iter()
+        .map(|c| match c.as_str() {
+            "type" => "FindingType".to_string(),
+            "count" => "EventCount".to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(names(&table["properties"]["schema"]["columns"]), renamed);
+    let kql = dcr["properties"]["dataFlows"][0]["transformKql"]
+        .as_str()
+        .unwrap();
+    assert!(
+        kql.contains("FindingType = ['type']") && kql.contains("EventCount = ['count']"),
+        "{kql}"
+    );
+}

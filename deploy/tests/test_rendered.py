@@ -298,7 +298,7 @@ class CollectorTest(unittest.TestCase):
 
     def test_every_preset_is_offered_and_its_options_reach_the_function_by_their_names(self):
         formats = STACKSET["Parameters"]["CollectorFormat"]["AllowedValues"]
-        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http", "secops-webhook"])
+        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http", "secops-webhook", "sentinel"])
         options = {
             "CollectorHecIndex": ("COLLECTOR_HEC_INDEX", "security"),
             "CollectorHecAck": ("COLLECTOR_HEC_ACK", "true"),
@@ -342,6 +342,25 @@ class FirehoseTest(unittest.TestCase):
                     "arn:aws:firehose:eu-west-1:111122223333:deliverystream/has space"):
             with self.subTest(bad=bad), self.assertRaises(cfn.InvalidParameter):
                 rendered(FirehoseStreamArn=bad)
+
+
+class SentinelTest(unittest.TestCase):
+    SETTINGS = {"CollectorFormat": "sentinel", "CollectorUrl": "https://gdf-abcd.eastus-1.ingest.monitor.azure.com",
+                "SentinelDcrId": "dcr-0123456789abcdef0123456789abcdef",
+                "AzureTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "AzureClientId": "00000000-1111-2222-3333-444444444444"}
+
+    def test_the_preset_gets_its_settings_and_other_formats_none_of_them(self):
+        variables = env(rendered(**self.SETTINGS))
+        self.assertEqual(variables["SENTINEL_DCR_ID"], self.SETTINGS["SentinelDcrId"])
+        self.assertEqual(variables["SENTINEL_STREAM"], "Custom-GuardDutyFindings")
+        self.assertEqual(variables["AZURE_CLIENT_ID"], self.SETTINGS["AzureClientId"])
+        self.assertNotIn("AZURE_AUTHORITY_HOST", variables)
+        sovereign = env(rendered(AzureAuthorityHost="https://login.microsoftonline.us", **self.SETTINGS))
+        self.assertEqual(sovereign["AZURE_AUTHORITY_HOST"], "https://login.microsoftonline.us")
+        other = env(rendered(CollectorUrl="https://c.example.com", SentinelDcrId=self.SETTINGS["SentinelDcrId"]))
+        for name in ("SENTINEL_DCR_ID", "SENTINEL_STREAM", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST"):
+            self.assertNotIn(name, other, "the forwarder refuses a preset's setting for another format")
 
 
 class S3DestinationTest(unittest.TestCase):

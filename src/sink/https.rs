@@ -17,9 +17,11 @@
 pub mod datadog;
 mod deliver;
 pub mod elastic_bulk;
+pub mod entra;
 mod probe;
 pub mod protocol;
 pub mod secops;
+pub mod sentinel;
 pub mod splunk_hec;
 pub mod sumo;
 
@@ -68,6 +70,8 @@ enum Auth {
     None,
     Static(AuthHeaders),
     Secret(CachedSecret),
+    /// An Entra ID token for the client secret (`sentinel`).
+    Entra(Box<entra::EntraToken>),
 }
 
 /// Where requests go, from the collector URL.
@@ -169,8 +173,9 @@ impl HttpsSink {
         let (header_name, scheme) = match protocol.auth() {
             AuthScheme::Configured => (cfg.auth_header.as_str(), ""),
             AuthScheme::Header { name, prefix } => (name, prefix),
-            // Unused: the secret names each header's value.
+            // The secret names each header's value.
             AuthScheme::JsonMembers(_) => ("authorization", ""),
+            AuthScheme::EntraToken => ("authorization", "Bearer "),
         };
         let header = HeaderName::from_bytes(header_name.as_bytes()).map_err(|_| {
             CollectorSetupError::Setting {
@@ -178,9 +183,26 @@ impl HttpsSink {
                 reason: "not a valid HTTP header name",
             }
         })?;
-        let auth = match &cfg.auth {
-            AuthSource::None => Auth::None,
-            AuthSource::Value(v) => Auth::Static(
+        let auth = match (&cfg.format, &cfg.auth) {
+            (CollectorFormat::Sentinel(options), source) => {
+                let secret = match source {
+                    AuthSource::Secret(arn) => entra::ClientSecret::Stored(CachedSecret::new(
+                        "COLLECTOR_AUTH_SECRET_ARN",
+                        arn.clone(),
+                        aws,
+                    )),
+                    AuthSource::Value(v) => entra::ClientSecret::Plain(v.clone()),
+                    AuthSource::None => {
+                        return Err(CollectorSetupError::Setting {
+                            var: "COLLECTOR_AUTH_SECRET_ARN",
+                            reason: "sentinel needs the Entra ID app's client secret",
+                        });
+                    }
+                };
+                Auth::Entra(Box::new(entra::EntraToken::new(options, secret)))
+            }
+            (_, AuthSource::None) => Auth::None,
+            (_, AuthSource::Value(v)) => Auth::Static(
                 auth_headers(protocol.auth(), &header, scheme, v.expose()).map_err(|reason| {
                     CollectorSetupError::Setting {
                         var: "COLLECTOR_AUTH_VALUE",
@@ -188,7 +210,7 @@ impl HttpsSink {
                     }
                 })?,
             ),
-            AuthSource::Secret(arn) => Auth::Secret(CachedSecret::new(
+            (_, AuthSource::Secret(arn)) => Auth::Secret(CachedSecret::new(
                 "COLLECTOR_AUTH_SECRET_ARN",
                 arn.clone(),
                 aws,
@@ -254,6 +276,11 @@ impl HttpsSink {
                     ))
                 })
             }
+            Auth::Entra(token) => {
+                let client = self.client().await?;
+                let bearer = token.bearer(client, refresh, deadline).await?;
+                Ok(vec![(hyper::header::AUTHORIZATION, bearer)])
+            }
         }
     }
 
@@ -295,7 +322,12 @@ impl HttpsSink {
 
     /// Whether a refused request is worth fetching the secrets again for.
     fn has_secret(&self) -> bool {
-        matches!(self.auth, Auth::Secret(_)) || self.url_is_secret()
+        match &self.auth {
+            Auth::Secret(_) => true,
+            // A refused token may have been revoked: a new one is worth asking for.
+            Auth::Entra(_) => true,
+            Auth::None | Auth::Static(_) => self.url_is_secret(),
+        }
     }
 
     fn url_is_secret(&self) -> bool {
@@ -512,6 +544,7 @@ fn protocol_for(format: &CollectorFormat) -> Box<dyn Protocol> {
         CollectorFormat::DatadogLogs(o) => Box::new(datadog::Datadog::new(o.clone())),
         CollectorFormat::SumoHttp(o) => Box::new(sumo::Sumo::new(o.clone())),
         CollectorFormat::SecopsWebhook => Box::new(secops::SecopsWebhook),
+        CollectorFormat::Sentinel(o) => Box::new(sentinel::Sentinel::new(o)),
     }
 }
 
@@ -526,7 +559,7 @@ fn auth_headers(
 ) -> Result<AuthHeaders, &'static str> {
     const NOT_A_HEADER: &str = "not a valid HTTP header value (value not shown)";
     let members = match scheme {
-        AuthScheme::Configured | AuthScheme::Header { .. } => {
+        AuthScheme::Configured | AuthScheme::Header { .. } | AuthScheme::EntraToken => {
             let v = sensitive(&with_scheme(prefix, value)).map_err(|_| NOT_A_HEADER)?;
             return Ok(vec![(header.clone(), v)]);
         }

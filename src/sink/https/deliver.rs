@@ -193,6 +193,8 @@ impl HttpsSink {
         };
         let auth = match self.auth_headers(refresh, run.deadline).await {
             Ok(a) => a,
+            // A credential refused for good (an Entra ID app's secret) fails at once.
+            Err(e) if e.is_permanent() => return (all(Verdict::Failed(e.to_string())), None),
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
         // Uncompressed, as the budget counts it.

@@ -11,6 +11,21 @@ impl HttpsSink {
     /// Runs the protocol's `check` probes in order, stopping at the first that fails.
     pub async fn probe(&self) -> Vec<ProbeOutcome> {
         let mut out = Vec::new();
+        if matches!(self.auth, super::Auth::Entra(_)) {
+            let result = self
+                .auth_headers(false, Deadline::none())
+                .await
+                .map(|_| "Entra ID issued a token for the Logs Ingestion API".to_string())
+                .map_err(|e| e.to_string());
+            let failed = result.is_err();
+            out.push(ProbeOutcome {
+                label: "token",
+                result,
+            });
+            if failed {
+                return out;
+            }
+        }
         for p in self.protocol.probes() {
             let result = self.run_probe(&p).await;
             let failed = result.is_err();

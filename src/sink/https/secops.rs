@@ -66,7 +66,7 @@ fn judge_probe(status: u16, _body: &[u8]) -> Result<String, String> {
 }
 
 impl Protocol for SecopsWebhook {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         None
     }
     fn content_type(&self) -> &'static str {
