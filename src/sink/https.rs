@@ -183,39 +183,7 @@ impl HttpsSink {
                 reason: "not a valid HTTP header name",
             }
         })?;
-        let auth = match (&cfg.format, &cfg.auth) {
-            (CollectorFormat::Sentinel(options), source) => {
-                let secret = match source {
-                    AuthSource::Secret(arn) => entra::ClientSecret::Stored(CachedSecret::new(
-                        "COLLECTOR_AUTH_SECRET_ARN",
-                        arn.clone(),
-                        aws,
-                    )),
-                    AuthSource::Value(v) => entra::ClientSecret::Plain(v.clone()),
-                    AuthSource::None => {
-                        return Err(CollectorSetupError::Setting {
-                            var: "COLLECTOR_AUTH_SECRET_ARN",
-                            reason: "sentinel needs the Entra ID app's client secret",
-                        });
-                    }
-                };
-                Auth::Entra(Box::new(entra::EntraToken::new(options, secret)))
-            }
-            (_, AuthSource::None) => Auth::None,
-            (_, AuthSource::Value(v)) => Auth::Static(
-                auth_headers(protocol.auth(), &header, scheme, v.expose()).map_err(|reason| {
-                    CollectorSetupError::Setting {
-                        var: "COLLECTOR_AUTH_VALUE",
-                        reason,
-                    }
-                })?,
-            ),
-            (_, AuthSource::Secret(arn)) => Auth::Secret(CachedSecret::new(
-                "COLLECTOR_AUTH_SECRET_ARN",
-                arn.clone(),
-                aws,
-            )),
-        };
+        let auth = auth_of(&cfg, protocol.auth(), &header, scheme, aws)?;
         Ok(HttpsSink {
             target,
             protocol,
@@ -422,6 +390,51 @@ impl HttpsSink {
             text.trim().to_string()
         }
     }
+}
+
+/// Where the credential comes from, for this configuration: none, a value, a secret, or an
+/// Entra ID token for the app's client secret (`sentinel`).
+fn auth_of(
+    cfg: &CollectorConfig,
+    scheme_of_protocol: AuthScheme,
+    header: &HeaderName,
+    scheme: &'static str,
+    aws: Arc<Aws>,
+) -> Result<Auth, CollectorSetupError> {
+    let auth = match (&cfg.format, &cfg.auth) {
+        (CollectorFormat::Sentinel(options), source) => {
+            let secret = match source {
+                AuthSource::Secret(arn) => entra::ClientSecret::Stored(CachedSecret::new(
+                    "COLLECTOR_AUTH_SECRET_ARN",
+                    arn.clone(),
+                    aws,
+                )),
+                AuthSource::Value(v) => entra::ClientSecret::Plain(v.clone()),
+                AuthSource::None => {
+                    return Err(CollectorSetupError::Setting {
+                        var: "COLLECTOR_AUTH_SECRET_ARN",
+                        reason: "sentinel needs the Entra ID app's client secret",
+                    });
+                }
+            };
+            Auth::Entra(Box::new(entra::EntraToken::new(options, secret)))
+        }
+        (_, AuthSource::None) => Auth::None,
+        (_, AuthSource::Value(v)) => Auth::Static(
+            auth_headers(scheme_of_protocol, header, scheme, v.expose()).map_err(|reason| {
+                CollectorSetupError::Setting {
+                    var: "COLLECTOR_AUTH_VALUE",
+                    reason,
+                }
+            })?,
+        ),
+        (_, AuthSource::Secret(arn)) => Auth::Secret(CachedSecret::new(
+            "COLLECTOR_AUTH_SECRET_ARN",
+            arn.clone(),
+            aws,
+        )),
+    };
+    Ok(auth)
 }
 
 /// The endpoints for a collector URL, or what is wrong with it (without quoting it).
