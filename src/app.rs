@@ -10,6 +10,7 @@ use crate::sink::Sink;
 use crate::sink::firehose::FirehoseSink;
 use crate::sink::https::{CollectorSetupError, HttpsSink};
 use crate::sink::log::LogSink;
+use crate::sink::s3::S3Sink;
 use crate::sink::sqs::SqsSink;
 
 /// Everything that outlives an invocation: configuration and clients, nothing else.
@@ -98,6 +99,7 @@ fn sink_for(d: &Destination, aws: &Arc<Aws>) -> Result<Box<dyn Sink>, SetupError
         DestinationKind::Firehose(stream) => {
             Box::new(FirehoseSink::new(aws.clone(), stream.clone()))
         }
+        DestinationKind::S3(s3) => Box::new(S3Sink::new(aws.clone(), s3.clone())),
     })
 }
 

@@ -7,6 +7,8 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::sync::OnceCell;
 
+pub mod s3;
+
 /// The HTTPS client the SDK clients share: rustls with ring, platform roots.
 pub fn http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
@@ -145,10 +147,59 @@ mod region_tests {
     }
 }
 
-/// A GET to `url` with its SigV4 headers, for the few AWS calls made without an SDK client
-/// (`check --function`'s Lambda call, S3 replay's two S3 calls: BENCHMARKS.md says why).
-/// `settings` are the service's signing rules (S3 signs the payload hash and encodes paths
-/// once); `headers` are sent unsigned.
+/// How to sign one request: the service's name and rules, the region and the caller.
+pub struct Signer<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+    pub identity: &'a aws_smithy_runtime_api::client::identity::Identity,
+    /// The service's signing rules (S3 signs the payload hash and encodes paths once).
+    pub settings: aws_sigv4::http_request::SigningSettings,
+}
+
+/// A request to `url` with its SigV4 headers, for the few AWS calls made without an SDK
+/// client (`check --function`'s Lambda call, S3 replay's GETs, the S3 destination's PUTs:
+/// BENCHMARKS.md says why). `headers` are signed with the request (S3 requires every
+/// `x-amz-*` header it reads to be signed); `body` is sent as it is.
+pub fn signed_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: bytes::Bytes,
+    signer: Signer<'_>,
+) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
+    let failed = |e: &dyn std::fmt::Display| SignError(e.to_string());
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(signer.identity)
+        .region(signer.region)
+        .name(signer.service)
+        .time(std::time::SystemTime::now())
+        .settings(signer.settings)
+        .build()
+        .map_err(|e| failed(&e))?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (*k, *v)),
+        SignableBody::Bytes(&body),
+    )
+    .map_err(|e| failed(&e))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| failed(&e))?
+        .into_parts();
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| failed(&e))?;
+    instructions.apply_to_request_http1x(&mut request);
+    Ok(request)
+}
+
+/// A GET to `url` with its SigV4 headers ([`signed_request`]); `headers` are sent unsigned.
 pub fn signed_get(
     url: &str,
     service: &str,
@@ -157,57 +208,17 @@ pub fn signed_get(
     settings: aws_sigv4::http_request::SigningSettings,
     headers: &[(&'static str, &str)],
 ) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
-    let signing = Signing {
+    let signer = Signer {
         service,
         region,
         identity,
         settings,
     };
-    signed_request("GET", url, &signing, headers, bytes::Bytes::new())
-}
-
-/// Who signs, for which service and region, by which rules.
-pub struct Signing<'a> {
-    pub service: &'a str,
-    pub region: &'a str,
-    pub identity: &'a aws_smithy_runtime_api::client::identity::Identity,
-    pub settings: aws_sigv4::http_request::SigningSettings,
-}
-
-/// A request to `url` with `body` and its SigV4 headers (the body is signed; `headers` are
-/// not): [`signed_get`], and the JSON POSTs of AWS Organizations' lookups.
-pub fn signed_request(
-    method: &str,
-    url: &str,
-    signing: &Signing<'_>,
-    headers: &[(&'static str, &str)],
-    body: bytes::Bytes,
-) -> Result<http::Request<http_body_util::Full<bytes::Bytes>>, SignError> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
-    let failed = |e: &dyn std::fmt::Display| SignError(e.to_string());
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(signing.identity)
-        .region(signing.region)
-        .name(signing.service)
-        .time(std::time::SystemTime::now())
-        .settings(signing.settings.clone())
-        .build()
-        .map_err(|e| failed(&e))?
-        .into();
-    let mut request = http::Request::builder().method(method).uri(url);
+    let mut request = signed_request("GET", url, &[], bytes::Bytes::new(), signer)?;
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        let value = http::HeaderValue::from_str(value).map_err(|e| SignError(e.to_string()))?;
+        request.headers_mut().insert(*name, value);
     }
-    let mut request = request
-        .body(http_body_util::Full::new(body.clone()))
-        .map_err(|e| failed(&e))?;
-    let signable =
-        SignableRequest::new(method, url, std::iter::empty(), SignableBody::Bytes(&body))
-            .map_err(|e| failed(&e))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| failed(&e))?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut request);
     Ok(request)
 }
 

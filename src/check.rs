@@ -340,6 +340,14 @@ async fn check_destination(app: &App, d: &Destination, aws_ok: bool) -> CheckRes
         DestinationKind::Firehose(stream) if aws_ok => check_firehose(app, stream).await,
         DestinationKind::Firehose(_) => fail("firehose", NOT_TRIED),
         DestinationKind::Https(collector) => check_collector(app, collector).await,
+        DestinationKind::S3(s3) if aws_ok => {
+            let sink = crate::sink::s3::S3Sink::new(app.aws.clone(), s3.clone());
+            match sink.probe().await {
+                Ok(detail) => pass("s3", detail),
+                Err(e) => fail("s3", e.to_string()),
+            }
+        }
+        DestinationKind::S3(_) => fail("s3", NOT_TRIED),
     };
     if d.name != d.kind.type_name() {
         result.check = format!("{} {}", result.check, d.name);

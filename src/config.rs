@@ -17,11 +17,15 @@ pub mod account_context;
 pub mod account_mapping;
 mod collector_format;
 mod destinations;
+mod s3;
+mod sentinel;
 pub use collector_format::{
     CollectorFormat, DATADOG_DEFAULT_SOURCE, DatadogOptions, ElasticOptions, HecOptions,
     SumoOptions,
 };
 pub use destinations::{Destination, DestinationKind, parse_document};
+pub use s3::{S3_ENTRY_KEYS, S3_VARIABLES, S3Destination, S3Keys};
+pub use sentinel::{DEFAULT_AUTHORITY_HOST, SentinelOptions};
 
 /// A setting that could not be accepted. Always names the variable; never echoes a secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,7 +39,7 @@ pub enum ConfigError {
     #[error("{var}: {reason}")]
     Rejected { var: &'static str, reason: String },
     #[error(
-        "no destination configured: set DESTINATIONS, SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME or \
+        "no destination configured: set DESTINATIONS, SQS_QUEUE_URL, COLLECTOR_URL, FIREHOSE_STREAM_NAME, S3_BUCKET or \
          LOG_RECORDS=true (the Lambda function would otherwise drop every finding)"
     )]
     NoDestination,
@@ -720,6 +724,7 @@ fn collector_config(env: &Env<'_>, url: UrlSource) -> Result<CollectorConfig, Co
         .unwrap_or_else(|| "Authorization".into());
     check_auth_header(&auth_header)?;
     let auth = auth_source(env)?;
+    collector_format::check_credential(&format, &auth)?;
     if let (CollectorFormat::SumoHttp(_), AuthSource::Secret(_) | AuthSource::Value(_)) =
         (&format, &auth)
     {
@@ -1588,7 +1593,7 @@ mod tests {
         "ASSUME_ROLE_EXTERNAL_ID",
     ];
 
-    const ALL_VARS: [&str; 30] = [
+    const ALL_VARS: [&str; 38] = [
         "COLLECTOR_URL",
         "COLLECTOR_URL_SECRET_ARN",
         "COLLECTOR_AUTH_HEADER",
@@ -1619,6 +1624,14 @@ mod tests {
         "BACKFILL_INTERVAL_SECONDS",
         "BACKFILL_MAX_LAG_SECONDS",
         "FIREHOSE_STREAM_NAME",
+        "S3_BUCKET",
+        "S3_PREFIX",
+        "S3_KMS_KEY_ID",
+        "SENTINEL_DCR_ID",
+        "SENTINEL_STREAM",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_AUTHORITY_HOST",
     ];
 
     fn value_strategy() -> impl proptest::strategy::Strategy<Value = String> {

@@ -781,3 +781,371 @@ async fn elastic_bulk_reports_a_replay_of_500_already_indexed_documents_delivere
         "each document once"
     );
 }
+
+const SECOPS_KEY: &str = "AIzaSy-secops-key-4711";
+const SECOPS_SECRET: &str = "feed-secret-0815";
+
+fn secops_credential(key: &str, secret: &str) -> String {
+    serde_json::json!({"api_key": key, "secret": secret}).to_string()
+}
+
+#[tokio::test]
+async fn secops_webhook_ingests_each_raw_finding_once_through_throttling_and_a_413() {
+    let feed = products::Secops::new(SECOPS_KEY, SECOPS_SECRET, 20_000);
+    feed.state.lock().unwrap().throttle = 1;
+    let s = stand(feed.responder()).await;
+    let credential = secops_credential(SECOPS_KEY, SECOPS_SECRET);
+    let sink = sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            ("COLLECTOR_AUTH_VALUE", &credential),
+            ("COLLECTOR_MAX_BATCH_BYTES", "200000"),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    let state = feed.state.lock().unwrap();
+    assert!(state.too_large >= 1, "the stand-in never said 413");
+    assert_eq!(state.throttled, 1, "the stand-in never said 429");
+    // Each line is the finding as AWS published it, not the record around it.
+    let mut want: Vec<Value> = recs
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.json).unwrap()["raw_event"].clone())
+        .collect();
+    let mut got = state.logs.clone();
+    want.sort_by_key(Value::to_string);
+    got.sort_by_key(Value::to_string);
+    assert_eq!(got, want, "every raw finding exactly once");
+    for r in s.collector.received() {
+        assert_eq!(r.path, products::SECOPS_PATH);
+        assert_eq!(r.header("x-goog-api-key"), Some(SECOPS_KEY));
+        assert_eq!(r.header("x-webhook-access-key"), Some(SECOPS_SECRET));
+        assert_eq!(r.header("authorization"), None);
+        assert!(r.body.len() <= 200_000);
+    }
+}
+
+#[tokio::test]
+async fn secops_webhook_with_a_refused_key_fails_every_record_and_never_shows_the_credential() {
+    let feed = products::Secops::new("another-key", SECOPS_SECRET, 4_000_000);
+    let s = stand(feed.responder()).await;
+    let credential = secops_credential(SECOPS_KEY, SECOPS_SECRET);
+    let sink = sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            ("COLLECTOR_AUTH_VALUE", &credential),
+        ],
+    );
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(failed_ids(&recs, &delivery.failed), ids(&recs));
+    let (_, error) = &delivery.failed[0];
+    assert!(error.is_permanent(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("HTTP 401") && text.contains("API key not valid"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(SECOPS_KEY) && !text.contains(SECOPS_SECRET),
+        "{text}"
+    );
+    assert!(feed.ids().is_empty());
+
+    let probes = sink.probe().await;
+    let result = &probes[0].result;
+    assert!(
+        result.as_ref().is_err_and(|e| e.contains("refused")),
+        "{probes:?}"
+    );
+    let good = self::sink(
+        &s,
+        format!("{}{}", s.collector.base_url(), products::SECOPS_PATH),
+        &[
+            ("COLLECTOR_FORMAT", "secops-webhook"),
+            (
+                "COLLECTOR_AUTH_VALUE",
+                &secops_credential("another-key", SECOPS_SECRET),
+            ),
+        ],
+    );
+    let probes = good.probe().await;
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+}
+
+#[tokio::test]
+async fn a_secops_credential_that_is_not_its_json_is_refused_naming_the_variable_not_the_value() {
+    use aws_sdk_secretsmanager::Client;
+    let sm = Client::new(&support::moto::sdk_config("us-east-1"));
+    let plain = "plain-token-not-json-31337";
+    let arn = sm
+        .create_secret()
+        .name(support::moto::unique("secops"))
+        .secret_string(plain)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let feed = products::Secops::new(SECOPS_KEY, SECOPS_SECRET, 4_000_000);
+    let s = stand(feed.responder()).await;
+    let url = format!("{}{}", s.collector.base_url(), products::SECOPS_PATH);
+    let mut env = support::moto::aws_env();
+    env.extend([
+        ("COLLECTOR_URL", url.clone()),
+        ("COLLECTOR_CA_FILE", s.ca_file.clone()),
+        ("COLLECTOR_FORMAT", "secops-webhook".to_string()),
+        ("COLLECTOR_AUTH_SECRET_ARN", arn),
+        ("COLLECTOR_TIMEOUT_SECONDS", "2".to_string()),
+    ]);
+    let (output, ok) = tokio::task::spawn_blocking(move || forward_corpus(&env))
+        .await
+        .unwrap();
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("COLLECTOR_AUTH_SECRET_ARN: the secret's value is not the JSON object"),
+        "{output}"
+    );
+    assert!(!output.contains(plain), "{output}");
+    assert!(s.collector.received().is_empty(), "nothing was sent");
+
+    // The same in plain (development) is refused at start-up, and so is no credential at all.
+    for (extra, var) in [
+        (
+            vec![("COLLECTOR_AUTH_VALUE", plain.to_string())],
+            "COLLECTOR_AUTH_VALUE",
+        ),
+        (vec![], "COLLECTOR_AUTH_SECRET_ARN"),
+    ] {
+        let mut env = vec![
+            ("COLLECTOR_URL", url.clone()),
+            ("COLLECTOR_FORMAT", "secops-webhook".to_string()),
+        ];
+        env.extend(extra);
+        let out = support::process::command(&env)
+            .arg("forward")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+        assert!(!stderr.contains(plain), "{stderr}");
+    }
+}
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "00000000-1111-2222-3333-444444444444";
+const CLIENT_SECRET: &str = "Qx8Q~client-secret-value-0042";
+const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
+const STREAM: &str = "Custom-GuardDutyFindings";
+
+/// Entra ID and a data collection endpoint, two TLS stand-ins under one CA.
+struct Azure {
+    entra: products::Entra,
+    dce: products::LogsIngestion,
+    login: Collector,
+    endpoint: Stand,
+}
+
+/// `max_body`: what the endpoint answers 413 past (the service: 1 MB).
+async fn azure(token_lifetime: u64, max_body: usize) -> Azure {
+    let entra = products::Entra::new(TENANT, CLIENT, CLIENT_SECRET, token_lifetime);
+    let mut dce = products::LogsIngestion::new(DCR, STREAM, &entra);
+    dce.max_body = max_body;
+    let ca = Ca::new("azure ca");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let login = Collector::start_with(&ca, vec![], Some(entra.responder())).await;
+    let collector = Collector::start_with(&ca, vec![], Some(dce.responder())).await;
+    Azure {
+        entra,
+        dce,
+        login,
+        endpoint: Stand {
+            collector,
+            _dir: dir,
+            ca_file,
+        },
+    }
+}
+
+impl Azure {
+    fn sink(&self, client_secret: &str) -> HttpsSink {
+        sink(
+            &self.endpoint,
+            self.endpoint.collector.base_url(),
+            &[
+                ("COLLECTOR_FORMAT", "sentinel"),
+                ("COLLECTOR_AUTH_VALUE", client_secret),
+                ("SENTINEL_DCR_ID", DCR),
+                ("SENTINEL_STREAM", STREAM),
+                ("AZURE_TENANT_ID", TENANT),
+                ("AZURE_CLIENT_ID", CLIENT),
+                ("AZURE_AUTHORITY_HOST", &self.login.base_url()),
+            ],
+        )
+    }
+}
+
+#[tokio::test]
+async fn sentinel_ingests_every_record_once_through_throttling_and_a_413_on_one_cached_token() {
+    let az = azure(3599, 30_000).await;
+    az.dce.state.lock().unwrap().throttle = 1;
+    let sink = az.sink(CLIENT_SECRET);
+    let recs = corpus_records();
+    let (first, second) = recs.split_at(recs.len() / 2);
+    for part in [first, second] {
+        let delivery = sink.deliver(part, Deadline::none()).await;
+        assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    }
+    assert_eq!(az.entra.tokens_issued(), 1, "one token for both deliveries");
+    let state = az.dce.state.lock().unwrap();
+    assert_eq!(state.throttled, 1, "the stand-in never said 429");
+    assert!(state.too_large >= 1, "the stand-in never said 413");
+    assert_eq!(state.truncated, 0);
+    assert!(state.rows.iter().all(|r| r["TimeGenerated"].is_string()));
+    drop(state);
+    let got = az.dce.ids();
+    assert_eq!(got.len(), recs.len(), "a row was stored twice or lost");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids(&recs));
+    for r in az.endpoint.collector.received() {
+        assert_eq!(r.path, az.dce.path());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(r.body.len() <= 1_000_000);
+    }
+}
+
+#[tokio::test]
+async fn sentinel_asks_for_a_new_token_once_the_cached_one_is_about_to_expire() {
+    let az = azure(1, 1_000_000).await;
+    let sink = az.sink(CLIENT_SECRET);
+    let recs = corpus_records();
+    for _ in 0..2 {
+        let delivery = sink.deliver(&recs[..2], Deadline::none()).await;
+        assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(az.entra.tokens_issued(), 2);
+    let tokens = az.dce.state.lock().unwrap().tokens.clone();
+    assert_ne!(
+        tokens.first(),
+        tokens.last(),
+        "the second call used the new token"
+    );
+}
+
+#[tokio::test]
+async fn sentinel_with_a_wrong_client_secret_fails_every_record_naming_entra_ids_answer() {
+    let az = azure(3599, 1_000_000).await;
+    let wrong = "Qx8Q~wrong-secret-value-0099";
+    let sink = az.sink(wrong);
+    let recs = corpus_records();
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert_eq!(failed_ids(&recs, &delivery.failed), ids(&recs));
+    let (_, error) = &delivery.failed[0];
+    assert!(error.is_permanent(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("invalid_client") && text.contains("AADSTS7000215"),
+        "{text}"
+    );
+    assert!(!text.contains(wrong), "{text}");
+    assert!(
+        az.endpoint.collector.received().is_empty(),
+        "nothing reached the endpoint"
+    );
+    let probes = sink.probe().await;
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert_eq!(probes[0].label, "token");
+    assert!(probes[0].result.is_err());
+
+    let probes = az.sink(CLIENT_SECRET).probe().await;
+    assert_eq!(
+        probes.iter().map(|p| p.label).collect::<Vec<_>>(),
+        ["token", "ingestion"]
+    );
+    assert!(probes.iter().all(|p| p.result.is_ok()), "{probes:?}");
+}
+
+#[tokio::test]
+async fn sentinel_gets_a_record_over_64_kb_shrunk_rather_than_a_field_truncated() {
+    let az = azure(3599, 1_000_000).await;
+    let sink = az.sink(CLIENT_SECRET);
+    let mut recs = corpus_records();
+    let big = big_record("b1g0000000000000000000000000000c", 100_000);
+    recs.push(big.clone());
+    let delivery = sink.deliver(&recs, Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.shrunk, 1);
+    let state = az.dce.state.lock().unwrap();
+    assert_eq!(state.truncated, 0, "no field was cut by the service");
+    let kept = state
+        .rows
+        .iter()
+        .find(|r| r["id"] == big.id.as_str())
+        .unwrap();
+    assert_marked(kept, &big.id);
+}
+
+#[test]
+fn the_shipped_sentinel_rule_declares_every_field_of_the_native_record_and_its_table_each_column() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/sentinel/guardduty-findings.json"
+    );
+    let arm: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let resource = |kind: &str| {
+        arm["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .clone()
+    };
+    let names = |columns: &Value| -> Vec<String> {
+        columns
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dcr = resource("Microsoft.Insights/dataCollectionRules");
+    let stream = names(&dcr["properties"]["streamDeclarations"][STREAM]["columns"]);
+    let mut fields: BTreeSet<String> = BTreeSet::from(["TimeGenerated".to_string()]);
+    for r in corpus_records() {
+        let v: Value = serde_json::from_str(&r.json).unwrap();
+        fields.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(
+        stream.iter().cloned().collect::<BTreeSet<_>>(),
+        fields,
+        "the stream declares exactly the native record's fields"
+    );
+    // The table has the stream's columns, with the two the transformation renames.
+    let table = resource("Microsoft.OperationalInsights/workspaces/tables");
+    let renamed: Vec<String> = stream
+        .iter()
+        .map(|c| match c.as_str() {
+            "type" => "FindingType".to_string(),
+            "count" => "EventCount".to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(names(&table["properties"]["schema"]["columns"]), renamed);
+    let kql = dcr["properties"]["dataFlows"][0]["transformKql"]
+        .as_str()
+        .unwrap();
+    assert!(
+        kql.contains("FindingType = ['type']") && kql.contains("EventCount = ['count']"),
+        "{kql}"
+    );
+}

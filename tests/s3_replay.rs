@@ -7,67 +7,16 @@ mod support;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use support::process::command;
 
 const ACCOUNT: &str = "111122223333";
 
-/// A request to moto, routed to `service` by the (unchecked) signature's scope.
-async fn moto(
-    method: &str,
-    path: &str,
-    service: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (u16, http::HeaderMap, Vec<u8>) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
-    );
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", support::moto::endpoint()))
-        .header("authorization", auth);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = client
-        .request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .expect("moto answers");
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.unwrap().to_bytes().to_vec();
-    (parts.status.as_u16(), parts.headers, body)
-}
+use support::moto::request as moto;
 
 /// A new bucket and a KMS key for it.
 async fn bucket_and_key() -> (String, String) {
-    let bucket = support::moto::unique("gdf-export");
-    let (status, _, _) = moto("PUT", &format!("/{bucket}"), "s3", &[], Vec::new()).await;
-    assert_eq!(status, 200, "create bucket");
-    let (status, _, body) = moto(
-        "POST",
-        "/",
-        "kms",
-        &[
-            ("x-amz-target", "TrentService.CreateKey"),
-            ("content-type", "application/x-amz-json-1.1"),
-        ],
-        b"{}".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        status,
-        200,
-        "create key: {}",
-        String::from_utf8_lossy(&body)
-    );
-    let key: Value = serde_json::from_slice(&body).unwrap();
-    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-    (bucket, key_id)
+    support::moto::bucket_and_key("gdf-export").await
 }
 
 /// Puts `body` at `key`, encrypted with the KMS key, and checks S3 says so.

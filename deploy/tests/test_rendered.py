@@ -298,7 +298,7 @@ class CollectorTest(unittest.TestCase):
 
     def test_every_preset_is_offered_and_its_options_reach_the_function_by_their_names(self):
         formats = STACKSET["Parameters"]["CollectorFormat"]["AllowedValues"]
-        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http"])
+        self.assertEqual(formats, ["ndjson", "json", "splunk-hec", "elastic-bulk", "datadog-logs", "sumo-http", "secops-webhook", "sentinel"])
         options = {
             "CollectorHecIndex": ("COLLECTOR_HEC_INDEX", "security"),
             "CollectorHecAck": ("COLLECTOR_HEC_ACK", "true"),
@@ -367,6 +367,63 @@ class AccountContextTest(unittest.TestCase):
         for bad in ("gdf/accounts", "/has space"):
             with self.subTest(bad=bad), self.assertRaises(cfn.InvalidParameter):
                 rendered(AccountNamesParameter=bad)
+
+
+class SentinelTest(unittest.TestCase):
+    SETTINGS = {"CollectorFormat": "sentinel", "CollectorUrl": "https://gdf-abcd.eastus-1.ingest.monitor.azure.com",
+                "SentinelDcrId": "dcr-0123456789abcdef0123456789abcdef",
+                "AzureTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "AzureClientId": "00000000-1111-2222-3333-444444444444"}
+
+    def test_the_preset_gets_its_settings_and_other_formats_none_of_them(self):
+        variables = env(rendered(**self.SETTINGS))
+        self.assertEqual(variables["SENTINEL_DCR_ID"], self.SETTINGS["SentinelDcrId"])
+        self.assertEqual(variables["SENTINEL_STREAM"], "Custom-GuardDutyFindings")
+        self.assertEqual(variables["AZURE_CLIENT_ID"], self.SETTINGS["AzureClientId"])
+        self.assertNotIn("AZURE_AUTHORITY_HOST", variables)
+        sovereign = env(rendered(AzureAuthorityHost="https://login.microsoftonline.us", **self.SETTINGS))
+        self.assertEqual(sovereign["AZURE_AUTHORITY_HOST"], "https://login.microsoftonline.us")
+        other = env(rendered(CollectorUrl="https://c.example.com", SentinelDcrId=self.SETTINGS["SentinelDcrId"]))
+        for name in ("SENTINEL_DCR_ID", "SENTINEL_STREAM", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST"):
+            self.assertNotIn(name, other, "the forwarder refuses a preset's setting for another format")
+
+
+class S3DestinationTest(unittest.TestCase):
+    KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    def test_a_bucket_reaches_the_function_and_only_put_object_under_its_prefix_is_granted(self):
+        resources = rendered(S3BucketName="gd-archive", S3Prefix="findings/gd")
+        variables = env(resources)
+        self.assertEqual((variables["S3_BUCKET"], variables["S3_PREFIX"]), ("gd-archive", "findings/gd"))
+        self.assertNotIn("S3_KMS_KEY_ID", variables)
+        statement = resources["S3PutPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(statement, [{"Effect": "Allow", "Action": "s3:PutObject",
+                                      "Resource": "arn:aws:s3:::gd-archive/findings/gd/*"}])
+
+    def test_an_sse_kms_key_is_passed_and_only_generate_data_key_through_s3_is_granted(self):
+        resources = rendered(S3BucketName="gd-archive", S3Prefix="", S3KmsKeyArn=self.KEY)
+        self.assertEqual(env(resources)["S3_KMS_KEY_ID"], self.KEY)
+        self.assertNotIn("S3_PREFIX", env(resources))
+        [put] = resources["S3PutPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        [key] = resources["S3KeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(put["Resource"], "arn:aws:s3:::gd-archive/*")
+        self.assertEqual(key["Action"], "kms:GenerateDataKey")
+        self.assertEqual(key["Resource"], self.KEY)
+        self.assertTrue(key["Condition"]["StringEquals"]["kms:ViaService"].startswith("s3."))
+
+    def test_without_a_bucket_there_is_neither_the_variable_nor_the_permission(self):
+        resources = rendered(S3KmsKeyArn=self.KEY)
+        self.assertNotIn("S3_BUCKET", env(resources))
+        self.assertNotIn("S3_KMS_KEY_ID", env(resources))
+        self.assertNotIn("S3PutPolicy", resources)
+        self.assertNotIn("S3KeyPolicy", resources)
+
+    def test_a_bucket_alone_is_a_destination_and_bad_names_and_prefixes_are_refused(self):
+        cfn.render(STACKSET, dict(WHERE, S3BucketName="gd-archive"))
+        for param, bad in (("S3BucketName", "s3://gd-archive"), ("S3BucketName", "GD"),
+                           ("S3Prefix", "/findings"), ("S3Prefix", "findings/"), ("S3Prefix", "a/*")):
+            with self.subTest(param=param, bad=bad), self.assertRaises(cfn.InvalidParameter):
+                rendered(**dict({"S3BucketName": "gd-archive"}, **{param: bad}))
 
 
 def metric_rows(widget):

@@ -30,11 +30,12 @@ ALLOWED_ACTIONS = {
     # the automatic redrive of findings parked in the DLQ (that queue only)
     "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
     "firehose:PutRecordBatch",  # the Firehose stream FirehoseStreamArn names, only it
+    "s3:PutObject",  # new objects under S3BucketName/S3Prefix, only there
     "secretsmanager:GetSecretValue",  # collector credential
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",  # backfill state
     "ssm:GetParameter",  # an earlier version's SSM checkpoint, read once to migrate it
     "sts:AssumeRole",  # reading GuardDuty through another role
-    "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue encrypted with a given key
+    "kms:GenerateDataKey", "kms:Decrypt",  # only for a queue (or S3 objects) encrypted with a given key
     "logs:CreateLogStream", "logs:PutLogEvents",  # the function's own log group
     # Account context (AccountContext=organizations): read-only, no resource-level scope exists.
     "organizations:DescribeAccount", "organizations:ListParents",

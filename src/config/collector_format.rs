@@ -2,6 +2,7 @@
 //! scheme the HTTPS collector speaks, parsed and checked once at start-up. Every rejection
 //! names its variable. Empty values count as unset (templates pass empty parameters).
 
+use super::sentinel::{self, SentinelOptions};
 use super::{ConfigError, Env};
 
 /// The body the collector receives: a generic format, or a product's own protocol.
@@ -19,6 +20,10 @@ pub enum CollectorFormat {
     DatadogLogs(DatadogOptions),
     /// A Sumo Logic HTTP source (the URL is the credential).
     SumoHttp(SumoOptions),
+    /// A Google SecOps webhook feed: raw findings, an API key and a feed secret.
+    SecopsWebhook,
+    /// Microsoft Sentinel through the Azure Monitor Logs Ingestion API.
+    Sentinel(SentinelOptions),
 }
 
 impl CollectorFormat {
@@ -31,6 +36,8 @@ impl CollectorFormat {
             CollectorFormat::ElasticBulk(_) => "elastic-bulk",
             CollectorFormat::DatadogLogs(_) => "datadog-logs",
             CollectorFormat::SumoHttp(_) => "sumo-http",
+            CollectorFormat::SecopsWebhook => "secops-webhook",
+            CollectorFormat::Sentinel(_) => "sentinel",
         }
     }
 
@@ -95,6 +102,11 @@ pub(super) const OPTION_VARS: &[(&str, &str)] = &[
     ("COLLECTOR_DATADOG_TAGS", "datadog-logs"),
     ("COLLECTOR_SUMO_CATEGORY", "sumo-http"),
     ("COLLECTOR_SUMO_NAME", "sumo-http"),
+    ("SENTINEL_DCR_ID", "sentinel"),
+    ("SENTINEL_STREAM", "sentinel"),
+    ("AZURE_TENANT_ID", "sentinel"),
+    ("AZURE_CLIENT_ID", "sentinel"),
+    ("AZURE_AUTHORITY_HOST", "sentinel"),
 ];
 
 /// Reads `COLLECTOR_FORMAT` and the chosen preset's options.
@@ -126,12 +138,18 @@ pub(super) fn parse(env: &Env<'_>) -> Result<CollectorFormat, ConfigError> {
             category: checked(env, "COLLECTOR_SUMO_CATEGORY", is_header_safe, TEXT_RULE)?,
             name: checked(env, "COLLECTOR_SUMO_NAME", is_header_safe, TEXT_RULE)?,
         }),
+        Some("secops-webhook") => CollectorFormat::SecopsWebhook,
+        Some("sentinel") => CollectorFormat::Sentinel(sentinel::parse(
+            env,
+            env.boolean("COLLECTOR_ALLOW_HTTP", false)?,
+        )?),
         Some(other) => {
             return Err(ConfigError::Invalid {
                 var: "COLLECTOR_FORMAT",
                 value: other.into(),
                 reason:
-                    "expected ndjson, json, splunk-hec, elastic-bulk, datadog-logs or sumo-http"
+                    "expected ndjson, json, splunk-hec, elastic-bulk, datadog-logs, sumo-http, \
+                         secops-webhook or sentinel"
                         .into(),
             });
         }
@@ -148,6 +166,31 @@ pub(super) fn parse(env: &Env<'_>) -> Result<CollectorFormat, ConfigError> {
         }
     }
     Ok(format)
+}
+
+/// A preset whose product cannot be reached without a credential refuses to start without
+/// one, naming where it goes.
+pub(super) fn check_credential(
+    format: &CollectorFormat,
+    auth: &super::AuthSource,
+) -> Result<(), ConfigError> {
+    let needed = match format {
+        CollectorFormat::SecopsWebhook => {
+            "secops-webhook needs the feed's credential: a secret holding \
+             {\"api_key\": \"…\", \"secret\": \"…\"}"
+        }
+        CollectorFormat::Sentinel(_) => {
+            "sentinel needs the Entra ID app's client secret: a secret holding it as plain text"
+        }
+        _ => return Ok(()),
+    };
+    if matches!(auth, super::AuthSource::None) {
+        return Err(ConfigError::Rejected {
+            var: "COLLECTOR_AUTH_SECRET_ARN",
+            reason: needed.into(),
+        });
+    }
+    Ok(())
 }
 
 const HEC_INDEX_RULE: &str =

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    COLLECTOR_SETTINGS, CollectorConfig, ConfigError, Env, FirehoseStream, collector_format,
-    collector_from_env, stray_collector_setting, validate_queue_url,
+    COLLECTOR_SETTINGS, CollectorConfig, ConfigError, Env, FirehoseStream, S3Destination,
+    collector_format, collector_from_env, stray_collector_setting, validate_queue_url,
 };
 use crate::normalize::Severity;
 use crate::route::{Filter, Updates};
@@ -37,6 +37,8 @@ pub enum DestinationKind {
     },
     Https(Box<CollectorConfig>),
     Firehose(FirehoseStream),
+    /// gzip NDJSON objects in Amazon S3.
+    S3(S3Destination),
 }
 
 impl DestinationKind {
@@ -46,6 +48,7 @@ impl DestinationKind {
             DestinationKind::Sqs { .. } => "sqs",
             DestinationKind::Https(_) => "https",
             DestinationKind::Firehose(_) => "firehose",
+            DestinationKind::S3(_) => "s3",
         }
     }
 }
@@ -57,6 +60,7 @@ const SHORTHAND_VARS: &[&str] = &[
     "COLLECTOR_URL",
     "COLLECTOR_URL_SECRET_ARN",
     "FIREHOSE_STREAM_NAME",
+    "S3_BUCKET",
 ];
 
 /// The destinations the one-destination variables name, in a fixed order.
@@ -79,6 +83,9 @@ pub(super) fn from_variables(env: &Env<'_>) -> Result<Vec<Destination>, ConfigEr
     }
     if let Some(stream) = firehose(env, "FIREHOSE_STREAM_NAME")? {
         out.push(open("firehose", DestinationKind::Firehose(stream)));
+    }
+    if let Some(s3) = super::s3::parse(env, &super::S3_VARIABLES)? {
+        out.push(open("s3", DestinationKind::S3(s3)));
     }
     Ok(out)
 }
@@ -195,7 +202,7 @@ fn entry_of(entry: &Value, i: usize, source: &'static str) -> Result<Destination
         _ => {
             return Err(err(
                 "type",
-                "is required: https, sqs, log or firehose".into(),
+                "is required: https, sqs, log, firehose or s3".into(),
             ));
         }
     };
@@ -255,17 +262,19 @@ fn kind_of(
         "log" => vec![],
         "sqs" => vec!["SQS_QUEUE_URL"],
         "firehose" => vec!["FIREHOSE_STREAM_NAME"],
+        "s3" => vec!["S3_BUCKET", "S3_PREFIX", "S3_KMS_KEY_ID"],
         "https" => https_vars(),
         other => {
             return Err((
                 "type".into(),
-                format!("{other:?} is not one of https, sqs, log, firehose"),
+                format!("{other:?} is not one of https, sqs, log, firehose, s3"),
             ));
         }
     };
     let field = |var: &str| match var {
         "SQS_QUEUE_URL" => "queue_url".to_string(),
         "FIREHOSE_STREAM_NAME" => "stream_name".to_string(),
+        v if v.starts_with("S3_") => v["S3_".len()..].to_ascii_lowercase(),
         v => field_of(v),
     };
     let by_var: BTreeMap<&'static str, &String> = vars
@@ -306,6 +315,10 @@ fn kind_of(
             .map_err(renamed)?
             .map(DestinationKind::Firehose)
             .ok_or_else(|| required("FIREHOSE_STREAM_NAME")),
+        "s3" => super::s3::parse(&env, &super::S3_VARIABLES)
+            .map_err(renamed)?
+            .map(DestinationKind::S3)
+            .ok_or_else(|| required("S3_BUCKET")),
         _ => collector_from_env(&env)
             .map_err(renamed)?
             .map(|c| DestinationKind::Https(Box::new(c)))
@@ -420,13 +433,17 @@ mod tests {
                  "filter": {"min_severity": "high", "exclude_types": ["*:EC2/*"], "include_samples": false}},
                 {"name": "archive", "type": "sqs", "queue_url": "https://sqs.us-east-1.amazonaws.com/111122223333/archive"},
                 {"name": "lake", "type": "firehose", "stream_name": "gd-lake", "filter": {"updates": "new_only"}},
-                {"name": "stdout", "type": "log", "filter": {"accounts": "111122223333"}}
+                {"name": "stdout", "type": "log", "filter": {"accounts": "111122223333"}},
+                {"name": "archive-s3", "type": "s3", "bucket": "gd-archive", "prefix": "/findings/"}
             ]}"#,
         )
         .unwrap();
         assert_eq!(
             d.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
-            ["siem", "archive", "lake", "stdout"]
+            ["siem", "archive", "lake", "stdout", "archive-s3"]
+        );
+        assert!(
+            matches!(&d[4].kind, DestinationKind::S3(s) if s.bucket == "gd-archive" && s.prefix == "findings")
         );
         let DestinationKind::Https(c) = &d[0].kind else {
             panic!("{:?}", d[0].kind)

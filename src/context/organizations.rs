@@ -372,7 +372,7 @@ impl Organizations {
             })?;
         let identity = credentials.into();
         let target = format!("AWSOrganizationsV20161128.{operation}");
-        let signing = crate::aws::Signing {
+        let signer = crate::aws::Signer {
             service: "organizations",
             region: &self.region,
             identity: &identity,
@@ -381,13 +381,13 @@ impl Organizations {
         let request = crate::aws::signed_request(
             "POST",
             &self.endpoint,
-            &signing,
             &[
                 ("content-type", "application/x-amz-json-1.1"),
                 ("x-amz-target", &target),
                 ("accept", "application/json"),
             ],
             body,
+            signer,
         )
         .map_err(|e| unreachable(e.to_string()))?;
         match tokio::time::timeout(timeout, self.client.request(request)).await {

@@ -17,8 +17,11 @@
 pub mod datadog;
 mod deliver;
 pub mod elastic_bulk;
+pub mod entra;
 mod probe;
 pub mod protocol;
+pub mod secops;
+pub mod sentinel;
 pub mod splunk_hec;
 pub mod sumo;
 
@@ -60,10 +63,15 @@ pub enum CollectorSetupError {
     Transport(#[from] transport::TransportError),
 }
 
+/// The credential headers of one request, values marked sensitive (never shown).
+pub(crate) type AuthHeaders = Vec<(HeaderName, HeaderValue)>;
+
 enum Auth {
     None,
-    Static(HeaderValue),
+    Static(AuthHeaders),
     Secret(CachedSecret),
+    /// An Entra ID token for the client secret (`sentinel`).
+    Entra(Box<entra::EntraToken>),
 }
 
 /// Where requests go, from the collector URL.
@@ -112,7 +120,7 @@ struct Req<'a> {
     uri: hyper::Uri,
     body: Bytes,
     gzip: bool,
-    auth: Option<&'a HeaderValue>,
+    auth: &'a [(HeaderName, HeaderValue)],
     /// The most of the answer read (`Protocol::max_answer`).
     answer_limit: usize,
 }
@@ -165,6 +173,9 @@ impl HttpsSink {
         let (header_name, scheme) = match protocol.auth() {
             AuthScheme::Configured => (cfg.auth_header.as_str(), ""),
             AuthScheme::Header { name, prefix } => (name, prefix),
+            // The secret names each header's value.
+            AuthScheme::JsonMembers(_) => ("authorization", ""),
+            AuthScheme::EntraToken => ("authorization", "Bearer "),
         };
         let header = HeaderName::from_bytes(header_name.as_bytes()).map_err(|_| {
             CollectorSetupError::Setting {
@@ -172,22 +183,7 @@ impl HttpsSink {
                 reason: "not a valid HTTP header name",
             }
         })?;
-        let auth = match &cfg.auth {
-            AuthSource::None => Auth::None,
-            AuthSource::Value(v) => {
-                Auth::Static(sensitive(&with_scheme(scheme, v.expose())).map_err(|_| {
-                    CollectorSetupError::Setting {
-                        var: "COLLECTOR_AUTH_VALUE",
-                        reason: "not a valid HTTP header value (value not shown)",
-                    }
-                })?)
-            }
-            AuthSource::Secret(arn) => Auth::Secret(CachedSecret::new(
-                "COLLECTOR_AUTH_SECRET_ARN",
-                arn.clone(),
-                aws,
-            )),
-        };
+        let auth = auth_of(&cfg, protocol.auth(), &header, scheme, aws)?;
         Ok(HttpsSink {
             target,
             protocol,
@@ -221,28 +217,37 @@ impl HttpsSink {
             .map_err(|e| DeliveryError::Unavailable(e.to_string()))
     }
 
-    /// The credential header value; with `refresh`, fetched again from Secrets Manager.
-    async fn auth_value(
+    /// The credential headers; with `refresh`, the secret is fetched again.
+    async fn auth_headers(
         &self,
         refresh: bool,
         deadline: Deadline,
-    ) -> Result<Option<HeaderValue>, DeliveryError> {
+    ) -> Result<AuthHeaders, DeliveryError> {
         match &self.auth {
-            Auth::None => Ok(None),
-            Auth::Static(v) => Ok(Some(v.clone())),
+            Auth::None => Ok(Vec::new()),
+            Auth::Static(v) => Ok(v.clone()),
             Auth::Secret(secret) => {
                 let value = secret
                     .get(refresh, deadline)
                     .await
                     .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
-                let header =
-                    sensitive(&with_scheme(self.scheme, value.expose())).map_err(|_| {
-                        DeliveryError::Unavailable(format!(
-                            "{}: the secret's value is not a valid HTTP header value (not shown)",
-                            secret.var()
-                        ))
-                    })?;
-                Ok(Some(header))
+                auth_headers(
+                    self.protocol.auth(),
+                    &self.header,
+                    self.scheme,
+                    value.expose(),
+                )
+                .map_err(|why| {
+                    DeliveryError::Unavailable(format!(
+                        "{}: the secret's value is {why}",
+                        secret.var()
+                    ))
+                })
+            }
+            Auth::Entra(token) => {
+                let client = self.client().await?;
+                let bearer = token.bearer(client, refresh, deadline).await?;
+                Ok(vec![(hyper::header::AUTHORIZATION, bearer)])
             }
         }
     }
@@ -285,7 +290,12 @@ impl HttpsSink {
 
     /// Whether a refused request is worth fetching the secrets again for.
     fn has_secret(&self) -> bool {
-        matches!(self.auth, Auth::Secret(_)) || self.url_is_secret()
+        match &self.auth {
+            Auth::Secret(_) => true,
+            // A refused token may have been revoked: a new one is worth asking for.
+            Auth::Entra(_) => true,
+            Auth::None | Auth::Static(_) => self.url_is_secret(),
+        }
     }
 
     fn url_is_secret(&self) -> bool {
@@ -322,8 +332,8 @@ impl HttpsSink {
         for (name, value) in self.protocol.headers() {
             req = req.header(name, value);
         }
-        if let Some(v) = r.auth {
-            req = req.header(self.header.clone(), v.clone());
+        for (name, value) in r.auth {
+            req = req.header(name.clone(), value.clone());
         }
         let req = req
             .body(Full::new(r.body))
@@ -360,7 +370,12 @@ impl HttpsSink {
 
     /// A short, single-line excerpt of a response body, with the credential and the URL
     /// masked before it is cut (so no part of a secret survives at the cut).
-    fn excerpt(&self, body: &ResponseBody, auth: Option<&HeaderValue>, uri: &hyper::Uri) -> String {
+    fn excerpt(
+        &self,
+        body: &ResponseBody,
+        auth: &[(HeaderName, HeaderValue)],
+        uri: &hyper::Uri,
+    ) -> String {
         if *body == ResponseBody::TooLarge {
             return "(body over its bound, not read)".into();
         }
@@ -375,6 +390,51 @@ impl HttpsSink {
             text.trim().to_string()
         }
     }
+}
+
+/// Where the credential comes from, for this configuration: none, a value, a secret, or an
+/// Entra ID token for the app's client secret (`sentinel`).
+fn auth_of(
+    cfg: &CollectorConfig,
+    scheme_of_protocol: AuthScheme,
+    header: &HeaderName,
+    scheme: &'static str,
+    aws: Arc<Aws>,
+) -> Result<Auth, CollectorSetupError> {
+    let auth = match (&cfg.format, &cfg.auth) {
+        (CollectorFormat::Sentinel(options), source) => {
+            let secret = match source {
+                AuthSource::Secret(arn) => entra::ClientSecret::Stored(CachedSecret::new(
+                    "COLLECTOR_AUTH_SECRET_ARN",
+                    arn.clone(),
+                    aws,
+                )),
+                AuthSource::Value(v) => entra::ClientSecret::Plain(v.clone()),
+                AuthSource::None => {
+                    return Err(CollectorSetupError::Setting {
+                        var: "COLLECTOR_AUTH_SECRET_ARN",
+                        reason: "sentinel needs the Entra ID app's client secret",
+                    });
+                }
+            };
+            Auth::Entra(Box::new(entra::EntraToken::new(options, secret)))
+        }
+        (_, AuthSource::None) => Auth::None,
+        (_, AuthSource::Value(v)) => Auth::Static(
+            auth_headers(scheme_of_protocol, header, scheme, v.expose()).map_err(|reason| {
+                CollectorSetupError::Setting {
+                    var: "COLLECTOR_AUTH_VALUE",
+                    reason,
+                }
+            })?,
+        ),
+        (_, AuthSource::Secret(arn)) => Auth::Secret(CachedSecret::new(
+            "COLLECTOR_AUTH_SECRET_ARN",
+            arn.clone(),
+            aws,
+        )),
+    };
+    Ok(auth)
 }
 
 /// The endpoints for a collector URL, or what is wrong with it (without quoting it).
@@ -427,9 +487,13 @@ fn request_failure(e: &(dyn std::error::Error + 'static), uri: &hyper::Uri) -> V
 
 /// `text` with the credential (with or without its scheme word) and the URL masked: for
 /// anything a collector said that reaches an error, a log line or `check`.
-pub(crate) fn scrub(text: &str, auth: Option<&HeaderValue>, uri: &hyper::Uri) -> String {
+pub(crate) fn scrub(text: &str, auth: &[(HeaderName, HeaderValue)], uri: &hyper::Uri) -> String {
     let mut text = text.to_string();
-    if let Some(secret) = auth.and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
+    let secrets = auth
+        .iter()
+        .filter_map(|(_, v)| v.to_str().ok())
+        .filter(|s| !s.is_empty());
+    for secret in secrets {
         text = text.replace(secret, "***");
         // A token echoed without its scheme word ("Bearer ") is masked too.
         if let Some((_, token)) = secret.split_once(' ').filter(|(_, t)| t.len() >= 4) {
@@ -492,7 +556,43 @@ fn protocol_for(format: &CollectorFormat) -> Box<dyn Protocol> {
         CollectorFormat::ElasticBulk(o) => Box::new(elastic_bulk::ElasticBulk::new(o)),
         CollectorFormat::DatadogLogs(o) => Box::new(datadog::Datadog::new(o.clone())),
         CollectorFormat::SumoHttp(o) => Box::new(sumo::Sumo::new(o.clone())),
+        CollectorFormat::SecopsWebhook => Box::new(secops::SecopsWebhook),
+        CollectorFormat::Sentinel(o) => Box::new(sentinel::Sentinel::new(o)),
     }
+}
+
+/// The headers a credential `value` (a secret's, or `COLLECTOR_AUTH_VALUE`) becomes under
+/// `scheme`: one header (`header`, `prefix` before a bare token), or one per member of a
+/// JSON object. What is wrong is said without the value.
+fn auth_headers(
+    scheme: AuthScheme,
+    header: &HeaderName,
+    prefix: &str,
+    value: &str,
+) -> Result<AuthHeaders, &'static str> {
+    const NOT_A_HEADER: &str = "not a valid HTTP header value (value not shown)";
+    let members = match scheme {
+        AuthScheme::Configured | AuthScheme::Header { .. } | AuthScheme::EntraToken => {
+            let v = sensitive(&with_scheme(prefix, value)).map_err(|_| NOT_A_HEADER)?;
+            return Ok(vec![(header.clone(), v)]);
+        }
+        AuthScheme::JsonMembers(members) => members,
+    };
+    const NOT_JSON: &str = "not the JSON object this format takes, such as \
+         {\"api_key\": \"…\", \"secret\": \"…\"} for secops-webhook (value not shown)";
+    let doc: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(value).map_err(|_| NOT_JSON)?;
+    let mut out = Vec::with_capacity(members.len());
+    for (member, name) in members {
+        let text = doc
+            .get(*member)
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(NOT_JSON)?;
+        let v = sensitive(text.trim()).map_err(|_| NOT_A_HEADER)?;
+        out.push((HeaderName::from_static(name), v));
+    }
+    Ok(out)
 }
 
 /// Writes `prefix` before a bare token, unless the value already carries it.
@@ -519,10 +619,13 @@ mod tests {
         let uri: hyper::Uri = "https://c.example.com:8088/receiver/v1/http/TOKENINPATH123"
             .parse()
             .unwrap();
-        let auth = HeaderValue::from_static("Splunk 0f3c-secret-token");
+        let auth = [(
+            HeaderName::from_static("authorization"),
+            HeaderValue::from_static("Splunk 0f3c-secret-token"),
+        )];
         let said =
             "HEC code 4: Invalid token 0f3c-secret-token for /receiver/v1/http/TOKENINPATH123";
-        let clean = scrub(said, Some(&auth), &uri);
+        let clean = scrub(said, &auth, &uri);
         assert!(!clean.contains("0f3c-secret-token"), "{clean}");
         assert!(!clean.contains("TOKENINPATH123"), "{clean}");
         assert!(clean.starts_with("HEC code 4: Invalid token"), "{clean}");
@@ -575,6 +678,41 @@ mod tests {
             ends("https://l.example/api/v1/ingest/hec?x=1").0,
             "https://l.example/api/v1/ingest/hec?x=1"
         );
+    }
+
+    #[test]
+    fn a_json_credential_becomes_one_sensitive_header_per_member_or_an_error_without_it() {
+        let scheme = AuthScheme::JsonMembers(secops::CREDENTIAL);
+        let unused = HeaderName::from_static("authorization");
+        let headers = auth_headers(
+            scheme,
+            &unused,
+            "",
+            r#"{"api_key":"k1","secret":" s2 ","x":1}"#,
+        )
+        .unwrap();
+        let shown: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("x-goog-api-key", "k1"), ("x-webhook-access-key", "s2")]
+        );
+        assert!(headers.iter().all(|(_, v)| v.is_sensitive()));
+        for bad in [
+            "plain-token-value",
+            r#"{"api_key":"k1"}"#,
+            r#"{"api_key":"k1","secret":7}"#,
+            r#"{"api_key":"","secret":"s"}"#,
+            r#"["k1","s2"]"#,
+        ] {
+            let why = auth_headers(scheme, &unused, "", bad).unwrap_err();
+            assert!(why.contains("value not shown"), "{bad}: {why}");
+            assert!(!why.contains("k1") && !why.contains("plain-token"), "{why}");
+        }
+        let line = auth_headers(scheme, &unused, "", r#"{"api_key":"a\nb","secret":"s"}"#);
+        assert!(line.is_err(), "a line break is no header value");
     }
 
     #[test]

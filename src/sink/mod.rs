@@ -8,6 +8,7 @@ pub mod https;
 pub mod log;
 pub mod oversize;
 pub mod redact;
+pub mod s3;
 pub mod secret;
 pub mod sqs;
 pub mod transport;

@@ -298,3 +298,66 @@ pub async fn create_function(name: &str, variables: &[(&str, String)]) -> (Strin
         .to_string();
     (arn, role_arn)
 }
+
+/// A request to moto, routed to `service` by the (unchecked) signature's scope.
+pub async fn request(
+    method: &str,
+    path: &str,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", endpoint()))
+        .header("authorization", auth);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(
+            req.body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .unwrap(),
+        )
+        .await
+        .expect("moto answers");
+    let (parts, body) = resp.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (parts.status.as_u16(), parts.headers, body)
+}
+
+/// A new bucket named `<prefix>-<random>` and a moto KMS key.
+pub async fn bucket_and_key(prefix: &str) -> (String, String) {
+    let bucket = unique(prefix);
+    let (status, _, _) = request("PUT", &format!("/{bucket}"), "s3", &[], Vec::new()).await;
+    assert_eq!(status, 200, "create bucket");
+    let (status, _, body) = request(
+        "POST",
+        "/",
+        "kms",
+        &[
+            ("x-amz-target", "TrentService.CreateKey"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        200,
+        "create key: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let key: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    (bucket, key_id)
+}

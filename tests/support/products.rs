@@ -487,3 +487,388 @@ impl Sumo {
             .collect()
     }
 }
+
+// ---------------------------------------------------------------- Google SecOps webhook
+
+#[derive(Default)]
+pub struct SecopsState {
+    /// Each line of every accepted body, parsed: the raw findings the feed ingested.
+    pub logs: Vec<Value>,
+    /// Answer the next N posts with 429 (quota), `Retry-After: 1`.
+    pub throttle: usize,
+    pub too_large: usize,
+    pub throttled: usize,
+}
+
+/// A webhook feed: `X-goog-api-key` (401 `UNAUTHENTICATED` when wrong, as Google APIs answer
+/// an invalid key), `X-Webhook-Access-Key` (403 `PERMISSION_DENIED`), 413 over `max_body`
+/// (the real feed: 4 MB), 429 `RESOURCE_EXHAUSTED`, 400 for an empty body; newline-separated
+/// JSON logs, each kept whole.
+#[derive(Clone)]
+pub struct Secops {
+    pub api_key: String,
+    pub secret: String,
+    pub max_body: usize,
+    pub state: Arc<Mutex<SecopsState>>,
+}
+
+/// The path of a feed's endpoint, as the feed's page shows it.
+pub const SECOPS_PATH: &str =
+    "/v1alpha/projects/p1/locations/us/instances/i1/feeds/f1:importPushLogs";
+
+fn google_error(code: u16, status: &str, message: &str) -> Reply {
+    Reply::new(
+        code,
+        json!({"error": {"code": code, "message": message, "status": status}}).to_string(),
+    )
+}
+
+impl Secops {
+    pub fn new(api_key: &str, secret: &str, max_body: usize) -> Secops {
+        Secops {
+            api_key: api_key.into(),
+            secret: secret.into(),
+            max_body,
+            state: Default::default(),
+        }
+    }
+
+    pub fn responder(&self) -> Responder {
+        let feed = self.clone();
+        Arc::new(move |r| feed.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        if header(r, "x-goog-api-key") != Some(self.api_key.as_str()) {
+            return google_error(
+                401,
+                "UNAUTHENTICATED",
+                "API key not valid. Please pass a valid API key.",
+            );
+        }
+        if header(r, "x-webhook-access-key") != Some(self.secret.as_str()) {
+            return google_error(
+                403,
+                "PERMISSION_DENIED",
+                "The caller does not have permission",
+            );
+        }
+        if r.path != SECOPS_PATH {
+            return google_error(404, "NOT_FOUND", "Feed not found");
+        }
+        let mut s = self.state.lock().unwrap();
+        if r.body.len() > self.max_body {
+            s.too_large += 1;
+            return google_error(
+                413,
+                "INVALID_ARGUMENT",
+                "Request payload size exceeds the limit",
+            );
+        }
+        if s.throttle > 0 {
+            s.throttle -= 1;
+            s.throttled += 1;
+            let mut reply = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded");
+            reply.headers.push(("retry-after", "1".into()));
+            return reply;
+        }
+        let lines: Vec<&[u8]> = r
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            return google_error(400, "INVALID_ARGUMENT", "Empty request body");
+        }
+        for l in lines {
+            let v = serde_json::from_slice(l).unwrap_or_else(|_| json!({"unparsed": true}));
+            s.logs.push(v);
+        }
+        Reply::new(200, "{}")
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .logs
+            .iter()
+            .map(finding_id)
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- Microsoft Entra ID
+
+#[derive(Default)]
+pub struct EntraState {
+    /// Tokens issued, in order; the ingestion stand-in accepts only these.
+    pub issued: Vec<String>,
+}
+
+/// The Entra ID token endpoint (`/{tenant}/oauth2/v2.0/token`): client credentials checked
+/// as Entra ID does (`invalid_client` with an `AADSTS` description when the secret is
+/// wrong, `invalid_scope` for another scope), tokens that live `lifetime` seconds.
+#[derive(Clone)]
+pub struct Entra {
+    pub tenant: String,
+    pub client_id: String,
+    pub secret: String,
+    pub lifetime: u64,
+    pub state: Arc<Mutex<EntraState>>,
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    let decode = |s: &str| {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
+                    out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).to_string()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+impl Entra {
+    pub fn new(tenant: &str, client_id: &str, secret: &str, lifetime: u64) -> Entra {
+        Entra {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret: secret.into(),
+            lifetime,
+            state: Default::default(),
+        }
+    }
+
+    pub fn responder(&self) -> Responder {
+        let entra = self.clone();
+        Arc::new(move |r| entra.answer(r))
+    }
+
+    pub fn tokens_issued(&self) -> usize {
+        self.state.lock().unwrap().issued.len()
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        let refuse = |status: u16, error: &str, description: &str| {
+            Reply::new(
+                status,
+                json!({"error": error, "error_description": description,
+                       "error_codes": [7000215], "trace_id": "0b5c-trace"})
+                .to_string(),
+            )
+        };
+        if r.method != "POST" || r.path != format!("/{}/oauth2/v2.0/token", self.tenant) {
+            return refuse(404, "not_found", "AADSTS90002: Tenant not found.");
+        }
+        if header(r, "content-type") != Some("application/x-www-form-urlencoded") {
+            return refuse(
+                400,
+                "invalid_request",
+                "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
+            );
+        }
+        let f = form(&r.body);
+        if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return refuse(
+                400,
+                "unsupported_grant_type",
+                "AADSTS70003: unsupported grant type",
+            );
+        }
+        if f.get("client_id") != Some(&self.client_id) {
+            return refuse(
+                400,
+                "unauthorized_client",
+                "AADSTS700016: Application not found in the directory.",
+            );
+        }
+        if f.get("client_secret") != Some(&self.secret) {
+            return refuse(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            );
+        }
+        if f.get("scope").map(String::as_str) != Some("https://monitor.azure.com//.default") {
+            return refuse(
+                400,
+                "invalid_scope",
+                "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
+            );
+        }
+        let mut s = self.state.lock().unwrap();
+        let token = format!("eyJ0eXAi.token-{}.{:x}", s.issued.len(), fastrand::u64(..));
+        s.issued.push(token.clone());
+        Reply::new(
+            200,
+            json!({"token_type": "Bearer", "expires_in": self.lifetime,
+                   "ext_expires_in": self.lifetime, "access_token": token})
+            .to_string(),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- Azure Monitor Logs Ingestion
+
+/// What the service does past this many bytes of one field: truncates it.
+pub const SENTINEL_MAX_FIELD: usize = 64 * 1024;
+
+#[derive(Default)]
+pub struct IngestionState {
+    /// Entries stored, as the table holds them (a field over 64 KB cut).
+    pub rows: Vec<Value>,
+    /// Answer the next N calls with 429 and `Retry-After: 1`.
+    pub throttle: usize,
+    pub throttled: usize,
+    pub too_large: usize,
+    /// Fields the service cut at 64 KB.
+    pub truncated: usize,
+    /// The bearer tokens seen.
+    pub tokens: Vec<String>,
+}
+
+/// A data collection endpoint: `POST /dataCollectionRules/{dcr}/streams/{stream}
+/// ?api-version=2023-01-01` with a bearer token Entra ID issued, a JSON array of at most
+/// 1 MB (413 past it), 204 on success, 429 with `Retry-After` when throttled, 404 for
+/// another rule or stream.
+#[derive(Clone)]
+pub struct LogsIngestion {
+    pub dcr: String,
+    pub stream: String,
+    pub entra: Entra,
+    pub max_body: usize,
+    pub state: Arc<Mutex<IngestionState>>,
+}
+
+fn azure_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::new(
+        status,
+        json!({"error": {"code": code, "message": message}}).to_string(),
+    )
+}
+
+/// `value` as the table stores it: each string longer than 64 KB cut; the count of cuts.
+fn cut_fields(value: &mut Value) -> usize {
+    match value {
+        Value::String(s) if s.len() > SENTINEL_MAX_FIELD => {
+            let mut end = SENTINEL_MAX_FIELD;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            1
+        }
+        Value::Object(o) => o
+            .values_mut()
+            .map(|v| {
+                // A dynamic column over 64 KB is cut as text.
+                let text = v.to_string();
+                if matches!(v, Value::Object(_) | Value::Array(_))
+                    && text.len() > SENTINEL_MAX_FIELD
+                {
+                    *v = Value::String(text[..SENTINEL_MAX_FIELD].to_string());
+                    1
+                } else {
+                    cut_fields(v)
+                }
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+impl LogsIngestion {
+    pub fn new(dcr: &str, stream: &str, entra: &Entra) -> LogsIngestion {
+        LogsIngestion {
+            dcr: dcr.into(),
+            stream: stream.into(),
+            entra: entra.clone(),
+            max_body: 1_000_000,
+            state: Default::default(),
+        }
+    }
+
+    pub fn path(&self) -> String {
+        format!(
+            "/dataCollectionRules/{}/streams/{}?api-version=2023-01-01",
+            self.dcr, self.stream
+        )
+    }
+
+    pub fn responder(&self) -> Responder {
+        let dce = self.clone();
+        Arc::new(move |r| dce.answer(r))
+    }
+
+    fn answer(&self, r: &Received) -> Reply {
+        let token = header(r, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_string();
+        if !self.entra.state.lock().unwrap().issued.contains(&token) {
+            return azure_error(401, "InvalidToken", "The provided token is not valid.");
+        }
+        if r.path != self.path() {
+            return azure_error(404, "NotFound", "Data collection rule or stream not found.");
+        }
+        let mut s = self.state.lock().unwrap();
+        s.tokens.push(token);
+        if r.body.len() > self.max_body {
+            s.too_large += 1;
+            return azure_error(
+                413,
+                "ContentLengthLimitExceeded",
+                "Maximum allowed content length: 1048576 bytes (1 MB).",
+            );
+        }
+        if s.throttle > 0 {
+            s.throttle -= 1;
+            s.throttled += 1;
+            let mut reply = azure_error(429, "TooManyRequests", "Rate limit exceeded.");
+            reply.headers.push(("retry-after", "1".into()));
+            return reply;
+        }
+        let Ok(Value::Array(entries)) = serde_json::from_slice::<Value>(&r.body) else {
+            return azure_error(400, "InvalidPayload", "The payload is not a JSON array.");
+        };
+        for mut e in entries {
+            if e.get("TimeGenerated").and_then(Value::as_str).is_none() {
+                return azure_error(400, "InvalidPayload", "TimeGenerated is required.");
+            }
+            s.truncated += cut_fields(&mut e);
+            s.rows.push(e);
+        }
+        Reply::new(204, "")
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .rows
+            .iter()
+            .map(finding_id)
+            .collect()
+    }
+}

@@ -14,7 +14,6 @@
 //!   the listing starts after the day before the window and stops past its last day, per
 //!   region; above the region level it walks the layout's folders, never the objects.
 
-mod client;
 pub mod partition;
 
 use std::io::Read;
@@ -24,7 +23,8 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
-use client::{List, S3Client};
+pub use crate::aws::s3::S3Error;
+use crate::aws::s3::{List, S3Client};
 use partition::{Days, Level, Place};
 
 /// Objects listed and being fetched ahead of the one being read.
@@ -35,33 +35,6 @@ pub const PIECES: usize = 2;
 pub const PIECE_BYTES: usize = 64 * 1024;
 /// Folders above `AWSLogs/` walked at most this deep.
 const MAX_DEPTH: usize = 4;
-
-/// Why S3 could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum S3Error {
-    #[error("{0:?} is not an S3 URL: expected s3://bucket/prefix")]
-    BadUrl(String),
-    #[error("no AWS region: set AWS_REGION (the bucket's region, or any: S3 names the bucket's)")]
-    NoRegion,
-    #[error("no usable AWS credentials: {0}")]
-    Credentials(String),
-    #[error("cannot sign the request: {0}")]
-    Signing(String),
-    #[error("request failed: {0}")]
-    Request(String),
-    #[error("S3 answered {status} {code}: {message}")]
-    Service {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("the bucket is in {region}")]
-    WrongRegion { region: String },
-    #[error("unreadable ListObjectsV2 answer: {0}")]
-    Answer(String),
-    #[error("the object's body broke off: {0}")]
-    Body(String),
-}
 
 /// `s3://bucket/prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,7 +47,7 @@ pub fn api_host(host: &str) -> String {
 }
 
 impl Protocol for Datadog {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         Some(LOGS_PATH)
     }
     fn content_type(&self) -> &'static str {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use tracing::{debug, warn};
 
 use super::protocol::Answer;
@@ -191,8 +191,10 @@ impl HttpsSink {
             Ok(e) => e,
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
-        let auth = match self.auth_value(refresh, run.deadline).await {
+        let auth = match self.auth_headers(refresh, run.deadline).await {
             Ok(a) => a,
+            // A credential refused for good (an Entra ID app's secret) fails at once.
+            Err(e) if e.is_permanent() => return (all(Verdict::Failed(e.to_string())), None),
             Err(e) => return (all(Verdict::Retry(e.to_string())), None),
         };
         // Uncompressed, as the budget counts it.
@@ -206,7 +208,7 @@ impl HttpsSink {
             uri: ends.endpoint.clone(),
             body,
             gzip: self.cfg.gzip,
-            auth: auth.as_ref(),
+            auth: &auth,
             answer_limit: self.protocol.max_answer(request.len()),
         };
         let ex = match self.exchange(req, run.deadline).await {
@@ -216,7 +218,7 @@ impl HttpsSink {
         let why = format!(
             "HTTP {}: {}",
             ex.status,
-            self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
+            self.excerpt(&ex.body, &auth, &ends.endpoint)
         );
         if let Some((verdict, wait)) = self
             .whole_request(run, &ex, request.len(), sent_bytes)
@@ -230,8 +232,8 @@ impl HttpsSink {
         }
         // What the collector said (HEC's `text`, an item's error) is scrubbed like a body.
         let clean = |v: Verdict| match v {
-            Verdict::Retry(s) => Verdict::Retry(super::scrub(&s, auth.as_ref(), &ends.endpoint)),
-            Verdict::Failed(s) => Verdict::Failed(super::scrub(&s, auth.as_ref(), &ends.endpoint)),
+            Verdict::Retry(s) => Verdict::Retry(super::scrub(&s, &auth, &ends.endpoint)),
+            Verdict::Failed(s) => Verdict::Failed(super::scrub(&s, &auth, &ends.endpoint)),
             Verdict::Delivered => Verdict::Delivered,
         };
         let verdicts = match self
@@ -245,7 +247,7 @@ impl HttpsSink {
                 .zip(vs.into_iter().map(clean))
                 .collect(),
             Answer::Pending { ack_id } => all(self
-                .await_ack(ack_id, auth.as_ref(), &ends.base, run.deadline)
+                .await_ack(ack_id, &auth, &ends.base, run.deadline)
                 .await),
         };
         (verdicts, ex.retry_after)
@@ -290,7 +292,7 @@ impl HttpsSink {
     async fn await_ack(
         &self,
         ack_id: u64,
-        auth: Option<&HeaderValue>,
+        auth: &[(HeaderName, HeaderValue)],
         base: &str,
         deadline: Deadline,
     ) -> Verdict {

@@ -102,7 +102,7 @@ fn privileges_judge(status: u16, body: &[u8]) -> Result<String, String> {
 }
 
 impl Protocol for ElasticBulk {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         Some(BULK_PATH)
     }
     fn query(&self) -> Option<&'static str> {

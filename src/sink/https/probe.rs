@@ -11,6 +11,21 @@ impl HttpsSink {
     /// Runs the protocol's `check` probes in order, stopping at the first that fails.
     pub async fn probe(&self) -> Vec<ProbeOutcome> {
         let mut out = Vec::new();
+        if matches!(self.auth, super::Auth::Entra(_)) {
+            let result = self
+                .auth_headers(false, Deadline::none())
+                .await
+                .map(|_| "Entra ID issued a token for the Logs Ingestion API".to_string())
+                .map_err(|e| e.to_string());
+            let failed = result.is_err();
+            out.push(ProbeOutcome {
+                label: "token",
+                result,
+            });
+            if failed {
+                return out;
+            }
+        }
         for p in self.protocol.probes() {
             let result = self.run_probe(&p).await;
             let failed = result.is_err();
@@ -59,26 +74,26 @@ impl HttpsSink {
         }
         .map_err(|_| "probe URL could not be built".to_string())?;
         let auth = if p.authenticated {
-            self.auth_value(false, Deadline::none())
+            self.auth_headers(false, Deadline::none())
                 .await
                 .map_err(|e| e.to_string())?
         } else {
-            None
+            Vec::new()
         };
         let req = Req {
             post: p.post,
             uri,
             body,
             gzip: false,
-            auth: auth.as_ref(),
+            auth: &auth,
             answer_limit: crate::sink::transport::MAX_RESPONSE_BYTES,
         };
         match self.exchange(req, Deadline::none()).await {
             Ok(ex) => (p.judge)(ex.status, ex.body.bytes()).map_err(|why| {
                 format!(
                     "{} ({})",
-                    super::scrub(&why, auth.as_ref(), &ends.endpoint),
-                    self.excerpt(&ex.body, auth.as_ref(), &ends.endpoint)
+                    super::scrub(&why, &auth, &ends.endpoint),
+                    self.excerpt(&ex.body, &auth, &ends.endpoint)
                 )
             }),
             Err(Verdict::Retry(why) | Verdict::Failed(why)) => Err(why),

@@ -36,6 +36,12 @@ pub enum AuthScheme {
         name: &'static str,
         prefix: &'static str,
     },
+    /// The credential is a JSON object: each `(member, header)` pair sends that member's
+    /// string value in that header (Google SecOps: an API key and a feed secret).
+    JsonMembers(&'static [(&'static str, &'static str)]),
+    /// The credential is an Entra ID app's client secret, exchanged for a token sent as
+    /// `Authorization: Bearer` (`super::entra`).
+    EntraToken,
 }
 
 /// Body framing: `open`, the items joined by `separator`, `close`.
@@ -88,7 +94,7 @@ pub struct Probe {
 
 pub trait Protocol: Send + Sync {
     /// The path appended to the base URL, unless the URL already ends with it.
-    fn path(&self) -> Option<&'static str>;
+    fn path(&self) -> Option<&str>;
     /// Whether a collector URL with this path (no query, no trailing `/`) is the product's
     /// endpoint itself, posted to as given: a compatible product at its own path. Probes and
     /// acknowledgements that need the product's base URL are then not made.
@@ -288,7 +294,7 @@ fn generic_probe(status: u16, _body: &[u8]) -> Result<String, String> {
 }
 
 impl Protocol for Generic {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         None
     }
     fn content_type(&self) -> &'static str {

@@ -111,7 +111,7 @@ fn is_busy(code: i64) -> bool {
 }
 
 impl Protocol for SplunkHec {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         Some(EVENT_PATH)
     }
     /// A URL with a path that is not Splunk's (`…/services/collector[/event]`) is an HEC

@@ -27,7 +27,7 @@ impl Sumo {
 }
 
 impl Protocol for Sumo {
-    fn path(&self) -> Option<&'static str> {
+    fn path(&self) -> Option<&str> {
         None
     }
     fn content_type(&self) -> &'static str {

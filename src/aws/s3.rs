@@ -1,7 +1,8 @@
-//! The two S3 calls a replay needs, ListObjectsV2 and GetObject, signed with SigV4
-//! (`aws-sigv4`, already under the SDK) and sent over the HTTPS client the collector uses.
-//! `aws-sdk-s3` would bring checksums, express sessions, SigV4a and S3's large endpoint rules
-//! into the Lambda zip for two GETs (BENCHMARKS.md, issue 24).
+//! The S3 calls made without `aws-sdk-s3`: ListObjectsV2 and GetObject (S3 replay) and
+//! PutObject (the S3 destination), signed with SigV4 (`aws-sigv4`, already under the SDK)
+//! and sent over the HTTPS client the collector uses. `aws-sdk-s3` would bring checksums,
+//! express sessions, SigV4a and S3's large endpoint rules into the Lambda zip for three
+//! calls (BENCHMARKS.md, issue 24).
 //!
 //! Endpoints: `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL` (path-style, how tests reach a
 //! local emulator), else `https://<bucket>.s3.<region>.amazonaws.com` (path-style for bucket
@@ -21,7 +22,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use super::S3Error;
 use crate::sink::transport::{HttpClient, ResponseBody, build_client, read_bounded};
 
 /// A ListObjectsV2 answer (1,000 keys of at most 1 KB) is read up to this size.
@@ -32,6 +32,33 @@ const MAX_ERROR_BYTES: usize = 16 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts at a request that failed on the way or with a 5xx.
 const ATTEMPTS: u32 = 4;
+
+/// Why S3 could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("{0:?} is not an S3 URL: expected s3://bucket/prefix")]
+    BadUrl(String),
+    #[error("no AWS region: set AWS_REGION (the bucket's region, or any: S3 names the bucket's)")]
+    NoRegion,
+    #[error("no usable AWS credentials: {0}")]
+    Credentials(String),
+    #[error("cannot sign the request: {0}")]
+    Signing(String),
+    #[error("request failed: {0}")]
+    Request(String),
+    #[error("S3 answered {status} {code}: {message}")]
+    Service {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the bucket is in {region}")]
+    WrongRegion { region: String },
+    #[error("unreadable ListObjectsV2 answer: {0}")]
+    Answer(String),
+    #[error("the object's body broke off: {0}")]
+    Body(String),
+}
 
 /// One page of a listing.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -164,7 +191,7 @@ impl S3Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = self.signed(&url).await?;
+            let request = self.signed("GET", &url, &[], Bytes::new()).await?;
             let failure = match tokio::time::timeout(TIMEOUT, self.http.request(request)).await {
                 Ok(Ok(response)) if response.status().is_success() => return Ok(response),
                 Ok(Ok(response)) => self.failure(response).await,
@@ -184,7 +211,13 @@ impl S3Client {
         }
     }
 
-    async fn signed(&self, url: &str) -> Result<hyper::Request<Full<Bytes>>, S3Error> {
+    async fn signed(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<hyper::Request<Full<Bytes>>, S3Error> {
         let provider = self
             .credentials
             .as_ref()
@@ -199,8 +232,37 @@ impl S3Client {
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        crate::aws::signed_get(url, "s3", &self.region, &identity, settings, &[])
+        let signer = crate::aws::Signer {
+            service: "s3",
+            region: &self.region,
+            identity: &identity,
+            settings,
+        };
+        crate::aws::signed_request(method, url, headers, body, signer)
             .map_err(|e| S3Error::Signing(e.0))
+    }
+
+    /// One PutObject of `body` at `key` with these (signed) headers, no retry: the caller
+    /// decides what a failure means. `Ok` only on a 2xx.
+    pub async fn put(
+        &self,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<(), S3Error> {
+        let request = self
+            .signed("PUT", &self.url(key, ""), headers, body)
+            .await?;
+        match tokio::time::timeout(timeout, self.http.request(request)).await {
+            Ok(Ok(response)) if response.status().is_success() => Ok(()),
+            Ok(Ok(response)) => Err(self.failure(response).await),
+            Ok(Err(e)) => Err(S3Error::Request(chain(&e))),
+            Err(_) => Err(S3Error::Request(format!(
+                "no answer within {}s",
+                timeout.as_secs()
+            ))),
+        }
     }
 
     /// The error an answer that is not 2xx stands for.
