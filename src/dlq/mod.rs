@@ -417,6 +417,9 @@ fn failure_of(unwrapped: &Unwrapped, outcome: &Outcome) -> Option<String> {
 }
 
 #[cfg(test)]
+mod queue_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::intake::Incoming;
