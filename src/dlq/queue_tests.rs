@@ -9,7 +9,8 @@ use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibi
 use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchResultEntry, DeleteMessageBatchResultEntry, Message as Sqs,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchResultEntry, DeleteMessageBatchResultEntry,
+    Message as Sqs,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use serde_json::json;
@@ -71,6 +72,39 @@ fn delete(ids: &'static [&'static str]) -> Rule {
                         .collect(),
                 ))
                 .set_failed(Some(vec![]))
+                .build()
+                .unwrap()
+        })
+}
+
+/// A DeleteMessageBatch of exactly these messages, where SQS fails to delete the last one.
+fn delete_all_but_last(ids: &'static [&'static str]) -> Rule {
+    mock!(Client::delete_message_batch)
+        .match_requests(move |r| {
+            let handles: Vec<&str> = r.entries().iter().map(|e| e.receipt_handle()).collect();
+            handles == ids.iter().map(|id| format!("rh-{id}")).collect::<Vec<_>>()
+        })
+        .then_output(move || {
+            let last = ids.len() - 1;
+            DeleteMessageBatchOutput::builder()
+                .set_successful(Some(
+                    (0..last)
+                        .map(|i| {
+                            DeleteMessageBatchResultEntry::builder()
+                                .id(i.to_string())
+                                .build()
+                                .unwrap()
+                        })
+                        .collect(),
+                ))
+                .set_failed(Some(vec![
+                    BatchResultErrorEntry::builder()
+                        .id(last.to_string())
+                        .code("ReceiptHandleIsInvalid")
+                        .sender_fault(true)
+                        .build()
+                        .unwrap(),
+                ]))
                 .build()
                 .unwrap()
         })
@@ -282,4 +316,44 @@ async fn a_skipped_finding_keeps_its_message_unless_told_to_drop_it() {
             "--drop-skipped {drop_skipped}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_delivered_message_sqs_did_not_delete_stays_and_is_not_counted_deleted() {
+    let batch = vec![
+        message("m1", &event("one", 5.0)),
+        message("m2", &event("two", 5.0)),
+    ];
+    let first = receive(10, batch);
+    let deleted = delete_all_but_last(&["m1", "m2"]);
+    let empty = receive(10, vec![]);
+    let visible = release(&["m2"]);
+    let client = mock_client!(
+        aws_sdk_sqs,
+        RuleMode::Sequential,
+        [&first, &deleted, &empty, &visible]
+    );
+    let queue = Queue::with_client(client, URL);
+    let (fwd, _given) = forwarder(&[], Severity::Low);
+    let report = redrive(&queue, &fwd, Options::default())
+        .await
+        .expect("redriven");
+    assert_eq!(
+        (report.messages, report.deleted, report.outcome.forwarded),
+        (2, 1, 2)
+    );
+    assert_eq!(report.kept.len(), 1);
+    assert_eq!(report.kept[0].entry.message_id, "m2");
+    assert!(
+        report.kept[0]
+            .reason
+            .starts_with("delivered, but not deleted"),
+        "{}",
+        report.kept[0].reason
+    );
+    assert_eq!(
+        visible.num_calls(),
+        1,
+        "made visible again for the next redrive"
+    );
 }
