@@ -334,3 +334,6 @@ impl HttpsSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
