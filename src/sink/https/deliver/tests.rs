@@ -85,12 +85,17 @@ impl Collector {
 }
 
 fn sink(url: &str) -> HttpsSink {
-    let env = [
+    sink_with(url, &[])
+}
+
+fn sink_with(url: &str, vars: &[(&str, &str)]) -> HttpsSink {
+    let mut env = vec![
         ("COLLECTOR_URL", url.to_string()),
         ("COLLECTOR_ALLOW_HTTP", "true".into()),
         ("COLLECTOR_AUTH_VALUE", "Bearer t0ken".into()),
         ("COLLECTOR_TIMEOUT_SECONDS", "2".into()),
     ];
+    env.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
     let config = Config::from_lookup(|k| {
         env.iter()
             .find(|(n, _)| *n == k)
@@ -205,4 +210,30 @@ async fn an_https_url_is_never_refused_as_plain_http() {
         panic!("{:?}", delivery.failed)
     };
     assert!(!e.to_string().contains("plain http"), "{e}");
+}
+
+#[tokio::test]
+async fn with_acknowledgement_on_a_record_counts_only_once_the_poll_confirms_its_ack_id() {
+    let c = collector(&[
+        (200, r#"{"text":"Success","code":0,"ackId":7}"#),
+        (200, r#"{"acks":{"7":false}}"#),
+        (200, r#"{"acks":{"7":true}}"#),
+    ])
+    .await;
+    let hec = sink_with(
+        &c.url,
+        &[
+            ("COLLECTOR_FORMAT", "splunk-hec"),
+            ("COLLECTOR_HEC_ACK", "true"),
+        ],
+    );
+    let delivery = hec.deliver(&records(2, 10), Deadline::none()).await;
+    assert!(delivery.failed.is_empty(), "{:?}", delivery.failed);
+    assert_eq!(delivery.retries, 0, "not sent again");
+    let bodies = c.bodies.lock().unwrap().clone();
+    assert_eq!(
+        bodies[1..],
+        [r#"{"acks":[7]}"#, r#"{"acks":[7]}"#],
+        "polled until confirmed"
+    );
 }
