@@ -354,6 +354,14 @@ mod tests {
                     "HTTP 503 (HEC code 9: Server is busy)".into(),
                 )),
             ),
+            // A busy or unhealthy code is retried whatever status carries it.
+            (
+                400,
+                r#"{"text":"Server is busy","code":9,"invalid-event-number":0}"#,
+                Answer::All(Verdict::Retry(
+                    "HTTP 400 (HEC code 9: Server is busy)".into(),
+                )),
+            ),
             (
                 400,
                 r#"{"text":"Incorrect index","code":7}"#,
