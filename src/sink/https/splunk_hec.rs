@@ -377,6 +377,52 @@ mod tests {
     }
 
     #[test]
+    fn only_a_400_naming_an_event_of_the_request_splits_the_verdicts() {
+        let h = hec(false);
+        let why = "HTTP 400";
+        // An event number past the request names none of its events: the whole is refused.
+        assert_eq!(
+            h.read(
+                400,
+                br#"{"text":"Invalid data format","code":6,"invalid-event-number":3}"#,
+                3,
+                why
+            ),
+            Answer::All(Verdict::Failed(
+                "HTTP 400 (HEC code 6: Invalid data format)".into()
+            ))
+        );
+        // Another status names no event either.
+        assert_eq!(
+            h.read(
+                403,
+                br#"{"text":"Invalid token","code":4,"invalid-event-number":1}"#,
+                3,
+                "HTTP 403"
+            ),
+            Answer::All(Verdict::Failed(
+                "HTTP 403 (HEC code 4: Invalid token)".into()
+            ))
+        );
+        // With acknowledgement on, the events before the refused one are not proven indexed.
+        let acked = hec(true);
+        let Answer::Each(vs) = acked.read(
+            400,
+            br#"{"text":"Invalid data format","code":6,"invalid-event-number":1}"#,
+            3,
+            why,
+        ) else {
+            panic!("one verdict per event")
+        };
+        assert!(
+            matches!(&vs[0], Verdict::Retry(w) if w.starts_with("sent again")),
+            "{vs:?}"
+        );
+        assert!(matches!(&vs[1], Verdict::Failed(_)), "{vs:?}");
+        assert!(matches!(&vs[2], Verdict::Retry(_)), "{vs:?}");
+    }
+
+    #[test]
     fn with_acks_a_200_waits_for_the_indexers() {
         let h = hec(true);
         assert_eq!(
