@@ -461,6 +461,19 @@ mod tests {
                 && e.contains("COLLECTOR_HEC_ACK"))
         );
         assert!(ack_judge(200, br#"{"acks":{"0":false}}"#).is_ok());
+        assert_eq!(
+            ack_judge(200, br#"{"text":"Success","code":0}"#),
+            Err("acknowledgement poll answered HTTP 200, HEC code 0: Success".into()),
+            "a 2xx without acks does not prove acknowledgement is on"
+        );
+        assert_eq!(
+            ack_judge(403, br#"{"text":"Invalid token","code":4}"#),
+            Err("acknowledgement poll answered HTTP 403, HEC code 4: Invalid token".into())
+        );
+        assert_eq!(
+            ack_judge(502, b"<html>"),
+            Err("acknowledgement poll answered HTTP 502".into())
+        );
     }
 
     #[test]
