@@ -295,11 +295,6 @@ impl Cursor {
         self.taken
     }
 
-    /// Whether this run settled `id` (delivered, failed or missing) and still holds it.
-    pub fn settled(&self, id: &str) -> bool {
-        self.position(id).is_some_and(|p| p.state != State::Pending)
-    }
-
     pub fn settled_any(&self) -> bool {
         self.taken > 0
     }

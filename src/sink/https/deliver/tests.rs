@@ -98,6 +98,7 @@ fn sink_with(url: &str, vars: &[(&str, &str)]) -> HttpsSink {
     env.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
     let config = Config::from_lookup(|k| {
         env.iter()
+            .rev()
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.to_string())
     })
@@ -205,7 +206,9 @@ async fn an_https_url_is_never_refused_as_plain_http() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("https://{}/in", listener.local_addr().expect("addr"));
     drop(listener);
-    let delivery = sink(&url).deliver(&records(1, 10), Deadline::none()).await;
+    let delivery = sink_with(&url, &[("COLLECTOR_ALLOW_HTTP", "false")])
+        .deliver(&records(1, 10), Deadline::none())
+        .await;
     let [(0, e)] = &delivery.failed[..] else {
         panic!("{:?}", delivery.failed)
     };
