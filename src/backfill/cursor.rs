@@ -611,13 +611,6 @@ impl Cursor {
         mark.ids.truncate(MAX_REMEMBERED_IDS);
         mark
     }
-
-    /// The listing timestamp up to which everything was delivered; `None` when the run got
-    /// nowhere past its start.
-    pub fn reached_ms(&self) -> Option<i64> {
-        let m = self.mark();
-        (m.ms > self.window.start).then_some(m.ms)
-    }
 }
 
 /// Adds a delivered position to a mark.

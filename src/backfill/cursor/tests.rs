@@ -108,6 +108,7 @@ impl Sim {
                 break;
             }
             pages += 1;
+            assert!(pages < 10_000, "the run never ends: {q:?}");
             let (listed, token) = self.gd.list(&q);
             let take = cursor.listed(&listed, token.as_deref());
             let mut fetched = Vec::new();
@@ -471,6 +472,7 @@ fn a_run_that_reaches_its_cap_just_as_the_listing_ends_is_complete() {
     }
     assert_eq!(c.query(), None, "the listing ended");
     assert_eq!(c.stopped(), None, "the cap, reached, stopped nothing left");
+    assert!(!c.token_repeated());
     assert!(c.complete());
     assert_eq!(
         c.mark(),
