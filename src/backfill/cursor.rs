@@ -295,11 +295,6 @@ impl Cursor {
         self.taken
     }
 
-    /// Whether this run settled `id` (delivered, failed or missing) and still holds it.
-    pub fn settled(&self, id: &str) -> bool {
-        self.position(id).is_some_and(|p| p.state != State::Pending)
-    }
-
     pub fn settled_any(&self) -> bool {
         self.taken > 0
     }
@@ -615,13 +610,6 @@ impl Cursor {
         mark.ids.dedup();
         mark.ids.truncate(MAX_REMEMBERED_IDS);
         mark
-    }
-
-    /// The listing timestamp up to which everything was delivered; `None` when the run got
-    /// nowhere past its start.
-    pub fn reached_ms(&self) -> Option<i64> {
-        let m = self.mark();
-        (m.ms > self.window.start).then_some(m.ms)
     }
 }
 

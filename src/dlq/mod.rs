@@ -152,3 +152,6 @@ pub(super) async fn release_all(queue: &Queue, held: &[Received]) {
         }
     }
 }
+
+#[cfg(test)]
+mod queue_tests;

@@ -91,6 +91,16 @@ impl Queue {
         }
     }
 
+    /// A queue read through `client` as given (the SDK's mock layer, in unit tests).
+    #[cfg(test)]
+    pub(crate) fn with_client(client: Client, url: &str) -> Queue {
+        Queue {
+            client,
+            url: url.to_string(),
+            deadline: Deadline::none(),
+        }
+    }
+
     /// Every call made from now on ends before `deadline`.
     pub fn with_deadline(mut self, deadline: Deadline) -> Queue {
         self.deadline = deadline;

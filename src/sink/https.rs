@@ -716,6 +716,30 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_failure_that_will_recur_fails_for_good_and_any_other_request_failure_is_retried() {
+        let uri: hyper::Uri = "https://c.example.com/in".parse().unwrap();
+        let wrapped = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let unknown_issuer = wrapped(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(
+            matches!(request_failure(&unknown_issuer, &uri),
+                     Verdict::Failed(w) if w.starts_with("TLS verification failed")),
+            "a certificate the collector will show again"
+        );
+        let transient = wrapped(rustls::Error::AlertReceived(
+            rustls::AlertDescription::InternalError,
+        ));
+        assert!(
+            matches!(request_failure(&transient, &uri), Verdict::Retry(_)),
+            "a TLS alert that may not recur"
+        );
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert!(matches!(request_failure(&refused, &uri), Verdict::Retry(_)));
+    }
+
+    #[test]
     fn a_preset_writes_its_scheme_before_a_bare_token_only() {
         assert_eq!(with_scheme("Splunk ", "abc"), "Splunk abc");
         assert_eq!(with_scheme("Splunk ", "splunk abc"), "splunk abc");

@@ -371,3 +371,87 @@ impl Sink for SqsSink {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+    use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    fn records(n: usize) -> Vec<EncodedRecord> {
+        (0..n)
+            .map(|i| EncodedRecord {
+                id: format!("f{i}"),
+                dedup_key: format!("f{i}:t"),
+                severity: None,
+                finding_type: None,
+                account_id: None,
+                json: format!("{{\"id\":\"f{i}\"}}"),
+                ..EncodedRecord::default()
+            })
+            .collect()
+    }
+
+    fn ok(id: &str) -> SendMessageBatchResultEntry {
+        SendMessageBatchResultEntry::builder()
+            .id(id)
+            .message_id(format!("m-{id}"))
+            .md5_of_message_body("x")
+            .build()
+            .unwrap()
+    }
+
+    fn failed(id: &str, code: &str, sender_fault: bool) -> BatchResultErrorEntry {
+        BatchResultErrorEntry::builder()
+            .id(id)
+            .code(code)
+            .sender_fault(sender_fault)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_entry_of_the_answer_is_judged_delivered_failed_for_good_or_sent_again() {
+        // Entry 0 delivered, 1 a sender fault, 2 a service fault, 3 in neither list.
+        let first = mock!(Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 4)
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .set_successful(Some(vec![ok("0")]))
+                    .set_failed(Some(vec![
+                        failed("1", "InvalidMessageContents", true),
+                        failed("2", "InternalError", false),
+                    ]))
+                    .build()
+                    .unwrap()
+            });
+        let again = mock!(Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 2)
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .set_successful(Some(vec![ok("0"), ok("1")]))
+                    .set_failed(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&first, &again]);
+        let backoff = Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            max_attempts: 3,
+        };
+        let sink = SqsSink::with_client(client, "https://sqs/q".into(), 262_144, backoff);
+        let delivery = sink.deliver(&records(4), Deadline::none()).await;
+        let failed: Vec<usize> = delivery.failed.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, [1], "{:?}", delivery.failed);
+        assert!(
+            matches!(&delivery.failed[0].1, DeliveryError::Rejected(w) if w.contains("InvalidMessageContents"))
+        );
+        assert_eq!(delivery.retries, 2, "entries 2 and 3 sent once more");
+        assert_eq!((first.num_calls(), again.num_calls()), (1, 1));
+    }
+}

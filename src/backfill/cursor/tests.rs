@@ -108,6 +108,7 @@ impl Sim {
                 break;
             }
             pages += 1;
+            assert!(pages < 10_000, "the run never ends: {q:?}");
             let (listed, token) = self.gd.list(&q);
             let take = cursor.listed(&listed, token.as_deref());
             let mut fetched = Vec::new();
@@ -447,4 +448,37 @@ fn endless_pages_of_nothing_new_end_the_run_instead_of_spinning() {
         assert!(pages < 1000, "the run never ends");
     }
     assert_eq!(c.stopped(), Some(Stop::Unsettled));
+}
+
+#[test]
+fn a_run_that_reaches_its_cap_just_as_the_listing_ends_is_complete() {
+    let mut c = Cursor::new(
+        Window {
+            start: 0,
+            upper: 100,
+        },
+        &[],
+        2,
+        40,
+    );
+    assert!(!c.settled_any());
+    assert!(c.query().is_some());
+    assert_eq!(c.listed(&ids(2), None), ["f0", "f1"]);
+    assert!(c.settled_any());
+    assert_eq!(c.taken(), 2);
+    for (id, t) in [("f0", 10), ("f1", 20)] {
+        assert_eq!(c.fetched(id, Some(t)), Admit::Deliver);
+        c.settle(id, State::Delivered);
+    }
+    assert_eq!(c.query(), None, "the listing ended");
+    assert_eq!(c.stopped(), None, "the cap, reached, stopped nothing left");
+    assert!(!c.token_repeated());
+    assert!(c.complete());
+    assert_eq!(
+        c.mark(),
+        Mark {
+            ms: 100,
+            ids: vec![]
+        }
+    );
 }

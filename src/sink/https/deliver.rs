@@ -336,3 +336,6 @@ impl HttpsSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -224,6 +224,25 @@ mod tests {
     }
 
     #[test]
+    fn the_privileges_probe_passes_only_a_key_holding_every_privilege_asked_for() {
+        let judge = |status, body: &str| privileges_judge(status, body.as_bytes());
+        assert_eq!(
+            judge(200, r#"{"has_all_requested":true,"username":"fwd"}"#).as_deref(),
+            Ok("the key may create documents in the data stream")
+        );
+        let lacking = judge(200, r#"{"has_all_requested":false}"#).unwrap_err();
+        assert!(lacking.contains("lacks create_doc"), "{lacking}");
+        assert_eq!(
+            judge(401, r#"{"has_all_requested":true}"#),
+            Err("_has_privileges answered HTTP 401".into())
+        );
+        assert_eq!(
+            judge(200, "not json"),
+            Err("_has_privileges answered HTTP 200".into())
+        );
+    }
+
+    #[test]
     fn item_statuses_map_to_verdicts() {
         let body = br#"{"errors":true,"items":[
             {"create":{"status":201}},

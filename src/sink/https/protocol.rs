@@ -347,6 +347,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_generic_probe_takes_a_2xx_or_a_refused_empty_batch_as_a_working_credential() {
+        assert_eq!(
+            generic_probe(204, b""),
+            Ok("authenticated probe answered HTTP 204".into())
+        );
+        for status in [400, 411, 413, 415, 422] {
+            assert_eq!(
+                generic_probe(status, b""),
+                Ok(format!(
+                    "credential accepted (HTTP {status} to an empty probe)"
+                ))
+            );
+        }
+        for status in [301, 401, 403, 404, 500] {
+            assert_eq!(generic_probe(status, b""), Err(format!("HTTP {status}")));
+        }
+    }
+
+    #[test]
     fn a_base_url_that_already_ends_in_the_preset_path_or_a_leading_part_of_it_is_used_as_given() {
         let hec = Some("/services/collector/event");
         for (base, want) in [

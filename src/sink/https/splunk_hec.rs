@@ -355,6 +355,14 @@ mod tests {
                     "HTTP 503 (HEC code 9: Server is busy)".into(),
                 )),
             ),
+            // A busy or unhealthy code is retried whatever status carries it.
+            (
+                400,
+                r#"{"text":"Server is busy","code":9,"invalid-event-number":0}"#,
+                Answer::All(Verdict::Retry(
+                    "HTTP 400 (HEC code 9: Server is busy)".into(),
+                )),
+            ),
             (
                 400,
                 r#"{"text":"Incorrect index","code":7}"#,
@@ -367,6 +375,52 @@ mod tests {
             let why = format!("HTTP {status}");
             assert_eq!(&h.read(*status, body.as_bytes(), 3, &why), want, "{body}");
         }
+    }
+
+    #[test]
+    fn only_a_400_naming_an_event_of_the_request_splits_the_verdicts() {
+        let h = hec(false);
+        let why = "HTTP 400";
+        // An event number past the request names none of its events: the whole is refused.
+        assert_eq!(
+            h.read(
+                400,
+                br#"{"text":"Invalid data format","code":6,"invalid-event-number":3}"#,
+                3,
+                why
+            ),
+            Answer::All(Verdict::Failed(
+                "HTTP 400 (HEC code 6: Invalid data format)".into()
+            ))
+        );
+        // Another status names no event either.
+        assert_eq!(
+            h.read(
+                403,
+                br#"{"text":"Invalid token","code":4,"invalid-event-number":1}"#,
+                3,
+                "HTTP 403"
+            ),
+            Answer::All(Verdict::Failed(
+                "HTTP 403 (HEC code 4: Invalid token)".into()
+            ))
+        );
+        // With acknowledgement on, the events before the refused one are not proven indexed.
+        let acked = hec(true);
+        let Answer::Each(vs) = acked.read(
+            400,
+            br#"{"text":"Invalid data format","code":6,"invalid-event-number":1}"#,
+            3,
+            why,
+        ) else {
+            panic!("one verdict per event")
+        };
+        assert!(
+            matches!(&vs[0], Verdict::Retry(w) if w.starts_with("sent again")),
+            "{vs:?}"
+        );
+        assert!(matches!(&vs[1], Verdict::Failed(_)), "{vs:?}");
+        assert!(matches!(&vs[2], Verdict::Retry(_)), "{vs:?}");
     }
 
     #[test]
@@ -408,6 +462,19 @@ mod tests {
                 && e.contains("COLLECTOR_HEC_ACK"))
         );
         assert!(ack_judge(200, br#"{"acks":{"0":false}}"#).is_ok());
+        assert_eq!(
+            ack_judge(200, br#"{"text":"Success","code":0}"#),
+            Err("acknowledgement poll answered HTTP 200, HEC code 0: Success".into()),
+            "a 2xx without acks does not prove acknowledgement is on"
+        );
+        assert_eq!(
+            ack_judge(403, br#"{"text":"Invalid token","code":4}"#),
+            Err("acknowledgement poll answered HTTP 403, HEC code 4: Invalid token".into())
+        );
+        assert_eq!(
+            ack_judge(502, b"<html>"),
+            Err("acknowledgement poll answered HTTP 502".into())
+        );
     }
 
     #[test]
