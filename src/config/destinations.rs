@@ -461,6 +461,29 @@ mod tests {
     }
 
     #[test]
+    fn a_preset_s_own_settings_are_entry_keys_too() {
+        let d = parse(
+            r#"{"destinations": [{"name": "sentinel", "type": "https", "format": "sentinel",
+                "url": "https://gdf-abcd.eastus-1.ingest.monitor.azure.com",
+                "auth_secret_arn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:entra-AbCdEf",
+                "sentinel_dcr_id": "dcr-0123456789abcdef0123456789abcdef",
+                "sentinel_stream": "Custom-GuardDutyFindings",
+                "azure_tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "azure_client_id": "00000000-1111-2222-3333-444444444444"}]}"#,
+        )
+        .unwrap();
+        let DestinationKind::Https(c) = &d[0].kind else {
+            panic!("{:?}", d[0].kind)
+        };
+        assert_eq!(c.format.name(), "sentinel");
+        assert!(
+            error(r#"{"destinations": [{"name": "s", "type": "https", "url": "https://h.example", "sentinel_stream": "x"}]}"#)
+                .contains("destination \"s\", sentinel_stream:"),
+            "a preset's setting under another format is refused, naming the entry key"
+        );
+    }
+
+    #[test]
     fn an_error_names_the_destination_and_the_field() {
         assert_eq!(
             error(
