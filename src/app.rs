@@ -61,6 +61,7 @@ impl App {
         if let Some(name) = config.destinations_parameter.clone() {
             let text = read_parameter(&aws, &name).await?;
             config.destinations = crate::config::parse_document(&text, "DESTINATIONS_PARAMETER")?;
+            crate::config::schema_fits(&config.destinations, config.output_schema)?;
         }
         if !default_to_stdout {
             config.require_dead_letter_queue()?;

@@ -330,6 +330,7 @@ impl Config {
                 });
             }
         };
+        schema_fits(&destinations, output_schema)?;
         let assume_role_arn = env.string("ASSUME_ROLE_ARN");
         if let Some(arn) = &assume_role_arn
             && !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/"))
@@ -509,6 +510,24 @@ impl Config {
             Err(ConfigError::NoDestination)
         }
     }
+}
+
+/// Refuses a schema a destination cannot take: the `sentinel` preset's shipped table and
+/// data collection rule declare the native record's columns, so OCSF records would be
+/// dropped by the rule's transformation while counted delivered.
+pub fn schema_fits(destinations: &[Destination], schema: OutputSchema) -> Result<(), ConfigError> {
+    let sentinel = destinations.iter().any(|d| {
+        matches!(&d.kind, DestinationKind::Https(c) if matches!(c.format, CollectorFormat::Sentinel(_)))
+    });
+    if sentinel && matches!(schema, OutputSchema::Ocsf(_)) {
+        return Err(ConfigError::Rejected {
+            var: "OUTPUT_SCHEMA",
+            reason: "ocsf is refused with the sentinel preset: its table and data collection \
+                     rule (deploy/sentinel/) take the native record; use native"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The destinations: a `DESTINATIONS` document, the name of the SSM parameter holding one
@@ -1053,6 +1072,29 @@ mod tests {
             let e = parse(&[(var, value)]).unwrap_err().to_string();
             assert!(e.contains(var), "{e}");
         }
+    }
+
+    #[test]
+    fn ocsf_records_are_refused_for_the_sentinel_preset_whose_table_is_native() {
+        let sentinel = [
+            ("COLLECTOR_FORMAT", "sentinel"),
+            (
+                "COLLECTOR_URL",
+                "https://gdf-abcd.eastus-1.ingest.monitor.azure.com",
+            ),
+            (
+                "COLLECTOR_AUTH_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:111122223333:secret:entra-AbCdEf",
+            ),
+            ("SENTINEL_DCR_ID", "dcr-0123456789abcdef0123456789abcdef"),
+            ("SENTINEL_STREAM", "Custom-GuardDutyFindings"),
+            ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("AZURE_CLIENT_ID", "00000000-1111-2222-3333-444444444444"),
+        ];
+        assert!(parse(&sentinel).is_ok());
+        let mut ocsf = sentinel.to_vec();
+        ocsf.push(("OUTPUT_SCHEMA", "ocsf"));
+        assert_eq!(rejected_var(&ocsf), "OUTPUT_SCHEMA");
     }
 
     #[test]

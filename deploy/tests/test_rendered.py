@@ -536,6 +536,11 @@ class DestinationsTest(unittest.TestCase):
         self.assertEqual(statement("DestinationStreamsPolicy")["Resource"], [self.STREAM])
         self.assertEqual(statement("CollectorSecretPolicy")["Resource"], [self.SECRET])
         self.assertEqual(e["REDRIVE_MAX_PER_RUN"], "50")
+        self.assertNotIn("DestinationObjectsPolicy", r)
+        objects = "arn:aws:s3:::gd-archive/findings/*"
+        r = rendered(LogRecords="false", Destinations=doc, DestinationObjectArns=objects)
+        self.assertEqual(statement("DestinationObjectsPolicy")["Resource"], [objects])
+        self.assertEqual(statement("DestinationObjectsPolicy")["Action"], "s3:PutObject")
 
     def test_a_destinations_parameter_is_readable_by_the_function_and_nothing_else_is(self):
         r = rendered(LogRecords="false", DestinationsParameter="/gdf/destinations")
