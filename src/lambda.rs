@@ -189,7 +189,7 @@ async fn park_partial(app: &App, outcome: &mut Outcome, findings: &[Incoming], d
     let Some(queue_url) = app.config.backfill.dlq_url.as_deref() else {
         return;
     };
-    if !outcome.failures.iter().any(|f| f.delivered_elsewhere) {
+    if !crate::park::needed(outcome) {
         return;
     }
     let sqs = app.reader.sqs_for(queue_url).await;

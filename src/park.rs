@@ -114,6 +114,12 @@ pub enum ParkError {
     },
 }
 
+/// Whether `outcome` holds a failure [`settle`] would park (so a dead-letter client is worth
+/// making).
+pub fn needed(outcome: &Outcome) -> bool {
+    outcome.failures.iter().any(|f| f.delivered_elsewhere)
+}
+
 /// Parks every failure of `outcome` whose finding another destination took, and counts
 /// those findings as forwarded once all their failures are parked. `findings` are the ones
 /// `outcome` was made from (its failures index them).

@@ -246,7 +246,7 @@ impl Port for AwsPort<'_> {
         // What one destination could not take while another did waits in the DLQ for that
         // one: the run moves on, and the others never get it twice.
         if let Some(queue_url) = self.job.backfill.config.dlq_url.as_deref()
-            && outcome.failures.iter().any(|f| f.delivered_elsewhere)
+            && crate::park::needed(&outcome)
         {
             let sqs = self.job.backfill.reader.sqs_for(queue_url).await;
             let to = crate::park::DeadLetters {

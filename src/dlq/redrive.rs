@@ -256,15 +256,12 @@ fn hold_back(
         return Some(Hold::Because(format!("holds no finding: {e}")));
     }
     let destination = unwrapped.destination.as_deref()?;
-    if !forwarder.sink_names().iter().any(|n| **n == *destination) {
+    let routes = forwarder.routes();
+    if !routes.iter().any(|r| *r.name == *destination) {
+        let names: Vec<String> = routes.iter().map(|r| format!("{:?}", r.name)).collect();
         return Some(Hold::Because(format!(
             "its destination {destination:?} is not configured here (DESTINATIONS names {})",
-            forwarder
-                .sink_names()
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         )));
     }
     report.failing.contains(destination).then(|| {

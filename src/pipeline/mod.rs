@@ -104,10 +104,6 @@ impl Forwarder {
         &self.routes
     }
 
-    pub fn sink_names(&self) -> Vec<DestinationName> {
-        self.routes.iter().map(|r| r.name.clone()).collect()
-    }
-
     /// Whether a record passes `MIN_SEVERITY`. A record without a readable severity passes:
     /// nothing is dropped on a guess.
     fn wanted(&self, severity: Option<Severity>) -> bool {
