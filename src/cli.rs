@@ -556,7 +556,7 @@ async fn forward(
             return ExitCode::FAILURE;
         }
     };
-    // The input thread parses the next chunk while this one is normalized and delivered.
+    // The input threads read and parse the next chunks while this one is normalized and delivered.
     let mut explained = 0u64;
     while let Some(chunk) = reader.chunks.recv().await {
         if mode == Mode::Explain {

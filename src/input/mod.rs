@@ -1,12 +1,14 @@
-//! The CLI's input: files, directories and stdin, read as a stream on a thread of its own
-//! and handed over as chunks of findings, while the caller normalizes and delivers the
-//! previous chunk.
+//! The CLI's input: files, directories, stdin and S3 prefixes, read as a stream on threads
+//! of their own (one reads and frames, [`sources`]; one parses, [`Reader`]) and handed over
+//! as chunks of findings, while the caller normalizes and delivers the previous chunk.
 //!
 //! Invariants:
 //! - Memory stays flat in the size of the input: a file is framed value by value
-//!   ([`frames`]), parsed one value at a time, and at most [`CHUNK_FINDINGS`] findings or
-//!   [`CHUNK_BYTES`] bytes of input wait in a chunk, with one chunk queued, one being
-//!   delivered and the ones handed back ([`Reader::spent`]) freed at the next hand-over.
+//!   ([`frames`]), the frames travel in batches of about [`batch::BATCH_BYTES`] (one being
+//!   filled, one queued, one being parsed), are parsed one value at a time, and at most
+//!   [`CHUNK_FINDINGS`] findings or [`CHUNK_BYTES`] bytes of input wait in a chunk, with one
+//!   chunk queued, one being delivered and the ones handed back ([`Reader::spent`]) freed at
+//!   the next hand-over, on the thread that allocated them.
 //! - Every finding of the input is handed over exactly once, in input order; every value
 //!   that is not a finding is counted (ignored or invalid) and logged with its file, never
 //!   dropped quietly.
@@ -16,20 +18,24 @@
 //! - Any source may be gzip (told by its first bytes, [`gzip`]): it is decompressed as it is
 //!   read, into the same framing and the same fast path as plain text.
 
+mod batch;
 pub mod frames;
 pub mod gzip;
 pub mod s3;
+mod sources;
 mod text;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::{error, warn};
 
 use crate::intake::{IntakeError, Item, bare_finding, items_of_document};
-use frames::{FrameError, FrameKind, Framer};
+use batch::{Batch, Entry, Framed, frames_of_stream};
+use frames::{Frame, FrameKind};
+pub use sources::Source;
 
 /// At most this many findings travel in one chunk.
 pub const CHUNK_FINDINGS: usize = 500;
@@ -58,15 +64,20 @@ pub struct Counts {
     pub invalid: u64,
 }
 
-/// The reading thread: chunks arrive on `chunks`; `finish` gives the counts once they end.
+/// The input's two threads: chunks arrive on `chunks`; `finish` gives the counts once they
+/// end. One thread reads, decompresses and frames the sources ([`sources`]); the other parses
+/// the frames into findings and counts the rest, while the caller normalizes and delivers the
+/// previous chunk: three stages, so that reading a fast input keeps two cores busy (measured
+/// in BENCHMARKS.md: with one input thread, reading was the bottleneck).
 pub struct Reader {
     pub chunks: mpsc::Receiver<Chunk>,
     spent: std::sync::mpsc::Sender<Chunk>,
-    thread: std::thread::JoinHandle<Counts>,
+    parsing: std::thread::JoinHandle<Counts>,
+    reading: std::thread::JoinHandle<()>,
 }
 
 impl Reader {
-    /// Starts reading `sources` (none, or `-`, is stdin) on a thread of its own; S3 sources
+    /// Starts reading `sources` (none, or `-`, is stdin) on threads of their own; S3 sources
     /// need `s3`.
     pub fn spawn(
         sources: Vec<Source>,
@@ -75,13 +86,21 @@ impl Reader {
     ) -> std::io::Result<Reader> {
         let (tx, chunks) = mpsc::channel(1);
         let (spent, spent_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
+        let (batches_tx, batches) = std::sync::mpsc::sync_channel(1);
+        let (back, back_rx) = std::sync::mpsc::channel();
+        let parsing = std::thread::Builder::new()
+            .name("input-parse".into())
+            .spawn(move || parse_all(&batches, &back, parse, &tx, &spent_rx))?;
+        let reading = std::thread::Builder::new()
             .name("input".into())
-            .spawn(move || read_all(&sources, parse, s3.as_ref(), &tx, &spent_rx))?;
+            .spawn(move || {
+                sources::read_all(&sources, s3.as_ref(), &mut Framed::new(batches_tx, back_rx))
+            })?;
         Ok(Reader {
             chunks,
             spent,
-            thread,
+            parsing,
+            reading,
         })
     }
 
@@ -94,38 +113,26 @@ impl Reader {
         let _ = self.spent.send(chunk);
     }
 
-    /// Waits for the thread once every chunk has been received.
+    /// Waits for the threads once every chunk has been received. A thread that panicked
+    /// counts as an input that could not be read.
     pub fn finish(self) -> Counts {
         drop(self.chunks);
-        self.thread.join().unwrap_or(Counts {
+        let mut counts = self.parsing.join().unwrap_or(Counts {
             ignored: 0,
             invalid: 1,
-        })
-    }
-}
-
-/// Where findings are read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A file, a directory, or `-` (stdin).
-    Path(PathBuf),
-    S3(s3::Location),
-}
-
-impl Source {
-    /// A command-line argument: an S3 URL, else a path.
-    pub fn of_arg(arg: PathBuf) -> Result<Source, s3::S3Error> {
-        match arg.to_str() {
-            Some(url) if s3::Location::is_url(url) => s3::Location::parse(url).map(Source::S3),
-            _ => Ok(Source::Path(arg)),
+        });
+        if self.reading.join().is_err() {
+            counts.invalid += 1;
         }
+        counts
     }
 }
 
-fn read_all(
-    sources: &[Source],
+/// The parsing thread: every batch's entries, in order, into chunks of findings.
+fn parse_all(
+    batches: &std::sync::mpsc::Receiver<Batch>,
+    back: &std::sync::mpsc::Sender<Batch>,
     parse: Parse,
-    s3: Option<&s3::Context>,
     tx: &mpsc::Sender<Chunk>,
     spent: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Counts {
@@ -136,133 +143,44 @@ fn read_all(
         bytes: 0,
         counts: Counts::default(),
     };
-    let stdin = [Source::Path(PathBuf::from("-"))];
-    let sources = if sources.is_empty() {
-        &stdin[..]
-    } else {
-        sources
-    };
-    for source in sources {
-        match source {
-            Source::Path(path) if path.as_os_str() == "-" => {
-                read_source(std::io::stdin().lock(), "<stdin>", parse, &mut out);
+    let mut shown: Arc<str> = Arc::from("<stdin>");
+    let mut items = Vec::new();
+    let mut scratch = Vec::new();
+    for mut batch in batches {
+        let entries = std::mem::take(&mut batch.entries);
+        for entry in entries {
+            match entry {
+                Entry::Source(source) => shown = source,
+                Entry::Frame {
+                    kind,
+                    line,
+                    column,
+                    start,
+                    end,
+                } => {
+                    let frame = batch.frame(kind, line, column, start, end);
+                    items_of(&frame, parse, &mut scratch, &mut items);
+                    for item in items.drain(..) {
+                        out.item(item, &shown);
+                    }
+                    out.grew(end - start);
+                }
+                Entry::Invalid(e) => out.invalid(&shown, &e),
+                Entry::Unreadable(e) => out.unreadable(&shown, &e),
+                Entry::ListFailed { what, error } => {
+                    error!(message = "Cannot list S3 objects.", prefix = %what, error = %error);
+                    out.counts.invalid += 1;
+                }
+                Entry::Note(note) => note(),
             }
-            Source::Path(path) => read_path(path, parse, &mut out),
-            Source::S3(location) => match s3 {
-                Some(context) => read_s3(context, location, parse, &mut out),
-                None => out.unreadable(
-                    &location.shown(&location.prefix),
-                    &std::io::Error::other("S3 is not configured for this command"),
-                ),
-            },
+        }
+        if let Some(batch) = batch.recycled() {
+            // The reading thread has ended once the input is framed: the batch is freed here then.
+            let _ = back.send(batch);
         }
     }
     out.flush();
     out.counts
-}
-
-/// A file, or the files under a directory.
-fn read_path(path: &Path, parse: Parse, out: &mut Collector<'_>) {
-    for file in expand(path) {
-        let opened = file.and_then(|p| match std::fs::File::open(&p) {
-            Ok(f) => Ok((p, f)),
-            Err(e) => Err((p, e)),
-        });
-        match opened {
-            Ok((p, f)) => read_source(f, &p.display().to_string(), parse, out),
-            Err((p, e)) => out.unreadable(&p.display().to_string(), &e),
-        }
-    }
-}
-
-/// The objects under an S3 prefix, in key order, with a progress line on a terminal.
-fn read_s3(context: &s3::Context, location: &s3::Location, parse: Parse, out: &mut Collector<'_>) {
-    let mut progress = Progress::new();
-    let mut entries = s3::entries(context, location.clone());
-    let mut objects = 0u64;
-    while let Some(entry) = entries.blocking_recv() {
-        match entry {
-            s3::Entry::Object { key, body } => {
-                objects += 1;
-                progress.show(objects, &key);
-                let shown = location.shown(&key);
-                tracing::debug!(message = "Reading S3 object.", object = %shown);
-                read_source(body, &shown, parse, out);
-            }
-            s3::Entry::Failed { what, error } => {
-                error!(message = "Cannot list S3 objects.", prefix = %what, error = %error);
-                out.counts.invalid += 1;
-            }
-        }
-    }
-    progress.clear();
-    if objects == 0 {
-        warn!(message = "No object to read under the S3 prefix.", prefix = %location.shown(&location.prefix));
-    }
-    tracing::info!(message = "S3 objects read.", prefix = %location.shown(&location.prefix), objects);
-}
-
-/// One line on stderr, rewritten, when stderr is a terminal.
-struct Progress {
-    shown: bool,
-    on: bool,
-}
-
-impl Progress {
-    fn new() -> Self {
-        use std::io::IsTerminal;
-        Progress {
-            shown: false,
-            on: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn show(&mut self, objects: u64, key: &str) {
-        if self.on {
-            let tail: String = key
-                .chars()
-                .rev()
-                .take(60)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            eprint!("\r\x1b[Kobject {objects}: …{tail}");
-            self.shown = true;
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-            self.shown = false;
-        }
-    }
-}
-
-/// The files `path` stands for: itself, or the regular files under a directory.
-fn expand(path: &Path) -> Vec<Result<PathBuf, (PathBuf, std::io::Error)>> {
-    if !path.is_dir() {
-        return vec![Ok(path.to_path_buf())];
-    }
-    let mut found = Vec::new();
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(e) => return vec![Err((path.to_path_buf(), e))],
-    };
-    let mut children: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(e) if e.file_name().to_string_lossy().starts_with('.') => {}
-            Ok(e) => children.push(e.path()),
-            Err(e) => found.push(Err((path.to_path_buf(), e))),
-        }
-    }
-    children.sort();
-    for child in children {
-        found.extend(expand(&child));
-    }
-    found
 }
 
 /// Gathers findings into chunks and counts the rest.
@@ -321,19 +239,6 @@ impl Collector<'_> {
     }
 }
 
-/// Reads one source to its end.
-fn read_source(reader: impl Read, shown: &str, parse: Parse, out: &mut Collector<'_>) {
-    let read = items_of_stream(reader, parse, |item, bytes| {
-        if let Some(item) = item {
-            out.item(item, shown);
-        }
-        out.grew(bytes);
-    });
-    if let Err(e) = read {
-        out.unreadable(shown, &e);
-    }
-}
-
 /// Parses JSON, concatenated JSON or NDJSON held in memory (or gzip of any) into items, in
 /// order.
 pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
@@ -343,63 +248,37 @@ pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
 /// [`parse_documents`], handing findings over as `parse` says.
 pub fn parse_documents_as(input: &[u8], parse: Parse, out: &mut Vec<Item>) {
     // Reading a slice cannot fail.
-    let _ = items_of_stream(input, parse, |item, _| out.extend(item));
+    let _ = items_of_stream(input, parse, |item| out.push(item));
 }
 
-/// Calls `each` with every item of the stream, in order, and after each value with the
-/// number of input bytes it took (the item is then `None`).
+/// Calls `each` with every item of the stream, in order.
 fn items_of_stream(
     reader: impl Read,
     parse: Parse,
-    mut each: impl FnMut(Option<Item>, usize),
+    mut each: impl FnMut(Item),
 ) -> std::io::Result<()> {
-    let mut framer = Framer::new(gzip::open(reader)?);
     let mut items = Vec::new();
     let mut scratch = Vec::new();
-    while let Some(frame) = framer.next() {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(FrameError::Read(e)) => return Err(e),
-            Err(FrameError::TooLarge { line, limit }) => {
-                each(
-                    Some(Item::Invalid(IntakeError::TooLarge { line, limit })),
-                    0,
-                );
-                continue;
-            }
-            Err(FrameError::Syntax {
-                line,
-                column,
-                message,
-            }) => {
-                each(
-                    Some(Item::Invalid(IntakeError::Json {
-                        line,
-                        column,
-                        message,
-                    })),
-                    0,
-                );
-                continue;
-            }
-        };
-        let len = frame.bytes.len();
-        let kept = parse == Parse::Text
-            && (text::items(&frame, &mut items)
-                || text::compacted(&frame, &mut scratch, &mut items));
-        if !kept {
-            items_of_frame(&frame, &mut items);
+    frames_of_stream(reader, |frame| match frame {
+        Ok(frame) => {
+            items_of(frame, parse, &mut scratch, &mut items);
+            items.drain(..).for_each(&mut each);
         }
-        for item in items.drain(..) {
-            each(Some(item), 0);
-        }
-        each(None, len);
+        Err(e) => each(Item::Invalid(e)),
+    })
+}
+
+/// The items of one frame, kept as text where `parse` and the frame allow it.
+fn items_of(frame: &Frame<'_>, parse: Parse, scratch: &mut Vec<u8>, out: &mut Vec<Item>) {
+    let kept =
+        parse == Parse::Text && (text::items(frame, out) || text::compacted(frame, scratch, out));
+    if !kept {
+        items_of_frame(frame, out);
     }
-    Ok(())
 }
 
 /// The items of one frame, parsed whole.
-fn items_of_frame(frame: &frames::Frame<'_>, out: &mut Vec<Item>) {
+fn items_of_frame(frame: &Frame<'_>, out: &mut Vec<Item>) {
     match serde_json::from_slice::<Value>(frame.bytes) {
         Ok(doc) if frame.kind == FrameKind::Finding => out.push(bare_finding(doc)),
         Ok(doc) => items_of_document(doc, out),
@@ -453,6 +332,57 @@ mod tests {
             matches!(&items[2], Item::Finding(f) if f.finding.view()["id"] == "c"),
             "{:?}",
             items[2]
+        );
+    }
+
+    #[test]
+    fn the_reader_hands_every_finding_over_once_in_input_order_across_files_and_batches() {
+        // More findings than a batch and a chunk hold, a broken line, a file that does not
+        // exist and one that is gzip: every finding once, in order, each problem counted.
+        let dir = tempfile::tempdir().unwrap();
+        let line = |i: usize| {
+            format!(
+                "{{\"id\": \"f{i:04}\", \"padding\": \"{}\"}}\n",
+                "x".repeat(i % 700)
+            )
+        };
+        let first: String = (0..1200).map(line).collect();
+        std::fs::write(dir.path().join("a.json"), first).unwrap();
+        let second = format!("{}{{\"id\": broken\n{}", line(1200), line(1201));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, second.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("b.json.gz"), gz.finish().unwrap()).unwrap();
+        let sources = vec![
+            Source::Path(dir.path().to_path_buf()),
+            Source::Path(dir.path().join("missing.json")),
+            Source::Path(dir.path().join("a.json")),
+        ];
+        let mut reader = Reader::spawn(sources, Parse::Text, None).unwrap();
+        let mut ids = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = reader.chunks.blocking_recv() {
+            chunks += 1;
+            assert!(chunk.len() <= CHUNK_FINDINGS);
+            ids.extend(
+                chunk
+                    .iter()
+                    .map(|f| finding_id(f.finding.view()).unwrap().into_owned()),
+            );
+            reader.spent(chunk);
+        }
+        let counts = reader.finish();
+        let expected: Vec<String> = (0..1202)
+            .chain(0..1200)
+            .map(|i| format!("f{i:04}"))
+            .collect();
+        assert_eq!(ids, expected);
+        assert!(chunks > 4, "{chunks} chunks");
+        assert_eq!(
+            counts,
+            Counts {
+                ignored: 0,
+                invalid: 2
+            }
         );
     }
 
