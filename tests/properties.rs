@@ -14,7 +14,7 @@
 
 mod support;
 
-use guardduty_forwarder::input::{Parse, parse_documents, parse_documents_as};
+use guardduty_forwarder::input::{Parse, Reader, Source, parse_documents, parse_documents_as};
 use guardduty_forwarder::intake::{FindingJson, Item, Routed, route_event};
 use guardduty_forwarder::normalize::{Ingest, OcsfVersion, OutputSchema, READS, Via};
 use guardduty_forwarder::record::encode;
@@ -621,6 +621,29 @@ fn records_of(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// [`records_of`] through the CLI's reading threads (a file read, framed and parsed on
+/// threads of their own, handed over in batches and chunks), as `forward FILE` reads it.
+fn records_read_from_a_file(bytes: &[u8]) -> Vec<String> {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), bytes).expect("write");
+    let source = Source::Path(file.path().to_path_buf());
+    let mut reader = Reader::spawn(vec![source], Parse::Text, None).expect("reader");
+    let mut records = Vec::new();
+    while let Some(chunk) = reader.chunks.blocking_recv() {
+        for f in &chunk {
+            let ingest = Ingest::new(Via::Cli, None, "2026-01-01T00:00:00.000Z");
+            records.push(
+                encode(&f.finding, &ingest, OutputSchema::Native)
+                    .map_or_else(|e| e.to_string(), |r| r.json),
+            );
+        }
+        reader.spent(chunk);
+    }
+    let counts = reader.finish();
+    assert_eq!(counts.invalid + counts.ignored, 0, "{counts:?}");
+    records
+}
+
 /// A record without `raw_event` (the finding's text as it arrived, spaces and all), and
 /// `raw_event` as a JSON value.
 fn split_raw(record: &str) -> (String, Value) {
@@ -637,7 +660,8 @@ proptest! {
 
     /// Every shape gives the same records: byte for byte but `raw_event`, which keeps the
     /// finding's text as it arrived and is the same JSON value; and a gzip of any shape (one
-    /// member, or one member per line) gives byte for byte the records of the shape itself.
+    /// member, or one member per line) gives byte for byte the records of the shape itself,
+    /// as does the shape read from a file through the CLI's reading threads.
     #[test]
     fn every_input_shape_and_its_gzip_give_the_same_records(
         findings in prop::collection::vec(thinned_corpus_finding(), 1..4),
@@ -651,6 +675,7 @@ proptest! {
             let split: Vec<(String, Value)> = records.iter().map(|r| split_raw(r)).collect();
             prop_assert_eq!(&split, &expected, "{}", name);
             prop_assert_eq!(&records_of(&gzip(bytes)), &records, "gzip of {}", name);
+            prop_assert_eq!(&records_read_from_a_file(bytes), &records, "{} read from a file", name);
             let members: Vec<u8> = bytes
                 .split_inclusive(|b| *b == b'\n')
                 .flat_map(gzip)
