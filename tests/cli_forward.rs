@@ -221,6 +221,22 @@ fn ndjson_on_stdin_is_read_line_by_line_and_a_bad_line_is_reported_with_its_numb
 }
 
 #[test]
+fn a_broken_pretty_printed_value_is_reported_at_its_own_line_and_column_and_the_next_is_read() {
+    // Pretty values are compacted before they are read; an error still names the place in
+    // the input as it was, not in the compacted text.
+    let input = b"{\n  \"id\": \"a\",\n  \"n\": trux\n}\n{\n  \"id\": \"b\"\n}\n";
+    let out = forward(&["-"], Some(input), &[]);
+    assert!(!out.status.success());
+    let ids: Vec<Value> = records(&out).iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, ["b"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid JSON at line 3, column 11:"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_file_fails_the_run_with_its_name() {
     let out = forward(&["/nonexistent/findings.json"], None, &[]);
     assert!(!out.status.success());

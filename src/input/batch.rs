@@ -17,6 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use super::frames::{Frame, FrameError, FrameKind, Framer};
 use super::gzip;
 use super::s3::S3Error;
+use super::text;
 use crate::intake::IntakeError;
 
 /// A batch is handed over once its frames hold this many bytes.
@@ -30,13 +31,16 @@ const KEEP_BYTES: usize = 4 * BATCH_BYTES;
 pub enum Entry {
     /// The entries after this one come from this source (as messages name it).
     Source(Arc<str>),
-    /// One value: its bytes are `text[start..end]` of the batch.
+    /// One value: its bytes are `text[start..end]` of the batch; when it spreads over
+    /// several lines and is to be kept as text, `text[end..one_line]` holds it compacted
+    /// ([`text::compact`]), done here so that the parsing thread, the busiest, does not.
     Frame {
         kind: FrameKind,
         line: usize,
         column: usize,
         start: usize,
         end: usize,
+        one_line: Option<usize>,
     },
     /// A value the framer could not read (the source goes on after it).
     Invalid(IntakeError),
@@ -86,6 +90,8 @@ impl Batch {
 
 /// The framing thread's end of the hand-over.
 pub struct Framed {
+    /// Whether frames spread over several lines are compacted ([`Entry::Frame`]).
+    compact: bool,
     tx: SyncSender<Batch>,
     /// Batches the parsing thread is done with.
     back: Receiver<Batch>,
@@ -93,8 +99,9 @@ pub struct Framed {
 }
 
 impl Framed {
-    pub fn new(tx: SyncSender<Batch>, back: Receiver<Batch>) -> Self {
+    pub fn new(compact: bool, tx: SyncSender<Batch>, back: Receiver<Batch>) -> Self {
         Framed {
+            compact,
             tx,
             back,
             batch: Batch::default(),
@@ -113,14 +120,20 @@ impl Framed {
         let start = self.batch.text.len();
         self.batch.text.extend_from_slice(frame.bytes);
         let end = self.batch.text.len();
+        let one_line =
+            (self.compact && memchr::memchr2(b'\n', b'\r', frame.bytes).is_some()).then(|| {
+                text::compact(frame.bytes, &mut self.batch.text);
+                self.batch.text.len()
+            });
         self.entry(Entry::Frame {
             kind: frame.kind,
             line: frame.line,
             column: frame.column,
             start,
             end,
+            one_line,
         });
-        if end >= BATCH_BYTES {
+        if self.batch.text.len() >= BATCH_BYTES {
             self.send();
         }
     }

@@ -94,7 +94,9 @@ impl Reader {
         let reading = std::thread::Builder::new()
             .name("input".into())
             .spawn(move || {
-                sources::read_all(&sources, s3.as_ref(), &mut Framed::new(batches_tx, back_rx))
+                let compact = parse == Parse::Text;
+                let mut out = Framed::new(compact, batches_tx, back_rx);
+                sources::read_all(&sources, s3.as_ref(), &mut out);
             })?;
         Ok(Reader {
             chunks,
@@ -157,9 +159,20 @@ fn parse_all(
                     column,
                     start,
                     end,
+                    one_line,
                 } => {
                     let frame = batch.frame(kind, line, column, start, end);
-                    items_of(&frame, parse, &mut scratch, &mut items);
+                    match one_line {
+                        // Compacted by the reading thread: kept as text, else parsed whole
+                        // from the bytes as they came (errors name their line and column).
+                        Some(one_line) => {
+                            let compacted = batch.frame(kind, line, column, end, one_line);
+                            if !text::items(&compacted, &mut items) {
+                                items_of_frame(&frame, &mut items);
+                            }
+                        }
+                        None => items_of(&frame, parse, &mut scratch, &mut items),
+                    }
                     for item in items.drain(..) {
                         out.item(item, &shown);
                     }
@@ -382,6 +395,32 @@ mod tests {
             Counts {
                 ignored: 0,
                 invalid: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_pretty_printed_value_is_kept_as_its_compacted_text_and_a_broken_one_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pretty.json");
+        let input = "{\n  \"id\": \"a\",\n  \"title\": \"two  spaces\"\n}\n{\n  \"id\": \"b\",\n  \"n\": tru\n}\n";
+        std::fs::write(&path, input).unwrap();
+        let mut reader = Reader::spawn(vec![Source::Path(path)], Parse::Text, None).unwrap();
+        let mut found = Vec::new();
+        while let Some(chunk) = reader.chunks.blocking_recv() {
+            found.extend(chunk.iter().map(|f| match &f.finding {
+                crate::intake::FindingJson::Text { text, .. } => text.get().to_string(),
+                other => panic!("not kept as text: {other:?}"),
+            }));
+            reader.spent(chunk);
+        }
+        assert_eq!(found, [r#"{"id":"a","title":"two  spaces"}"#]);
+        // The error's line and column: tests/cli_forward.rs, through the binary's log.
+        assert_eq!(
+            reader.finish(),
+            Counts {
+                ignored: 0,
+                invalid: 1
             }
         );
     }

@@ -54,6 +54,7 @@ pub fn compacted(frame: &Frame<'_>, scratch: &mut Vec<u8>, out: &mut Vec<Item>) 
     if memchr::memchr2(b'\n', b'\r', frame.bytes).is_none() {
         return false;
     }
+    scratch.clear();
     compact(frame.bytes, scratch);
     let one_line = Frame {
         kind: frame.kind,
@@ -64,10 +65,10 @@ pub fn compacted(frame: &Frame<'_>, scratch: &mut Vec<u8>, out: &mut Vec<Item>) 
     items(&one_line, out)
 }
 
-/// `bytes` without the whitespace between JSON tokens; strings (escapes included) are copied
-/// as they are, so a valid text stays the same value, and an invalid one stays invalid.
-fn compact(bytes: &[u8], out: &mut Vec<u8>) {
-    out.clear();
+/// Appends `bytes` without the whitespace between JSON tokens to `out`; strings (escapes
+/// included) are copied as they are, so a valid text stays the same value, and an invalid one
+/// stays invalid.
+pub fn compact(bytes: &[u8], out: &mut Vec<u8>) {
     let structural = |out: &mut Vec<u8>, seg: &[u8]| {
         out.extend(
             seg.iter()
