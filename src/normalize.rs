@@ -832,6 +832,67 @@ mod tests {
     }
 
     #[test]
+    fn the_block_the_resource_type_names_wins_over_another_block_present() {
+        let decoy = json!({"instanceId": "i-decoy"});
+        let cases = [
+            (
+                "AccessKey",
+                "accessKeyDetails",
+                json!({"accessKeyId": "ASIA2"}),
+                "ASIA2",
+            ),
+            (
+                "EKSCluster",
+                "eksClusterDetails",
+                json!({"name": "eks"}),
+                "eks",
+            ),
+            (
+                "ECSCluster",
+                "ecsClusterDetails",
+                json!({"name": "ecs"}),
+                "ecs",
+            ),
+            (
+                "RDSDBInstance",
+                "rdsDbInstanceDetails",
+                json!({"dbInstanceIdentifier": "db-2"}),
+                "db-2",
+            ),
+            (
+                "RDSLimitlessDB",
+                "rdsLimitlessDbDetails",
+                json!({"dbShardGroupIdentifier": "shards"}),
+                "shards",
+            ),
+            (
+                "Lambda",
+                "lambdaDetails",
+                json!({"functionName": "fn"}),
+                "fn",
+            ),
+            (
+                "Container",
+                "containerDetails",
+                json!({"name": "web"}),
+                "web",
+            ),
+            (
+                "EBSVolume",
+                "ebsVolumeDetails",
+                json!({"scannedVolumeDetails": [{"volumeArn": "arn:aws:ec2:vol"}]}),
+                "arn:aws:ec2:vol",
+            ),
+        ];
+        for (resource_type, block, details, id) in cases {
+            let resource = json!({"resourceType": resource_type, block: details,
+                                  "instanceDetails": decoy});
+            let r = record(&json!({"id": "a", "resource": resource}));
+            assert_eq!(r["resource_id"], id, "{resource}");
+        }
+    }
+
+    #[test]
     fn account_context_is_written_when_known_and_left_out_not_null_when_not() {
         let finding = json!({"id": "abc", "accountId": "111122223333", "region": "eu-west-1"});
         let bare = serde_json::to_value(normalize(&finding, &ingest()).unwrap()).unwrap();

@@ -662,10 +662,19 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_deadline_allows_no_attempt_not_even_one_without_a_wait() {
+        let expired = Deadline::from_lambda_deadline_ms(0);
+        assert!(expired.expired());
+        assert!(!expired.allows(Duration::ZERO, Duration::ZERO));
+        assert_eq!(expired.clamp(Duration::from_secs(10)), Duration::ZERO);
+    }
+
+    #[test]
     fn an_absurd_lambda_deadline_is_held_to_fifteen_minutes() {
         let d = Deadline::from_lambda_deadline_ms(u64::MAX);
         let left = d.remaining().expect("bounded");
-        assert!(left <= MAX_INVOCATION && left > MAX_INVOCATION - Duration::from_secs(5));
+        let fifteen_minutes = Duration::from_secs(900);
+        assert!(left <= fifteen_minutes && left > fifteen_minutes - Duration::from_secs(5));
         assert!(Deadline::from_lambda_deadline_ms(0).expired());
     }
 
