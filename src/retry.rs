@@ -599,6 +599,8 @@ mod tests {
                 let round = std::sync::Mutex::new(0usize);
                 let driven = run(drive(&quick(max_attempts), Deadline::none(), "prop", (0..n).collect(), |items| {
                     let r = { let mut g = round.lock().unwrap(); *g += 1; *g - 1 };
+                    // A driver past its budget fails here instead of looping for ever.
+                    assert!(r < max_attempts as usize, "attempt {} of at most {max_attempts}", r + 1);
                     let row = script.get(r % script.len()).cloned().unwrap_or_default();
                     let mut verdicts = Vec::new();
                     for &i in &items {
