@@ -145,12 +145,6 @@ pub struct AccountContext {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
-impl AccountContext {
-    pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.ou_path.is_none() && self.tags.is_empty()
-    }
-}
-
 /// Why a value could not be normalized. Carries what identifies the input.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NormalizeError {
@@ -639,6 +633,50 @@ mod tests {
     }
 
     #[test]
+    fn every_severity_name_is_read_whatever_its_case_and_nothing_else_is() {
+        let cases = [
+            ("info", Severity::Info),
+            ("Informational", Severity::Info),
+            ("LOW", Severity::Low),
+            ("medium", Severity::Medium),
+            ("High", Severity::High),
+            ("critical", Severity::Critical),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(Severity::parse(name), Some(expected), "{name}");
+        }
+        for name in ["", "none", "5", "highest"] {
+            assert_eq!(Severity::parse(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_scalar_is_text_numbers_and_booleans_printed_an_empty_string_or_anything_else_absent() {
+        let shown = |v: Value| text(Some(&v)).map(Cow::into_owned);
+        assert_eq!(shown(json!("eu-west-1")).as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            shown(json!(123456789012_u64)).as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(shown(json!(true)).as_deref(), Some("true"));
+        assert_eq!(shown(json!(false)).as_deref(), Some("false"));
+        for absent in [json!(""), json!(null), json!([1]), json!({"a": 1})] {
+            assert_eq!(shown(absent.clone()), None, "{absent}");
+        }
+        let r = record(&json!({"id": "a", "accountId": 123456789012_u64, "region": ""}));
+        assert_eq!(r["account_id"], "123456789012");
+        assert_eq!(r["region"], Value::Null);
+    }
+
+    #[test]
+    fn a_numeric_id_is_read_as_its_text() {
+        assert_eq!(finding_id(&json!({"id": 42})).as_deref(), Ok("42"));
+        let r = record(&json!({"id": 42, "updatedAt": "2026-01-01T00:00:00Z"}));
+        assert_eq!(r["id"], "42");
+        assert_eq!(r["dedup_key"], "42:2026-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn severity_score_is_kept_unchanged_and_strings_are_read_as_numbers() {
         let r = record(&json!({"id": "a", "severity": 8}));
         assert_eq!(r["severity_score"], json!(8));
@@ -737,6 +775,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_flag_is_read_from_a_value_given_as_an_object() {
+        let r = record(&json!({"id": "a", "service": {"additionalInfo":
+            {"value": {"sample": true}, "type": "default"}}}));
+        assert_eq!(r["sample"], json!(true));
+        let r = record(&json!({"id": "a", "service": {"additionalInfo":
+            {"value": {"sample": "false"}, "type": "default"}}}));
+        assert_eq!(r["sample"], json!(false));
+    }
+
+    #[test]
     fn the_sample_flag_reads_strings_and_booleans() {
         let r = record(&json!({"id": "a", "service": {"additionalInfo": {"sample": "true"}}}));
         assert_eq!(r["sample"], json!(true));
@@ -778,6 +826,67 @@ mod tests {
             ),
         ];
         for (resource, id) in cases {
+            let r = record(&json!({"id": "a", "resource": resource}));
+            assert_eq!(r["resource_id"], id, "{resource}");
+        }
+    }
+
+    #[test]
+    fn the_block_the_resource_type_names_wins_over_another_block_present() {
+        let decoy = json!({"instanceId": "i-decoy"});
+        let cases = [
+            (
+                "AccessKey",
+                "accessKeyDetails",
+                json!({"accessKeyId": "ASIA2"}),
+                "ASIA2",
+            ),
+            (
+                "EKSCluster",
+                "eksClusterDetails",
+                json!({"name": "eks"}),
+                "eks",
+            ),
+            (
+                "ECSCluster",
+                "ecsClusterDetails",
+                json!({"name": "ecs"}),
+                "ecs",
+            ),
+            (
+                "RDSDBInstance",
+                "rdsDbInstanceDetails",
+                json!({"dbInstanceIdentifier": "db-2"}),
+                "db-2",
+            ),
+            (
+                "RDSLimitlessDB",
+                "rdsLimitlessDbDetails",
+                json!({"dbShardGroupIdentifier": "shards"}),
+                "shards",
+            ),
+            (
+                "Lambda",
+                "lambdaDetails",
+                json!({"functionName": "fn"}),
+                "fn",
+            ),
+            (
+                "Container",
+                "containerDetails",
+                json!({"name": "web"}),
+                "web",
+            ),
+            (
+                "EBSVolume",
+                "ebsVolumeDetails",
+                json!({"scannedVolumeDetails": [{"volumeArn": "arn:aws:ec2:vol"}]}),
+                "arn:aws:ec2:vol",
+            ),
+        ];
+        for (resource_type, block, details, id) in cases {
+            let resource = json!({"resourceType": resource_type, block: details,
+                                  "instanceDetails": decoy});
             let r = record(&json!({"id": "a", "resource": resource}));
             assert_eq!(r["resource_id"], id, "{resource}");
         }

@@ -599,6 +599,8 @@ mod tests {
                 let round = std::sync::Mutex::new(0usize);
                 let driven = run(drive(&quick(max_attempts), Deadline::none(), "prop", (0..n).collect(), |items| {
                     let r = { let mut g = round.lock().unwrap(); *g += 1; *g - 1 };
+                    // A driver past its budget fails here instead of looping for ever.
+                    assert!(r < max_attempts as usize, "attempt {} of at most {max_attempts}", r + 1);
                     let row = script.get(r % script.len()).cloned().unwrap_or_default();
                     let mut verdicts = Vec::new();
                     for &i in &items {
@@ -662,10 +664,19 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_deadline_allows_no_attempt_not_even_one_without_a_wait() {
+        let expired = Deadline::from_lambda_deadline_ms(0);
+        assert!(expired.expired());
+        assert!(!expired.allows(Duration::ZERO, Duration::ZERO));
+        assert_eq!(expired.clamp(Duration::from_secs(10)), Duration::ZERO);
+    }
+
+    #[test]
     fn an_absurd_lambda_deadline_is_held_to_fifteen_minutes() {
         let d = Deadline::from_lambda_deadline_ms(u64::MAX);
         let left = d.remaining().expect("bounded");
-        assert!(left <= MAX_INVOCATION && left > MAX_INVOCATION - Duration::from_secs(5));
+        let fifteen_minutes = Duration::from_secs(900);
+        assert!(left <= fifteen_minutes && left > fifteen_minutes - Duration::from_secs(5));
         assert!(Deadline::from_lambda_deadline_ms(0).expired());
     }
 

@@ -512,6 +512,102 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_summary_reads_a_number_as_text_and_a_blank_string_as_absent() {
+        let s = summary(
+            &json!({"id": "f6", "accountId": 123456789012_u64, "region": "  ",
+                                "type": "", "severity": 8.0}),
+        );
+        assert_eq!(s.account_id.as_deref(), Some("123456789012"));
+        assert_eq!((s.region, s.finding_type), (None, None));
+        assert_eq!(s.severity, Some("high"));
+    }
+
+    #[test]
+    fn a_body_is_read_as_a_lambda_record_only_with_both_its_keys_and_as_an_event_with_either_of_its()
+     {
+        let u = read(
+            &json!({"requestContext": {"condition": "RetriesExhausted"}}),
+            &[],
+        );
+        assert!(
+            matches!(u.findings, Err(UnwrapError::Unrecognised { .. })),
+            "{:?}",
+            u.findings
+        );
+        assert_eq!(u.kind, Kind::Unknown);
+        for body in [
+            json!({"source": "aws.s3"}),
+            json!({"detail-type": "Object Created"}),
+        ] {
+            let u = read(&body, &[]);
+            assert_eq!(u.kind, Kind::EventbridgeDeliveryFailure, "{body}");
+            assert!(
+                matches!(u.findings, Err(UnwrapError::NotAFindingEvent { .. })),
+                "{body}: {:?}",
+                u.findings
+            );
+        }
+    }
+
+    #[test]
+    fn a_scheduled_event_from_any_source_is_a_failed_scheduled_run() {
+        let body = json!({"source": "custom.scheduler", "detail-type": SCHEDULE_DETAIL_TYPE});
+        assert_eq!(read(&body, &[]).findings, Err(UnwrapError::ScheduledRun));
+    }
+
+    fn lambda(error_type: Option<&str>, payload: Value) -> Value {
+        let mut response = json!({"errorMessage": "1 of 1 finding(s) could not be delivered"});
+        if let Some(t) = error_type {
+            response["errorType"] = json!(t);
+        }
+        json!({"version": "1.0", "timestamp": "2026-11-01T00:03:00.000Z",
+               "requestContext": {"condition": "RetriesExhausted"},
+               "requestPayload": payload, "responsePayload": response})
+    }
+
+    #[test]
+    fn only_a_lambda_record_of_a_delivery_failure_holding_a_finding_is_retryable() {
+        let retryable = |error_type, payload| read(&lambda(error_type, payload), &[]).retryable;
+        assert!(retryable(Some("DeliveryFailed"), event(finding("f7"))));
+        assert!(!retryable(Some("Runtime.ExitError"), event(finding("f7"))));
+        assert!(!retryable(None, event(finding("f7"))));
+        assert!(!retryable(Some("DeliveryFailed"), json!("not an event")));
+    }
+
+    #[test]
+    fn a_lambda_error_without_a_type_is_its_message() {
+        let u = read(&lambda(None, event(finding("f8"))), &[]);
+        assert_eq!(
+            u.error.as_deref(),
+            Some("1 of 1 finding(s) could not be delivered")
+        );
+    }
+
+    #[test]
+    fn an_undelivered_finding_names_its_destination_and_is_retryable_only_when_not_permanent() {
+        let body = |permanent: bool| {
+            json!({"kind": crate::park::KIND, "version": 1, "destination": "siem",
+                   "finding": finding("f9"), "error": "HTTP 503", "permanent": permanent,
+                   "via": "eventbridge", "parked_at": "2026-11-01T00:01:00Z"})
+        };
+        let u = read(&body(false), &[]);
+        assert_eq!(u.kind, Kind::Undelivered);
+        assert_eq!(u.destination.as_deref(), Some("siem"));
+        assert_eq!(u.first_failed_at.as_deref(), Some("2026-11-01T00:01:00Z"));
+        assert!(u.retryable);
+        assert!(!read(&body(true), &[]).retryable);
+        let mut truncated = body(false);
+        truncated["truncated"] = json!(true);
+        truncated["finding_ref"] = json!({"id": "f9"});
+        let u = read(&truncated, &[]);
+        assert!(u.findings.is_err() && !u.retryable, "{u:?}");
+        let quarantined = json!({"kind": QUARANTINE_KIND, "version": 1, "destination": "siem",
+                                 "finding": finding("f9"), "permanent": false});
+        let u = read(&quarantined, &[]);
+        assert_eq!((u.destination, u.retryable), (None, false));
+    }
+
     fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
         let leaf = prop_oneof![

@@ -359,3 +359,109 @@ async fn a_delivered_message_sqs_did_not_delete_stays_and_is_not_counted_deleted
         "made visible again for the next redrive"
     );
 }
+
+/// A finding the forwarder parked for one destination (`crate::park`), worth sending again.
+fn undelivered(id: &str, destination: &str) -> String {
+    json!({"kind": crate::park::KIND, "version": 1, "destination": destination,
+           "finding": {"id": id, "type": "Recon:EC2/Portscan", "severity": 5.0,
+                       "updatedAt": "2026-11-01T00:00:00.000Z"},
+           "error": "HTTP 503", "permanent": false, "via": "eventbridge",
+           "parked_at": "2026-11-01T00:01:00Z"})
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_automatic_redrive_passes_over_a_message_that_cannot_succeed_unchanged() {
+    let quarantined = json!({"kind": message::QUARANTINE_KIND, "version": 1,
+        "finding": {"id": "poison", "severity": 5.0}, "error": "HTTP 400"})
+    .to_string();
+    let first = receive(
+        10,
+        vec![
+            message("m1", &event("good", 5.0)),
+            message("m2", &quarantined),
+        ],
+    );
+    let deleted = delete(&["m1"]);
+    let empty = receive(10, vec![]);
+    let visible = release(&["m2"]);
+    let client = mock_client!(
+        aws_sdk_sqs,
+        RuleMode::Sequential,
+        [&first, &deleted, &empty, &visible]
+    );
+    let queue = Queue::with_client(client, URL);
+    let (fwd, given) = forwarder(&[], Severity::Low);
+    let options = Options {
+        retryable_only: true,
+        ..Options::default()
+    };
+    let report = redrive(&queue, &fwd, options).await.expect("redriven");
+    assert_eq!(
+        *given.lock().unwrap(),
+        ["good"],
+        "the quarantined one is not sent"
+    );
+    assert_eq!(
+        (report.messages, report.deleted, report.passed_over),
+        (2, 1, 1)
+    );
+    assert!(
+        report.kept.is_empty(),
+        "passed over, not reported kept: {:?}",
+        report.kept
+    );
+    assert_eq!((deleted.num_calls(), visible.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_message_for_a_destination_not_configured_here_stays_and_says_so() {
+    let batch = vec![
+        message("m1", &undelivered("here", "test")),
+        message("m2", &undelivered("elsewhere", "gone")),
+    ];
+    let first = receive(10, batch);
+    let deleted = delete(&["m1"]);
+    let empty = receive(10, vec![]);
+    let visible = release(&["m2"]);
+    let client = mock_client!(
+        aws_sdk_sqs,
+        RuleMode::Sequential,
+        [&first, &deleted, &empty, &visible]
+    );
+    let queue = Queue::with_client(client, URL);
+    let (fwd, given) = forwarder(&[], Severity::Low);
+    let report = redrive(&queue, &fwd, Options::default())
+        .await
+        .expect("redriven");
+    assert_eq!(*given.lock().unwrap(), ["here"]);
+    assert_eq!((report.messages, report.deleted), (2, 1));
+    assert_eq!(report.kept.len(), 1, "{:?}", report.kept);
+    assert_eq!(report.kept[0].entry.message_id, "m2");
+    assert!(
+        report.kept[0].reason.starts_with(
+            "its destination \"gone\" is not configured here (DESTINATIONS names \"test\")"
+        ),
+        "{}",
+        report.kept[0].reason
+    );
+}
+
+#[tokio::test]
+async fn a_redrive_with_twenty_seconds_or_less_left_receives_nothing_and_one_with_more_does() {
+    for (left, receives) in [(5, 0), (120, 1)] {
+        let empty = receive(10, vec![]);
+        let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, [&empty]);
+        let queue = Queue::with_client(client, URL);
+        let (fwd, _given) = forwarder(&[], Severity::Low);
+        let deadline =
+            Deadline::at(std::time::Instant::now() + std::time::Duration::from_secs(left));
+        let options = Options {
+            deadline: Some(deadline),
+            ..Options::default()
+        };
+        let report = redrive(&queue, &fwd, options).await.expect("redriven");
+        assert_eq!(report.messages, 0);
+        assert_eq!(empty.num_calls(), receives, "{left} s left");
+    }
+}
