@@ -710,3 +710,114 @@ async fn close<P: Port>(
     }
     p.run
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::DeliveryError;
+
+    fn plan(quarantine_after: u32) -> Plan {
+        Plan {
+            cap: 100,
+            quarantine_after,
+            settle_ms: 0,
+            lookback_ms: 0,
+            rescan_ms: 0,
+            fixed: None,
+            keep_state: false,
+            tick: None,
+            progress: false,
+        }
+    }
+
+    fn progress() -> Progress {
+        Progress {
+            run: DetectorRun::new("us-east-1", "d"),
+            strikes: BTreeMap::new(),
+            struck: HashSet::new(),
+            met: HashSet::new(),
+            cut_short: false,
+            suspects: Vec::new(),
+            probe: None,
+            unfetchable: Vec::new(),
+            recent: BTreeMap::new(),
+            working: HashSet::new(),
+            rescan_at: None,
+        }
+    }
+
+    fn failure(sink: &str, cause: Option<DeliveryError>) -> Failure {
+        Failure {
+            finding_id: "f".into(),
+            sink: sink.into(),
+            error: format!("{sink} failed"),
+            cause,
+            index: 0,
+            delivered_elsewhere: false,
+        }
+    }
+
+    /// The simulation never fails a finding for its own fault, nor late: these are the
+    /// verdicts `judge` strikes and settles on.
+    #[test]
+    fn a_failure_is_the_findings_own_fault_only_when_it_could_not_be_encoded_or_is_too_large() {
+        let finding = serde_json::json!({"id": "f", "updatedAt": "2026-01-01T00:00:00.000Z"});
+        let unavailable = || failure("a", Some(DeliveryError::Unavailable("503".into())));
+        let cases = [
+            (vec![unavailable()], false, "a"),
+            (
+                vec![unavailable(), failure("normalize", None)],
+                true,
+                "normalize",
+            ),
+            (
+                vec![
+                    unavailable(),
+                    failure("b", Some(DeliveryError::Oversize { size: 2, limit: 1 })),
+                ],
+                true,
+                "b",
+            ),
+            (
+                vec![failure("c", Some(DeliveryError::Rejected("no".into())))],
+                false,
+                "c",
+            ),
+        ];
+        for (failures, own_fault, sink) in cases {
+            let mut p = progress();
+            suspect(&plan(3), &finding, "f", &failures, &mut p, false);
+            let s = &p.suspects[0];
+            assert_eq!((s.own_fault, &*s.sink), (own_fault, sink), "{failures:?}");
+        }
+    }
+
+    #[test]
+    fn a_suspect_is_in_the_window_unless_late_and_carries_the_finding_only_on_its_last_strike() {
+        let finding = serde_json::json!({"id": "f", "updatedAt": "2026-01-01T00:00:00.000Z"});
+        let failures = [failure("a", None)];
+        let mut p = progress();
+        suspect(&plan(2), &finding, "f", &failures, &mut p, true);
+        suspect(&plan(2), &finding, "f", &failures, &mut p, false);
+        assert_eq!(
+            p.suspects.iter().map(|s| s.in_window).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert!(
+            p.suspects.iter().all(|s| s.finding.is_none()),
+            "first strike"
+        );
+        assert_eq!(p.suspects[0].updated_ms, Some(1_767_225_600_000));
+        p.strikes.insert(
+            "f".into(),
+            Strike {
+                runs: 1,
+                first_failed_at: "2026-01-01T00:00:00.000Z".into(),
+            },
+        );
+        suspect(&plan(2), &finding, "f", &failures, &mut p, false);
+        assert_eq!(p.suspects[2].finding.as_ref(), Some(&finding));
+        suspect(&plan(2), &finding, "f", &[], &mut p, false);
+        assert_eq!(p.suspects.len(), 3, "no failure, no suspect");
+    }
+}
