@@ -31,17 +31,8 @@ const KEEP_BYTES: usize = 4 * BATCH_BYTES;
 pub enum Entry {
     /// The entries after this one come from this source (as messages name it).
     Source(Arc<str>),
-    /// One value: its bytes are `text[start..end]` of the batch; when it spreads over
-    /// several lines and is to be kept as text, `text[end..one_line]` holds it compacted
-    /// ([`text::compact`]), done here so that the parsing thread, the busiest, does not.
-    Frame {
-        kind: FrameKind,
-        line: usize,
-        column: usize,
-        start: usize,
-        end: usize,
-        one_line: Option<usize>,
-    },
+    /// One value, in the batch's text.
+    Frame(Span),
     /// A value the framer could not read (the source goes on after it).
     Invalid(IntakeError),
     /// The current source could not be read (further).
@@ -52,6 +43,45 @@ pub enum Entry {
     Note(Box<dyn FnOnce() + Send>),
 }
 
+/// Where a frame's bytes are in its batch's text: `text[start..end]` as they came; when the
+/// value spreads over several lines and is to be kept as text, `text[end..one_line]` holds it
+/// compacted ([`text::compact`]), done on the reading thread so that the parsing thread, the
+/// busiest, does not.
+pub struct Span {
+    kind: FrameKind,
+    line: usize,
+    column: usize,
+    start: usize,
+    end: usize,
+    one_line: Option<usize>,
+}
+
+impl Span {
+    /// The frame as it came.
+    pub fn frame<'a>(&self, text: &'a [u8]) -> Frame<'a> {
+        self.at(text, self.start, self.end)
+    }
+
+    /// The frame compacted into one line, when it was.
+    pub fn one_line<'a>(&self, text: &'a [u8]) -> Option<Frame<'a>> {
+        self.one_line.map(|end| self.at(text, self.end, end))
+    }
+
+    /// How many bytes of input the frame took.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn at<'a>(&self, text: &'a [u8], start: usize, end: usize) -> Frame<'a> {
+        Frame {
+            kind: self.kind,
+            bytes: &text[start..end],
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
 /// Frames and entries, handed over together.
 #[derive(Default)]
 pub struct Batch {
@@ -60,23 +90,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The frame of a [`Entry::Frame`] of this batch.
-    pub fn frame(
-        &self,
-        kind: FrameKind,
-        line: usize,
-        column: usize,
-        start: usize,
-        end: usize,
-    ) -> Frame<'_> {
-        Frame {
-            kind,
-            bytes: &self.text[start..end],
-            line,
-            column,
-        }
-    }
-
     /// Empties the batch for reuse, or `None` when it grew too large to keep.
     pub fn recycled(mut self) -> Option<Batch> {
         if self.text.capacity() > KEEP_BYTES {
@@ -125,14 +138,14 @@ impl Framed {
                 text::compact(frame.bytes, &mut self.batch.text);
                 self.batch.text.len()
             });
-        self.entry(Entry::Frame {
+        self.entry(Entry::Frame(Span {
             kind: frame.kind,
             line: frame.line,
             column: frame.column,
             start,
             end,
             one_line,
-        });
+        }));
         if self.batch.text.len() >= BATCH_BYTES {
             self.send();
         }

@@ -147,36 +147,17 @@ fn parse_all(
     };
     let mut shown: Arc<str> = Arc::from("<stdin>");
     let mut items = Vec::new();
-    let mut scratch = Vec::new();
     for mut batch in batches {
-        let entries = std::mem::take(&mut batch.entries);
-        for entry in entries {
+        let Batch { entries, text } = &mut batch;
+        for entry in entries.drain(..) {
             match entry {
                 Entry::Source(source) => shown = source,
-                Entry::Frame {
-                    kind,
-                    line,
-                    column,
-                    start,
-                    end,
-                    one_line,
-                } => {
-                    let frame = batch.frame(kind, line, column, start, end);
-                    match one_line {
-                        // Compacted by the reading thread: kept as text, else parsed whole
-                        // from the bytes as they came (errors name their line and column).
-                        Some(one_line) => {
-                            let compacted = batch.frame(kind, line, column, end, one_line);
-                            if !text::items(&compacted, &mut items) {
-                                items_of_frame(&frame, &mut items);
-                            }
-                        }
-                        None => items_of(&frame, parse, &mut scratch, &mut items),
-                    }
+                Entry::Frame(span) => {
+                    items_of_span(&span, text, parse, &mut items);
                     for item in items.drain(..) {
                         out.item(item, &shown);
                     }
-                    out.grew(end - start);
+                    out.grew(span.len());
                 }
                 Entry::Invalid(e) => out.invalid(&shown, &e),
                 Entry::Unreadable(e) => out.unreadable(&shown, &e),
@@ -262,6 +243,18 @@ pub fn parse_documents(input: &[u8], out: &mut Vec<Item>) {
 pub fn parse_documents_as(input: &[u8], parse: Parse, out: &mut Vec<Item>) {
     // Reading a slice cannot fail.
     let _ = items_of_stream(input, parse, |item| out.push(item));
+}
+
+/// The items of a frame the reading thread handed over: kept as text (compacted there when it
+/// spread over several lines) where `parse` allows it, else parsed whole from its bytes as
+/// they came, so that an error names its own line and column.
+fn items_of_span(span: &batch::Span, text: &[u8], parse: Parse, out: &mut Vec<Item>) {
+    let frame = span.frame(text);
+    let kept =
+        parse == Parse::Text && text::items(span.one_line(text).as_ref().unwrap_or(&frame), out);
+    if !kept {
+        items_of_frame(&frame, out);
+    }
 }
 
 /// Calls `each` with every item of the stream, in order.
